@@ -1,0 +1,68 @@
+#pragma once
+// One operator console on the /console WebSocket (protocol/CONSOLE.md): login, offers pushed to
+// it, accept, notes, close. Owns its WebSocket and outgoing queue; kept alive by its coroutines.
+//
+// Threading: io thread only. A malformed message gets an `error` event and the connection stays
+// open (a console is a person's screen; one bad click must not log them out); a console that does
+// not read its events is closed.
+
+#include "anxin/dispatcher/event_bus.hpp"
+#include "anxin/dispatcher/server_context.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+namespace anxin::console::v1 {
+class ConsoleRequest;
+class ConsoleEvent;
+}  // namespace anxin::console::v1
+
+namespace anxin::dispatcher {
+
+class console_session : public peer, public std::enable_shared_from_this<console_session> {
+public:
+    console_session(boost::beast::tcp_stream stream, server_context& ctx);
+    ~console_session() override;
+
+    // Completes the WebSocket handshake for `req` and serves until the console goes away.
+    boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> req);
+    void deliver(std::string json) override;
+
+private:
+    boost::asio::awaitable<void> writer();
+    boost::asio::awaitable<void> presence_loop();
+    boost::asio::awaitable<void> handle(anxin::console::v1::ConsoleRequest req);
+    boost::asio::awaitable<void> on_login(const std::string& req_id, std::string op, std::string password);
+    boost::asio::awaitable<void> on_accept(const std::string& req_id, const std::string& call_id);
+    boost::asio::awaitable<void> on_close(const std::string& req_id, const std::string& call_id,
+                                          const std::string& outcome, const std::string& note);
+    boost::asio::awaitable<void> on_note(const std::string& req_id, const std::string& call_id,
+                                         const std::string& text);
+    boost::asio::awaitable<void> logout();
+    void send(const anxin::console::v1::ConsoleEvent& ev);
+    void send_error(const std::string& req_id, const std::string& code, const std::string& message,
+                    const std::string& call_id = {});
+    void shutdown();
+
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    server_context& ctx_;
+    std::string peer_;
+    std::deque<std::string> queue_;
+    boost::asio::steady_timer wake_writer_;
+    boost::asio::steady_timer presence_timer_;
+    bool closed_ = false;
+    std::string operator_id_;  // empty until logged in
+    std::string operator_name_;
+    std::string station_id_;
+    int failed_logins_ = 0;
+};
+
+}  // namespace anxin::dispatcher

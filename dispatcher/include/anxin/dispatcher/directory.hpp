@@ -1,0 +1,93 @@
+#pragma once
+// Stations, residents, devices and operators: provisioned through the admin API, stored in Redis
+// (the source of truth), read by the sessions and the router. Stations are cached per instance
+// and reloaded when anx:directory:version changes.
+//
+// Threading: io thread only. Password hashing runs on the given thread pool and resumes on the
+// io thread.
+
+#include "anxin/dispatcher/geo.hpp"
+#include "anxin/dispatcher/redis_connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace anxin::admin::v1 {
+class ProvisionRequest;
+class ProvisionResult;
+class Station;
+}  // namespace anxin::admin::v1
+namespace anxin::console::v1 {
+class Resident;
+}
+
+namespace anxin::dispatcher {
+
+// A lookup that tells "does not exist" apart from "could not ask".
+enum class lookup_status { found, not_found, unavailable };
+
+struct device_record {
+    std::string id;
+    std::string secret;
+    std::string resident_id;
+};
+
+struct operator_record {
+    std::string id;
+    std::string name;
+    std::string station_id;
+    std::string password_hash;
+};
+
+struct resident_record {
+    std::string id;
+    std::string name;
+    std::string address;
+    std::string phone;
+    geo_point home;
+};
+
+class directory {
+public:
+    directory(std::shared_ptr<redis_connection> redis, boost::asio::thread_pool& pool,
+              int pbkdf2_iterations);
+
+    boost::asio::awaitable<lookup_status> find_device(const std::string& id, device_record& out);
+    boost::asio::awaitable<lookup_status> find_operator(const std::string& id, operator_record& out);
+    boost::asio::awaitable<lookup_status> find_resident(const std::string& id, resident_record& out);
+
+    // All stations, from the cache (refreshed at most once a second from Redis). nullptr if they
+    // were never loadable.
+    boost::asio::awaitable<std::shared_ptr<const std::vector<station_site>>> stations();
+    boost::asio::awaitable<std::vector<anxin::admin::v1::Station>> list_stations();
+
+    // Validates everything first (nothing is written if anything is invalid), then writes.
+    // Returns an error message, or empty on success with `result` filled in.
+    boost::asio::awaitable<std::string> provision(const anxin::admin::v1::ProvisionRequest& req,
+                                                  anxin::admin::v1::ProvisionResult& result);
+
+    // Checks a password on the thread pool.
+    boost::asio::awaitable<bool> verify_password(std::string password, std::string stored_hash);
+
+private:
+    std::shared_ptr<redis_connection> redis_;
+    boost::asio::thread_pool& pool_;
+    int pbkdf2_iterations_;
+    std::shared_ptr<const std::vector<station_site>> stations_;
+    std::string stations_version_;
+    std::chrono::steady_clock::time_point stations_checked_{};
+};
+
+// Ids are 1-64 characters of [A-Za-z0-9_.-]: they appear in Redis keys and log lines.
+bool valid_id(const std::string& id);
+
+void to_console_resident(const resident_record& r, anxin::console::v1::Resident& out);
+
+}  // namespace anxin::dispatcher

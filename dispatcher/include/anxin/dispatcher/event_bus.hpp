@@ -1,0 +1,84 @@
+#pragma once
+// Delivery of call events to devices and consoles connected to ANY dispatcher instance.
+// Every event is published on the Redis channel anx:bus; every instance subscribes and hands it
+// to the sessions it holds locally (session_registry). Pub/sub is at-most-once: an event for a
+// peer that is disconnected at that moment is dropped, which is why devices get their open calls'
+// state after each handshake and consoles get their station's offers after each login.
+//
+// Threading: io thread only.
+
+#include "anxin/dispatcher/redis_connection.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace google::protobuf {
+class MessageLite;
+}
+namespace anxin::console::v1 {
+class ConsoleEvent;
+}
+namespace anxin::device::v1 {
+class ServerMessage;
+}
+
+namespace anxin::dispatcher {
+
+// A connected device or console, as the registry sees it.
+class peer {
+public:
+    virtual ~peer() = default;
+    // Device: one encoded frame. Console: one JSON text message.
+    virtual void deliver(std::string payload) = 0;
+};
+
+// Who is connected to this instance. Holds weak references only: sessions own themselves.
+class session_registry {
+public:
+    // Returns the session previously registered for the device (it should be closed: a device
+    // has one live connection, the newest).
+    std::shared_ptr<peer> add_device(const std::string& device_id, std::weak_ptr<peer> p);
+    void remove_device(const std::string& device_id, const peer* p);
+    void add_operator(const std::string& op, const std::string& station, std::weak_ptr<peer> p);
+    void remove_operator(const std::string& op, const std::string& station, const peer* p);
+
+    void deliver_to_device(const std::string& device_id, std::string payload);
+    void deliver_to_operator(const std::string& op, const std::string& payload);
+    void deliver_to_station(const std::string& station, const std::string& payload);
+    // Operators logged in here, for the presence refresher.
+    std::vector<std::pair<std::string, std::string>> local_operators() const;  // (station, op)
+
+private:
+    std::unordered_map<std::string, std::weak_ptr<peer>> devices_;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<peer>>> operators_;
+    std::map<std::string, std::set<std::string>> station_ops_;
+};
+
+class event_bus {
+public:
+    // cmd: connection used to PUBLISH; sub: a connection dedicated to the subscription.
+    event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redis_connection> sub,
+              session_registry& registry);
+    void start();
+
+    void to_device(const std::string& device_id, const anxin::device::v1::ServerMessage& msg);
+    void to_operator(const std::string& op, const anxin::console::v1::ConsoleEvent& ev);
+    void to_station(const std::string& station, const anxin::console::v1::ConsoleEvent& ev);
+
+private:
+    void publish(char kind, const std::string& target, std::string payload);
+    void on_message(const std::string& payload);
+
+    std::shared_ptr<redis_connection> cmd_;
+    std::shared_ptr<redis_connection> sub_;
+    session_registry& registry_;
+};
+
+// proto3 JSON with snake_case names, as the console protocol specifies.
+std::string to_console_json(const anxin::console::v1::ConsoleEvent& ev);
+
+}  // namespace anxin::dispatcher

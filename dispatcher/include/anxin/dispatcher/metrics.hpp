@@ -1,0 +1,35 @@
+#pragma once
+// Counters for /metrics (Prometheus text format). Touched only on the io thread, so plain
+// integers suffice.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace anxin::dispatcher {
+
+struct metrics {
+    std::int64_t device_connections = 0;   // gauge: open device sockets
+    std::int64_t devices_authenticated = 0;  // gauge
+    std::int64_t console_connections = 0;  // gauge
+    std::uint64_t device_auth_failures = 0;
+    std::uint64_t device_protocol_errors = 0;  // bad frames, oversized, unparsable, unexpected
+    std::uint64_t alarms_received = 0;
+    std::uint64_t alarms_acked = 0;
+    std::uint64_t alarms_duplicate = 0;
+    std::uint64_t alarms_nacked = 0;
+    std::uint64_t heartbeats = 0;
+    std::uint64_t calls_routed = 0;
+    std::uint64_t calls_waiting = 0;
+    std::uint64_t console_logins = 0;
+    std::uint64_t console_login_failures = 0;
+    std::uint64_t console_bad_requests = 0;
+    std::uint64_t http_requests = 0;
+
+    // Renders everything; calls_by_state and redis_up/rtt are read by the caller.
+    std::string render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,
+                       bool redis_up, double redis_rtt_seconds) const;
+};
+
+}  // namespace anxin::dispatcher

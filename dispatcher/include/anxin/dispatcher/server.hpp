@@ -1,0 +1,42 @@
+#pragma once
+// One dispatcher instance: wires Redis connections, the store, the router, the bus and the two
+// listeners (device TCP port, HTTP/WebSocket port) together and runs them on one io_context
+// thread. On these 2-core machines Redis takes the other core; one event-loop thread keeps every
+// session free of locks. Password hashing runs on a small thread pool.
+
+#include "anxin/dispatcher/redis_connection.hpp"
+#include "anxin/dispatcher/server_context.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace anxin::dispatcher {
+
+struct server_options {
+    std::string bind_address = "0.0.0.0";
+    unsigned short device_port = 7700;
+    unsigned short http_port = 8080;
+    std::optional<redis_endpoint> redis;  // unset: start an embedded redis-server
+    std::filesystem::path data_dir = "data";
+    std::string redis_binary = "redis-server";
+    int pbkdf2_iterations = 100000;
+    server_settings settings;
+};
+
+class server {
+public:
+    explicit server(server_options opts);
+    ~server();
+    // Runs until SIGINT/SIGTERM. Returns the process exit code.
+    int run();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace anxin::dispatcher

@@ -1,0 +1,43 @@
+#pragma once
+// What every session and loop of one dispatcher instance shares. Owned by `server`; sessions hold
+// a reference and must not outlive it (server stops the io_context before destroying it).
+
+#include <chrono>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+namespace anxin::dispatcher {
+
+class call_store;
+class directory;
+class session_registry;
+class event_bus;
+class call_router;
+struct metrics;
+
+struct server_settings {
+    std::string instance;                          // unique per process, written to the audit trail
+    std::string admin_token;                       // bearer token for /api
+    std::chrono::seconds heartbeat_interval{60};   // told to devices in Welcome
+    int missed_heartbeats = 3;                     // idle limit = interval * (missed) + grace
+    std::chrono::seconds handshake_timeout{10};
+    std::chrono::seconds write_timeout{10};        // a peer that will not read is dropped
+    std::size_t max_queued_frames = 256;           // per device connection
+    std::chrono::milliseconds presence_lease{30000};
+    std::chrono::milliseconds presence_refresh{10000};
+    std::chrono::milliseconds nack_retry_after{1000};
+};
+
+struct server_context {
+    boost::asio::io_context& io;
+    server_settings settings;
+    call_store& store;
+    directory& dir;
+    session_registry& registry;
+    event_bus& bus;
+    call_router* router = nullptr;  // set once the router exists (it needs this context)
+    metrics& stats;
+};
+
+}  // namespace anxin::dispatcher

@@ -1,0 +1,235 @@
+#include "anxin/dispatcher/call_store.hpp"
+
+#include "console.pb.h"
+#include "lua_scripts.hpp"
+
+#include "anxin/protocol/device_auth.hpp"
+
+#include <google/protobuf/util/json_util.h>
+#include <openssl/sha.h>
+
+#include <charconv>
+#include <unordered_map>
+
+namespace asio = boost::asio;
+
+namespace anxin::dispatcher {
+
+std::string script_sha1(const std::string& body) {
+    unsigned char md[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(body.data()), body.size(), md);
+    return protocol::to_hex(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+}
+
+namespace {
+
+transition_result to_transition(const redis_result& r) {
+    transition_result out;
+    if (!r.ok() || !r.reply.is_array() || r.reply.elements.empty()) {
+        out.code = "unavailable";
+        out.data.push_back(r.error_text());
+        return out;
+    }
+    out.code = r.reply.elements[0].as_string();
+    for (std::size_t i = 1; i < r.reply.elements.size(); ++i) out.data.push_back(r.reply.elements[i].as_string());
+    return out;
+}
+
+std::int64_t to_i64(const std::string& s) {
+    std::int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+double to_double(const std::string& s) {
+    try {
+        return s.empty() ? 0.0 : std::stod(s);
+    } catch (...) {
+        return 0.0;
+    }
+}
+
+}  // namespace
+
+call_store::call_store(std::shared_ptr<redis_connection> redis, std::string instance)
+    : redis_(std::move(redis)), instance_(std::move(instance)) {}
+
+asio::awaitable<redis_result> call_store::eval(const char* body, std::vector<std::string> args) {
+    // The script text is the prelude plus the body; its SHA1 is computed once per script.
+    static std::unordered_map<const char*, std::pair<std::string, std::string>> cache;
+    auto it = cache.find(body);
+    if (it == cache.end()) {
+        std::string full = std::string(lua::prelude) + body;
+        it = cache.emplace(body, std::make_pair(script_sha1(full), full)).first;
+    }
+    std::vector<std::string> cmd;
+    cmd.reserve(args.size() + 3);
+    cmd.push_back("EVALSHA");
+    cmd.push_back(it->second.first);
+    cmd.push_back("0");
+    for (auto& a : args) cmd.push_back(a);
+    auto r = co_await redis_->exec(cmd);
+    if (r.st == redis_result::status::ok && r.reply.is_error() && r.reply.str.rfind("NOSCRIPT", 0) == 0) {
+        // First use on this Redis (or after a restart): send the text, which also caches it.
+        cmd[0] = "EVAL";
+        cmd[1] = it->second.second;
+        r = co_await redis_->exec(std::move(cmd));
+    }
+    co_return r;
+}
+
+asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
+    auto r = co_await eval(lua::ingest, redis_cmd(a.device_id, std::to_string(a.sequence), a.type,
+                                         std::to_string(a.device_time_ms),
+                                         std::to_string(a.battery_percent), a.resident_id, instance_));
+    ingest_result out;
+    if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 3) {
+        out.error = r.error_text();
+        co_return out;
+    }
+    out.stored = true;
+    out.call_id = r.reply.elements[0].as_string();
+    out.duplicate = r.reply.elements[1].as_int() == 0;
+    out.received_ms = to_i64(r.reply.elements[2].as_string());
+    co_return out;
+}
+
+asio::awaitable<transition_result> call_store::offer(const std::string& call_id,
+                                                     const std::string& expected_state,
+                                                     const std::string& station_id,
+                                                     const std::string& station_name,
+                                                     double distance_km,
+                                                     const std::vector<std::string>& operators) {
+    char dist[32];
+    std::snprintf(dist, sizeof dist, "%.3f", distance_km);
+    std::vector<std::string> args{call_id, expected_state, station_id, station_name, dist, instance_};
+    args.insert(args.end(), operators.begin(), operators.end());
+    co_return to_transition(co_await eval(lua::offer, std::move(args)));
+}
+
+asio::awaitable<transition_result> call_store::join_offer(const std::string& call_id,
+                                                          const std::string& station_id,
+                                                          const std::string& op) {
+    co_return to_transition(co_await eval(lua::join_offer, redis_cmd(call_id, station_id, op, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::mark_waiting(const std::string& call_id) {
+    co_return to_transition(co_await eval(lua::wait, redis_cmd(call_id, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::accept(const std::string& call_id, const std::string& op) {
+    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::close(const std::string& call_id, const std::string& op,
+                                                     const std::string& outcome,
+                                                     const std::string& note) {
+    co_return to_transition(co_await eval(lua::close, redis_cmd(call_id, op, outcome, note, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::add_note(const std::string& call_id,
+                                                        const std::string& op,
+                                                        const std::string& text) {
+    co_return to_transition(co_await eval(lua::note, redis_cmd(call_id, op, text, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::cancel(const std::string& device_id,
+                                                      const std::string& call_id) {
+    co_return to_transition(co_await eval(lua::cancel, redis_cmd(device_id, call_id, instance_)));
+}
+
+asio::awaitable<call_store::loaded_call> call_store::load(const std::string& call_id) {
+    loaded_call out;
+    auto r = co_await redis_->exec(redis_cmd("HGETALL", "anx:call:" + call_id));
+    if (!r.ok()) co_return out;
+    out.ok = true;
+    const auto& e = r.reply.elements;
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2) out.fields.emplace_back(e[i].str, e[i + 1].str);
+    out.found = !out.fields.empty();
+    co_return out;
+}
+
+asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
+                                                    anxin::console::v1::Call& c) {
+    auto loaded = co_await load(call_id);
+    if (!loaded.found) co_return false;
+    c.set_battery_percent(-1);
+    for (const auto& [k, v] : loaded.fields) {
+        if (k == "id") c.set_id(v);
+        else if (k == "state") c.set_state(v);
+        else if (k == "type") c.set_alarm_type(v);
+        else if (k == "device") c.set_device_id(v);
+        else if (k == "resident") c.set_resident_id(v);
+        else if (k == "received_ms") c.set_received_ms(to_i64(v));
+        else if (k == "station") c.set_station_id(v);
+        else if (k == "station_name") c.set_station_name(v);
+        else if (k == "distance_km") c.set_distance_km(to_double(v));
+        else if (k == "operator") c.set_operator_id(v);
+        else if (k == "accepted_ms") c.set_accepted_ms(to_i64(v));
+        else if (k == "closed_ms") c.set_closed_ms(to_i64(v));
+        else if (k == "outcome") c.set_outcome(v);
+        else if (k == "cancelled_ms") c.set_cancelled_ms(to_i64(v));
+        else if (k == "battery") c.set_battery_percent(static_cast<int>(to_i64(v)));
+    }
+    auto notes = co_await redis_->exec(redis_cmd("LRANGE", "anx:call:" + call_id + ":notes", "0", "-1"));
+    if (notes.ok()) {
+        for (const auto& n : notes.reply.elements) {
+            anxin::console::v1::Note note;
+            if (google::protobuf::util::JsonStringToMessage(n.str, &note).ok()) *c.add_notes() = note;
+        }
+    }
+    co_return true;
+}
+
+asio::awaitable<std::vector<std::string>> call_store::device_open_calls(const std::string& device_id) {
+    std::vector<std::string> out;
+    auto r = co_await redis_->exec(redis_cmd("ZRANGE", "anx:device:" + device_id + ":open", "0", "-1"));
+    if (r.ok()) {
+        for (auto& e : r.reply.elements) out.push_back(e.str);
+    }
+    co_return out;
+}
+
+asio::awaitable<std::vector<std::string>> call_store::waiting_calls() {
+    std::vector<std::string> out;
+    auto r = co_await redis_->exec(redis_cmd("ZRANGE", "anx:calls:waiting", "0", "-1"));
+    if (r.ok()) {
+        for (auto& e : r.reply.elements) out.push_back(e.str);
+    }
+    co_return out;
+}
+
+asio::awaitable<std::vector<std::string>> call_store::station_offered_calls(const std::string& station_id) {
+    std::vector<std::string> out;
+    auto r = co_await redis_->exec(redis_cmd("SMEMBERS", "anx:station:" + station_id + ":offered"));
+    if (r.ok()) {
+        for (auto& e : r.reply.elements) out.push_back(e.str);
+    }
+    co_return out;
+}
+
+asio::awaitable<bool> call_store::refresh_presence(const std::string& station_id, const std::string& op,
+                                                   std::int64_t lease_ms) {
+    auto r = co_await eval(lua::presence_refresh, redis_cmd(station_id + "/" + op, std::to_string(lease_ms)));
+    co_return r.ok();
+}
+
+asio::awaitable<bool> call_store::drop_presence(const std::string& station_id, const std::string& op) {
+    auto r = co_await redis_->exec(redis_cmd("ZREM", "anx:presence", station_id + "/" + op));
+    co_return r.ok();
+}
+
+asio::awaitable<std::optional<std::vector<online_operator>>> call_store::online_operators() {
+    auto r = co_await eval(lua::presence_online, redis_cmd());
+    if (!r.ok() || !r.reply.is_array()) co_return std::nullopt;
+    std::vector<online_operator> out;
+    for (std::size_t i = 1; i < r.reply.elements.size(); ++i) {
+        const auto& m = r.reply.elements[i].str;
+        auto slash = m.find('/');
+        if (slash == std::string::npos) continue;
+        out.push_back({m.substr(0, slash), m.substr(slash + 1)});
+    }
+    co_return out;
+}
+
+}  // namespace anxin::dispatcher

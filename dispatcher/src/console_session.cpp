@@ -1,0 +1,404 @@
+#include "anxin/dispatcher/console_session.hpp"
+
+#include "console.pb.h"
+#include "device.pb.h"
+
+#include "anxin/dispatcher/call_router.hpp"
+#include "anxin/dispatcher/call_state.hpp"
+#include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/metrics.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace cv = anxin::console::v1;
+namespace dv = anxin::device::v1;
+using namespace std::chrono_literals;
+
+namespace anxin::dispatcher {
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_console_message = 64 * 1024;
+constexpr std::size_t max_queued_events = 4096;
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+dv::ServerMessage device_update(const std::string& call_id, dv::CallState state,
+                                const std::string& station_name, const std::string& outcome = {}) {
+    dv::ServerMessage m;
+    auto* u = m.mutable_call_update();
+    u->set_call_id(call_id);
+    u->set_state(state);
+    u->set_server_time_ms(wall_ms());
+    u->set_station_name(station_name);
+    u->set_outcome(outcome);
+    return m;
+}
+
+}  // namespace
+
+console_session::console_session(beast::tcp_stream stream, server_context& ctx)
+    : ws_(std::move(stream)),
+      ctx_(ctx),
+      wake_writer_(ws_.get_executor()),
+      presence_timer_(ws_.get_executor()) {
+    boost::system::error_code ec;
+    auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    ++ctx_.stats.console_connections;
+}
+
+console_session::~console_session() { --ctx_.stats.console_connections; }
+
+void console_session::deliver(std::string json) {
+    if (closed_) return;
+    if (queue_.size() >= max_queued_events) {
+        spdlog::warn("console {} ({}): not reading its events, closing", operator_id_, peer_);
+        shutdown();
+        return;
+    }
+    queue_.push_back(std::move(json));
+    wake_writer_.cancel_one();
+}
+
+void console_session::send(const cv::ConsoleEvent& ev) { deliver(to_console_json(ev)); }
+
+void console_session::send_error(const std::string& req_id, const std::string& code,
+                                 const std::string& message, const std::string& call_id) {
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    ev.mutable_error()->set_code(code);
+    ev.mutable_error()->set_message(message);
+    ev.mutable_error()->set_call_id(call_id);
+    send(ev);
+}
+
+void console_session::shutdown() {
+    if (closed_) return;
+    closed_ = true;
+    wake_writer_.cancel();
+    presence_timer_.cancel();
+    beast::get_lowest_layer(ws_).close();
+}
+
+asio::awaitable<void> console_session::run(beast::http::request<beast::http::string_body> req) {
+    auto self = shared_from_this();
+    beast::get_lowest_layer(ws_).expires_never();
+    // Pings every 15 s; a console that does not answer within 30 s is gone.
+    websocket::stream_base::timeout to{std::chrono::seconds(10), std::chrono::seconds(30), true};
+    ws_.set_option(to);
+    ws_.read_message_max(max_console_message);
+    auto [ec] = co_await ws_.async_accept(req, use_nothrow);
+    if (ec) co_return;
+    ws_.text(true);
+    wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
+    asio::co_spawn(ws_.get_executor(), [self] { return self->writer(); }, asio::detached);
+
+    beast::flat_buffer buf;
+    for (;;) {
+        buf.clear();
+        auto [rec, n] = co_await ws_.async_read(buf, use_nothrow);
+        if (rec) break;
+        std::string text = beast::buffers_to_string(buf.data());
+        cv::ConsoleRequest request;
+        auto status = google::protobuf::util::JsonStringToMessage(text, &request);
+        if (!status.ok()) {
+            ++ctx_.stats.console_bad_requests;
+            send_error("", "bad_request", "not a ConsoleRequest: " + std::string(status.message()));
+            continue;
+        }
+        co_await handle(std::move(request));
+        if (closed_) break;
+    }
+    co_await logout();
+    shutdown();
+}
+
+asio::awaitable<void> console_session::writer() {
+    auto self = shared_from_this();
+    while (!closed_) {
+        if (queue_.empty()) {
+            boost::system::error_code ec;
+            co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(queue_.front()), use_nothrow);
+        if (ec) {
+            shutdown();
+            co_return;
+        }
+        queue_.pop_front();
+    }
+}
+
+asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
+    const std::string& id = req.req();
+    switch (req.body_case()) {
+        case cv::ConsoleRequest::kLogin:
+            co_await on_login(id, req.login().operator_id(), req.login().password());
+            co_return;
+        case cv::ConsoleRequest::kPing: {
+            cv::ConsoleEvent ev;
+            ev.set_req(id);
+            ev.mutable_pong()->set_server_time_ms(wall_ms());
+            send(ev);
+            co_return;
+        }
+        default: break;
+    }
+    if (operator_id_.empty()) {
+        send_error(id, "not_logged_in", "log in first");
+        co_return;
+    }
+    switch (req.body_case()) {
+        case cv::ConsoleRequest::kAccept: co_await on_accept(id, req.accept().call_id()); break;
+        case cv::ConsoleRequest::kClose:
+            co_await on_close(id, req.close().call_id(), req.close().outcome(), req.close().note());
+            break;
+        case cv::ConsoleRequest::kAddNote: co_await on_note(id, req.add_note().call_id(), req.add_note().text()); break;
+        case cv::ConsoleRequest::kLogout: {
+            co_await logout();
+            cv::ConsoleEvent ev;
+            ev.set_req(id);
+            ev.mutable_logged_out();
+            send(ev);
+            break;
+        }
+        default: send_error(id, "bad_request", "message has no known body"); break;
+    }
+}
+
+asio::awaitable<void> console_session::on_login(const std::string& req_id, std::string op, std::string password) {
+    auto self = shared_from_this();
+    if (!operator_id_.empty()) {
+        send_error(req_id, "bad_request", "already logged in as " + operator_id_);
+        co_return;
+    }
+    operator_record rec;
+    auto st = co_await ctx_.dir.find_operator(op, rec);
+    if (st == lookup_status::unavailable) {
+        send_error(req_id, "unavailable", "directory unavailable, try again");
+        co_return;
+    }
+    bool ok = st == lookup_status::found && co_await ctx_.dir.verify_password(std::move(password), rec.password_hash);
+    if (closed_) co_return;
+    if (!ok) {
+        ++ctx_.stats.console_login_failures;
+        spdlog::info("console ({}): failed login for '{}'", peer_, op);
+        // Slow down guessing: each failure on this connection costs a growing pause.
+        asio::steady_timer t(ws_.get_executor(), std::chrono::milliseconds(500 * std::min(++failed_logins_, 10)));
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        send_error(req_id, "bad_credentials", "unknown operator or wrong password");
+        co_return;
+    }
+    if (!co_await ctx_.store.refresh_presence(rec.station_id, rec.id, ctx_.settings.presence_lease.count())) {
+        send_error(req_id, "unavailable", "cannot record presence, try again");
+        co_return;
+    }
+    operator_id_ = rec.id;
+    operator_name_ = rec.name;
+    station_id_ = rec.station_id;
+    ++ctx_.stats.console_logins;
+    ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
+    spdlog::info("console ({}): operator {} logged in at station {}", peer_, operator_id_, station_id_);
+
+    std::string station_name;
+    if (auto stations = co_await ctx_.dir.stations()) {
+        for (const auto& s : *stations) {
+            if (s.id == station_id_) station_name = s.name;
+        }
+    }
+    cv::ConsoleEvent ok_ev;
+    ok_ev.set_req(req_id);
+    auto* lo = ok_ev.mutable_login_ok();
+    lo->set_operator_id(operator_id_);
+    lo->set_name(operator_name_);
+    lo->set_station_id(station_id_);
+    lo->set_station_name(station_name);
+    lo->set_server_time_ms(wall_ms());
+    send(ok_ev);
+
+    asio::co_spawn(ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
+
+    // Calls this operator already holds (reconnect), then those on offer at the station.
+    auto mine = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));
+    if (mine.ok()) {
+        for (const auto& c : mine.reply.elements) {
+            cv::ConsoleEvent ev;
+            auto* acc = ev.mutable_accepted();
+            if (!co_await ctx_.store.load_console_call(c.str, *acc->mutable_call())) continue;
+            if (acc->call().state() != "accepted" || acc->call().operator_id() != operator_id_) continue;
+            resident_record r;
+            if (co_await ctx_.dir.find_resident(acc->call().resident_id(), r) == lookup_status::found) {
+                to_console_resident(r, *acc->mutable_resident());
+            }
+            send(ev);
+        }
+    }
+    for (const auto& call_id : co_await ctx_.store.station_offered_calls(station_id_)) {
+        auto j = co_await ctx_.store.join_offer(call_id, station_id_, operator_id_);
+        if (!j.ok()) continue;
+        cv::ConsoleEvent ev;
+        auto* offer = ev.mutable_offer();
+        if (!co_await ctx_.store.load_console_call(call_id, *offer->mutable_call())) continue;
+        resident_record r;
+        if (co_await ctx_.dir.find_resident(offer->call().resident_id(), r) == lookup_status::found) {
+            to_console_resident(r, *offer->mutable_resident());
+        }
+        send(ev);
+    }
+    ctx_.router->kick();  // calls waiting for anyone at all can now be offered
+}
+
+asio::awaitable<void> console_session::presence_loop() {
+    auto self = shared_from_this();
+    const std::string op = operator_id_;
+    while (!closed_ && operator_id_ == op) {
+        presence_timer_.expires_after(ctx_.settings.presence_refresh);
+        boost::system::error_code ec;
+        co_await presence_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (closed_ || operator_id_ != op) co_return;
+        co_await ctx_.store.refresh_presence(station_id_, op, ctx_.settings.presence_lease.count());
+    }
+}
+
+asio::awaitable<void> console_session::logout() {
+    if (operator_id_.empty()) co_return;
+    auto self = shared_from_this();
+    std::string op = std::exchange(operator_id_, {});
+    std::string station = station_id_;
+    ctx_.registry.remove_operator(op, station, this);
+    presence_timer_.cancel();
+    // Another console of the same operator (e.g. a second tab) keeps them present.
+    bool still_here = false;
+    for (const auto& [s, o] : ctx_.registry.local_operators()) still_here |= (o == op);
+    if (!still_here) co_await ctx_.store.drop_presence(station, op);
+    spdlog::info("console ({}): operator {} logged out", peer_, op);
+    ctx_.router->kick();
+}
+
+asio::awaitable<void> console_session::on_accept(const std::string& req_id, const std::string& call_id) {
+    auto self = shared_from_this();
+    auto r = co_await ctx_.store.accept(call_id, operator_id_);
+    if (r.code == "unavailable") {
+        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+        co_return;
+    }
+    if (r.code == "missing") {
+        send_error(req_id, "not_found", "no such call", call_id);
+        co_return;
+    }
+    if (r.code == "taken") {
+        send_error(req_id, "already_taken", "taken by " + (r.data.empty() ? std::string("another operator") : r.data[0]), call_id);
+        co_return;
+    }
+    if (!r.ok()) {
+        send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
+        co_return;
+    }
+    // data: device, station_name, other offered operators...
+    spdlog::info("call {}: accepted by operator {}", call_id, operator_id_);
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    auto* acc = ev.mutable_accepted();
+    co_await ctx_.store.load_console_call(call_id, *acc->mutable_call());
+    resident_record res;
+    if (co_await ctx_.dir.find_resident(acc->call().resident_id(), res) == lookup_status::found) {
+        to_console_resident(res, *acc->mutable_resident());
+    }
+    send(ev);
+    ctx_.bus.to_device(r.data[0], device_update(call_id, dv::OPERATOR_ASSIGNED, r.data[1]));
+    cv::ConsoleEvent w;
+    w.mutable_withdrawn()->set_call_id(call_id);
+    w.mutable_withdrawn()->set_reason("taken");
+    w.mutable_withdrawn()->set_by_operator_id(operator_id_);
+    for (std::size_t i = 2; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
+}
+
+asio::awaitable<void> console_session::on_close(const std::string& req_id, const std::string& call_id,
+                                                const std::string& outcome, const std::string& note) {
+    auto self = shared_from_this();
+    if (!valid_outcome(outcome)) {
+        send_error(req_id, "bad_outcome",
+                   "outcome must be one of resolved_by_phone, staff_visited, ambulance_called, "
+                   "family_contacted, false_alarm, technical",
+                   call_id);
+        co_return;
+    }
+    if (note.size() > 4000) {
+        send_error(req_id, "bad_request", "note longer than 4000 bytes", call_id);
+        co_return;
+    }
+    auto r = co_await ctx_.store.close(call_id, operator_id_, outcome, note);
+    if (r.code == "unavailable") {
+        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+        co_return;
+    }
+    if (r.code == "missing") {
+        send_error(req_id, "not_found", "no such call", call_id);
+        co_return;
+    }
+    if (r.code == "not_yours") {
+        send_error(req_id, "not_yours", "this call is held by " + r.data[0], call_id);
+        co_return;
+    }
+    if (!r.ok()) {
+        send_error(req_id, "bad_state", "call is " + (r.data.empty() ? std::string("?") : r.data[0]) + ", not accepted",
+                   call_id);
+        co_return;
+    }
+    spdlog::info("call {}: closed by operator {} ({})", call_id, operator_id_, outcome);
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    ev.mutable_closed()->set_call_id(call_id);
+    ev.mutable_closed()->set_outcome(outcome);
+    send(ev);
+    ctx_.bus.to_device(r.data[0], device_update(call_id, dv::CLOSED, "", outcome));
+}
+
+asio::awaitable<void> console_session::on_note(const std::string& req_id, const std::string& call_id,
+                                               const std::string& text) {
+    auto self = shared_from_this();
+    if (text.empty() || text.size() > 4000) {
+        send_error(req_id, "bad_request", "note must be 1-4000 bytes", call_id);
+        co_return;
+    }
+    auto r = co_await ctx_.store.add_note(call_id, operator_id_, text);
+    if (r.code == "unavailable") {
+        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+        co_return;
+    }
+    if (!r.ok()) {
+        send_error(req_id, "not_found", "no such call", call_id);
+        co_return;
+    }
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    ev.mutable_note_added()->set_call_id(call_id);
+    auto* n = ev.mutable_note_added()->mutable_note();
+    n->set_time_ms(std::stoll(r.data[0]));
+    n->set_operator_id(operator_id_);
+    n->set_text(text);
+    send(ev);
+}
+
+}  // namespace anxin::dispatcher

@@ -1,0 +1,407 @@
+#include "anxin/dispatcher/device_session.hpp"
+
+#include "console.pb.h"
+#include "device.pb.h"
+
+#include "anxin/dispatcher/call_state.hpp"
+#include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/metrics.hpp"
+#include "anxin/protocol/device_auth.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace asio = boost::asio;
+namespace dv = anxin::device::v1;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace anxin::dispatcher {
+
+namespace {
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+device_session::device_session(tcp::socket socket, server_context& ctx)
+    : socket_(std::move(socket)),
+      ctx_(ctx),
+      wake_writer_(socket_.get_executor()),
+      deadline_(socket_.get_executor()),
+      last_read_(std::chrono::steady_clock::now()) {
+    boost::system::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    ++ctx_.stats.device_connections;
+}
+
+device_session::~device_session() {
+    --ctx_.stats.device_connections;
+    if (authenticated_) --ctx_.stats.devices_authenticated;
+}
+
+void device_session::start() {
+    wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
+    // Linux's default keepalive is 7200 s, far too long to notice a dead button on its own;
+    // the idle deadline below is what actually catches silence, keepalive only reaps dead peers.
+    socket_.set_option(asio::socket_base::keep_alive(true), ec);
+
+    nonce_ = protocol::random_bytes(protocol::nonce_bytes);
+    dv::ServerMessage m;
+    m.mutable_challenge()->set_nonce(nonce_);
+    m.mutable_challenge()->set_protocol_version(1);
+    send(m);
+
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    asio::co_spawn(socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    asio::co_spawn(socket_.get_executor(), [self] { return self->watchdog(); }, asio::detached);
+}
+
+void device_session::close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    wake_writer_.cancel();
+    deadline_.cancel();
+    if (authenticated_) ctx_.registry.remove_device(device_id_, this);
+}
+
+void device_session::deliver(std::string frame) {
+    if (closed_ || close_after_flush_) return;
+    if (queue_.size() >= ctx_.settings.max_queued_frames) {
+        spdlog::warn("device {} ({}): not reading; {} frames queued, closing", device_id_, peer_,
+                     queue_.size());
+        close();
+        return;
+    }
+    queue_.push_back(std::move(frame));
+    wake_writer_.cancel_one();
+}
+
+void device_session::send(const dv::ServerMessage& msg) { deliver(protocol::encode_frame(msg)); }
+
+void device_session::send_and_close(const dv::ServerMessage& msg) {
+    send(msg);
+    close_after_flush_ = true;
+}
+
+void device_session::protocol_error(int code, const std::string& detail) {
+    ++ctx_.stats.device_protocol_errors;
+    spdlog::info("device {} ({}): protocol error: {}", device_id_.empty() ? "-" : device_id_, peer_, detail);
+    dv::ServerMessage m;
+    m.mutable_error()->set_code(static_cast<dv::ErrorCode>(code));
+    m.mutable_error()->set_detail(detail);
+    send_and_close(m);
+}
+
+asio::awaitable<void> device_session::reader() {
+    auto self = shared_from_this();
+    for (;;) {
+        auto space = decoder_.prepare(512);
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+        if (ec) {
+            if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
+                ec != asio::error::connection_reset) {
+                spdlog::debug("device {} ({}): read: {}", device_id_, peer_, ec.message());
+            }
+            close();
+            co_return;
+        }
+        decoder_.commit(n);
+        last_read_ = std::chrono::steady_clock::now();
+        for (;;) {
+            if (closed_ || close_after_flush_) co_return;
+            auto r = decoder_.next();
+            if (r.st == protocol::frame_decoder::status::need_more) break;
+            if (r.st == protocol::frame_decoder::status::error) {
+                protocol_error(r.error == protocol::frame_error::too_large ? dv::FRAME_TOO_LARGE : dv::BAD_FRAME,
+                               protocol::to_string(r.error));
+                co_return;
+            }
+            dv::DeviceMessage msg;
+            if (!msg.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) {
+                protocol_error(dv::BAD_MESSAGE, "frame body is not a DeviceMessage");
+                co_return;
+            }
+            if (!authenticated_) {
+                if (msg.body_case() != dv::DeviceMessage::kHello || hello_seen_) {
+                    protocol_error(dv::UNEXPECTED_MESSAGE, "expected Hello");
+                    co_return;
+                }
+                hello_seen_ = true;
+                // The handshake completes before anything else is read.
+                co_await on_hello(std::move(*msg.mutable_hello()));
+                if (!authenticated_) co_return;
+                continue;
+            }
+            switch (msg.body_case()) {
+                case dv::DeviceMessage::kAlarm:
+                    // Alarms are stored concurrently: a burst of retries does not queue behind
+                    // one slow write.
+                    asio::co_spawn(socket_.get_executor(),
+                                   [self, a = std::move(*msg.mutable_alarm())]() mutable {
+                                       return self->on_alarm(std::move(a));
+                                   },
+                                   asio::detached);
+                    break;
+                case dv::DeviceMessage::kHeartbeat: on_heartbeat(msg.heartbeat()); break;
+                case dv::DeviceMessage::kCancel:
+                    asio::co_spawn(socket_.get_executor(),
+                                   [self, c = std::move(*msg.mutable_cancel())]() mutable {
+                                       return self->on_cancel(std::move(c));
+                                   },
+                                   asio::detached);
+                    break;
+                default: protocol_error(dv::UNEXPECTED_MESSAGE, "unexpected message after handshake"); co_return;
+            }
+        }
+    }
+}
+
+asio::awaitable<void> device_session::writer() {
+    auto self = shared_from_this();
+    while (!closed_) {
+        if (queue_.empty()) {
+            if (close_after_flush_) {
+                close();
+                co_return;
+            }
+            boost::system::error_code ec;
+            co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        writing_ = true;
+        write_started_ = std::chrono::steady_clock::now();
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(queue_.front()), use_nothrow);
+        writing_ = false;
+        if (ec) {
+            close();
+            co_return;
+        }
+        queue_.pop_front();
+    }
+}
+
+asio::awaitable<void> device_session::watchdog() {
+    auto self = shared_from_this();
+    const auto& s = ctx_.settings;
+    const auto idle_limit = s.heartbeat_interval * s.missed_heartbeats + 10s;
+    while (!closed_) {
+        auto now = std::chrono::steady_clock::now();
+        auto read_deadline = last_read_ + (authenticated_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
+                                                          : std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.handshake_timeout));
+        if (now >= read_deadline) {
+            if (!authenticated_) {
+                ++ctx_.stats.device_auth_failures;
+                dv::ServerMessage m;
+                m.mutable_rejected()->set_reason(dv::HANDSHAKE_TIMEOUT);
+                m.mutable_rejected()->set_detail("no Hello within the handshake timeout");
+                send_and_close(m);
+            } else {
+                spdlog::info("device {} ({}): silent for {} s, closing", device_id_, peer_,
+                             std::chrono::duration_cast<std::chrono::seconds>(idle_limit).count());
+                dv::ServerMessage m;
+                m.mutable_error()->set_code(dv::IDLE_TIMEOUT);
+                m.mutable_error()->set_detail("no message within 3 heartbeat intervals");
+                send_and_close(m);
+            }
+            // Give the farewell frame a moment, then close regardless.
+            deadline_.expires_after(2s);
+            boost::system::error_code ec;
+            co_await deadline_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            close();
+            co_return;
+        }
+        if (writing_ && now - write_started_ >= s.write_timeout) {
+            spdlog::info("device {} ({}): write stalled for {} s, closing", device_id_, peer_,
+                         s.write_timeout.count());
+            close();
+            co_return;
+        }
+        auto next = read_deadline;
+        if (writing_) next = std::min(next, write_started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.write_timeout));
+        else next = std::min(next, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.write_timeout));
+        deadline_.expires_at(next);
+        boost::system::error_code ec;
+        co_await deadline_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
+    auto self = shared_from_this();
+    auto reject = [this](dv::RejectReason reason, const std::string& detail) {
+        ++ctx_.stats.device_auth_failures;
+        spdlog::info("device {} ({}): rejected: {}", device_id_.empty() ? "-" : device_id_, peer_, detail);
+        dv::ServerMessage m;
+        m.mutable_rejected()->set_reason(reason);
+        m.mutable_rejected()->set_detail(detail);
+        send_and_close(m);
+    };
+    if (hello.protocol_version() != 1) {
+        reject(dv::UNSUPPORTED_VERSION, "this server speaks protocol version 1");
+        co_return;
+    }
+    device_record rec;
+    auto st = co_await ctx_.dir.find_device(hello.device_id(), rec);
+    if (closed_) co_return;
+    if (st == lookup_status::unavailable) {
+        reject(dv::SERVER_UNAVAILABLE, "device directory unavailable, retry later");
+        co_return;
+    }
+    if (st == lookup_status::not_found) {
+        reject(dv::UNKNOWN_DEVICE, "unknown device");
+        co_return;
+    }
+    device_id_ = rec.id;
+    if (!protocol::constant_time_equal(protocol::hmac_sha256(rec.secret, nonce_), hello.hmac())) {
+        reject(dv::BAD_HMAC, "HMAC does not match");
+        co_return;
+    }
+    authenticated_ = true;
+    ++ctx_.stats.devices_authenticated;
+    resident_id_ = rec.resident_id;
+    if (auto previous = ctx_.registry.add_device(device_id_, weak_from_this())) {
+        // A device has one live link: the newest. The old one is usually a half-dead socket.
+        if (auto old = std::dynamic_pointer_cast<device_session>(previous); old && old.get() != this) old->close();
+    }
+    spdlog::debug("device {} ({}): authenticated", device_id_, peer_);
+    dv::ServerMessage m;
+    m.mutable_welcome()->set_heartbeat_interval_s(static_cast<std::uint32_t>(ctx_.settings.heartbeat_interval.count()));
+    m.mutable_welcome()->set_server_time_ms(wall_ms());
+    send(m);
+    co_await push_open_calls();
+}
+
+asio::awaitable<void> device_session::push_open_calls() {
+    // Updates published while the device was away were lost with it; tell it where its calls are.
+    auto calls = co_await ctx_.store.device_open_calls(device_id_);
+    for (const auto& id : calls) {
+        anxin::console::v1::Call c;
+        if (!co_await ctx_.store.load_console_call(id, c)) continue;
+        auto st = parse_call_state(c.state());
+        if (!st) continue;
+        dv::ServerMessage m;
+        auto* u = m.mutable_call_update();
+        u->set_call_id(id);
+        u->set_state(device_view(*st));
+        u->set_server_time_ms(wall_ms());
+        u->set_station_name(c.station_name());
+        send(m);
+    }
+}
+
+asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
+    auto self = shared_from_this();
+    ++ctx_.stats.alarms_received;
+    if (!valid_alarm_type(alarm.type())) {
+        ++ctx_.stats.alarms_nacked;
+        dv::ServerMessage m;
+        auto* n = m.mutable_alarm_nack();
+        n->set_sequence(alarm.sequence());
+        n->set_reason(dv::INVALID_ALARM);
+        n->set_detail("unknown alarm type " + std::to_string(alarm.type()));
+        send(m);
+        co_return;
+    }
+    alarm_input in;
+    in.device_id = device_id_;
+    in.resident_id = resident_id_;
+    in.sequence = alarm.sequence();
+    in.type = std::string(alarm_type_name(alarm.type()));
+    in.device_time_ms = alarm.device_time_ms();
+    in.battery_percent = alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
+    auto r = co_await ctx_.store.ingest(in);
+    dv::ServerMessage m;
+    if (!r.stored) {
+        ++ctx_.stats.alarms_nacked;
+        spdlog::warn("device {}: alarm seq {} not stored: {}", device_id_, alarm.sequence(), r.error);
+        auto* n = m.mutable_alarm_nack();
+        n->set_sequence(alarm.sequence());
+        n->set_reason(dv::STORE_UNAVAILABLE);
+        n->set_retry_after_ms(static_cast<std::uint32_t>(ctx_.settings.nack_retry_after.count()));
+        n->set_detail("store unavailable");
+        send(m);
+        co_return;
+    }
+    ++ctx_.stats.alarms_acked;
+    if (r.duplicate) ++ctx_.stats.alarms_duplicate;
+    auto* a = m.mutable_alarm_ack();
+    a->set_sequence(alarm.sequence());
+    a->set_call_id(r.call_id);
+    a->set_duplicate(r.duplicate);
+    send(m);
+    if (!r.duplicate) {
+        spdlog::info("call {}: {} from device {} stored", r.call_id, in.type, device_id_);
+        dv::ServerMessage u;
+        u.mutable_call_update()->set_call_id(r.call_id);
+        u.mutable_call_update()->set_state(dv::RECEIVED);
+        u.mutable_call_update()->set_server_time_ms(r.received_ms);
+        send(u);
+    }
+}
+
+asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
+    auto self = shared_from_this();
+    auto r = co_await ctx_.store.cancel(device_id_, cancel.call_id());
+    dv::ServerMessage m;
+    if (r.code == "unavailable") {
+        auto* n = m.mutable_alarm_nack();
+        n->set_sequence(cancel.sequence());
+        n->set_reason(dv::STORE_UNAVAILABLE);
+        n->set_retry_after_ms(static_cast<std::uint32_t>(ctx_.settings.nack_retry_after.count()));
+        n->set_detail("store unavailable");
+        send(m);
+        co_return;
+    }
+    auto* ack = m.mutable_cancel_ack();
+    ack->set_sequence(cancel.sequence());
+    ack->set_found(r.ok());
+    if (r.ok()) ack->set_call_id(r.data[0]);
+    send(m);
+    if (!r.ok()) co_return;
+    // data: call, state, operator, station, cancelled_ms
+    anxin::console::v1::ConsoleEvent ev;
+    ev.mutable_cancelled()->set_call_id(r.data[0]);
+    ev.mutable_cancelled()->set_cancelled_ms(std::stoll(r.data[4]));
+    if (!r.data[2].empty()) ctx_.bus.to_operator(r.data[2], ev);
+    else if (!r.data[3].empty()) ctx_.bus.to_station(r.data[3], ev);
+    spdlog::info("call {}: resident cancelled (device {})", r.data[0], device_id_);
+}
+
+void device_session::on_heartbeat(const dv::Heartbeat& hb) {
+    ++ctx_.stats.heartbeats;
+    dv::ServerMessage m;
+    m.mutable_heartbeat_ack()->set_server_time_ms(wall_ms());
+    send(m);
+    std::vector<std::string> cmd{"HSET", "anx:device:" + device_id_, "last_seen_ms", std::to_string(wall_ms())};
+    if (hb.has_battery()) {
+        cmd.push_back("battery");
+        cmd.push_back(std::to_string(std::min(hb.battery_percent(), 100u)));
+    }
+    asio::co_spawn(
+        socket_.get_executor(),
+        [&store = ctx_.store, cmd = std::move(cmd)]() -> asio::awaitable<void> {
+            (void)co_await store.redis().exec(cmd);
+        },
+        asio::detached);
+}
+
+}  // namespace anxin::dispatcher

@@ -1,0 +1,271 @@
+#include "anxin/dispatcher/directory.hpp"
+
+#include "admin.pb.h"
+#include "console.pb.h"
+
+#include "anxin/dispatcher/password.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unordered_set>
+
+namespace asio = boost::asio;
+
+namespace anxin::dispatcher {
+
+namespace {
+
+std::string num(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.7f", v);
+    return buf;
+}
+
+double to_double(const std::string& s) {
+    try {
+        return s.empty() ? 0.0 : std::stod(s);
+    } catch (...) {
+        return 0.0;
+    }
+}
+
+std::unordered_map<std::string, std::string> to_map(const redis_reply& r) {
+    std::unordered_map<std::string, std::string> m;
+    for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) m[r.elements[i].str] = r.elements[i + 1].str;
+    return m;
+}
+
+// Runs f() on the thread pool and resumes the awaiting coroutine on its own executor.
+template <class T, class F>
+asio::awaitable<T> offload(asio::thread_pool& pool, F f) {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+        [&pool, ex](auto handler, F fn) {
+            asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
+                T result = fn();
+                asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
+                    std::move(handler)(std::move(result));
+                });
+            });
+        },
+        asio::use_awaitable, std::move(f));
+}
+
+}  // namespace
+
+bool valid_id(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+void to_console_resident(const resident_record& r, anxin::console::v1::Resident& out) {
+    out.set_id(r.id);
+    out.set_name(r.name);
+    out.set_address(r.address);
+    out.set_phone(r.phone);
+    out.set_lat(r.home.lat);
+    out.set_lon(r.home.lon);
+}
+
+directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool& pool,
+                     int pbkdf2_iterations)
+    : redis_(std::move(redis)), pool_(pool), pbkdf2_iterations_(pbkdf2_iterations) {}
+
+asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
+    if (!valid_id(id)) co_return lookup_status::not_found;
+    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:device:" + id, "secret", "resident"));
+    if (!r.ok() || r.reply.elements.size() != 2) co_return lookup_status::unavailable;
+    if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
+    out.id = id;
+    out.secret = r.reply.elements[0].str;
+    out.resident_id = r.reply.elements[1].str;
+    co_return lookup_status::found;
+}
+
+asio::awaitable<lookup_status> directory::find_operator(const std::string& id, operator_record& out) {
+    if (!valid_id(id)) co_return lookup_status::not_found;
+    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:operator:" + id, "name", "station", "pwhash"));
+    if (!r.ok() || r.reply.elements.size() != 3) co_return lookup_status::unavailable;
+    if (r.reply.elements[2].is_nil()) co_return lookup_status::not_found;
+    out.id = id;
+    out.name = r.reply.elements[0].str;
+    out.station_id = r.reply.elements[1].str;
+    out.password_hash = r.reply.elements[2].str;
+    co_return lookup_status::found;
+}
+
+asio::awaitable<lookup_status> directory::find_resident(const std::string& id, resident_record& out) {
+    auto r = co_await redis_->exec(redis_cmd("HGETALL", "anx:resident:" + id));
+    if (!r.ok()) co_return lookup_status::unavailable;
+    if (r.reply.elements.empty()) co_return lookup_status::not_found;
+    auto m = to_map(r.reply);
+    out.id = id;
+    out.name = m["name"];
+    out.address = m["address"];
+    out.phone = m["phone"];
+    out.home = {to_double(m["lat"]), to_double(m["lon"])};
+    co_return lookup_status::found;
+}
+
+asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::stations() {
+    auto now = std::chrono::steady_clock::now();
+    if (stations_ && now - stations_checked_ < std::chrono::seconds(1)) co_return stations_;
+    auto v = co_await redis_->exec(redis_cmd("GET", "anx:directory:version"));
+    if (!v.ok()) co_return stations_;  // keep serving the cached list while Redis is away
+    stations_checked_ = now;
+    if (stations_ && v.reply.as_string() == stations_version_) co_return stations_;
+    auto list = co_await list_stations();
+    auto sites = std::make_shared<std::vector<station_site>>();
+    for (const auto& s : list) sites->push_back({s.id(), s.name(), {s.lat(), s.lon()}});
+    stations_ = sites;
+    stations_version_ = v.reply.as_string();
+    co_return stations_;
+}
+
+asio::awaitable<std::vector<anxin::admin::v1::Station>> directory::list_stations() {
+    std::vector<anxin::admin::v1::Station> out;
+    auto ids = co_await redis_->exec(redis_cmd("SMEMBERS", "anx:stations"));
+    if (!ids.ok()) co_return out;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids.reply.elements) cmds.push_back({"HGETALL", "anx:station:" + id.str});
+    auto replies = co_await redis_->exec_many(std::move(cmds));
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!replies[i].ok()) continue;
+        auto m = to_map(replies[i].reply);
+        anxin::admin::v1::Station s;
+        s.set_id(ids.reply.elements[i].str);
+        s.set_name(m["name"]);
+        s.set_area(m["area"]);
+        s.set_address(m["address"]);
+        s.set_phone(m["phone"]);
+        s.set_lat(to_double(m["lat"]));
+        s.set_lon(to_double(m["lon"]));
+        out.push_back(std::move(s));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id() < b.id(); });
+    co_return out;
+}
+
+asio::awaitable<bool> directory::verify_password(std::string password, std::string stored_hash) {
+    auto job = [password = std::move(password), stored_hash = std::move(stored_hash)] {
+        return anxin::dispatcher::verify_password(password, stored_hash);
+    };
+    co_return co_await offload<bool>(pool_, std::move(job));
+}
+
+namespace {
+
+// Checks a whole request before anything is written. Returns an error message or empty; fills
+// `unknown_stations` with operator stations that must already exist in Redis.
+std::string validate(const anxin::admin::v1::ProvisionRequest& req, std::vector<std::string>& unknown_stations) {
+    std::unordered_set<std::string> new_stations;
+    for (const auto& s : req.stations()) {
+        if (!valid_id(s.id())) return "station id '" + s.id() + "' is invalid (1-64 of A-Za-z0-9_.-)";
+        if (s.name().empty()) return "station " + s.id() + " has no name";
+        if (!valid_point({s.lat(), s.lon()}) || (s.lat() == 0 && s.lon() == 0)) {
+            return "station " + s.id() + " has no valid lat/lon";
+        }
+        new_stations.insert(s.id());
+    }
+    std::unordered_set<std::string> devices_seen;
+    for (const auto& r : req.residents()) {
+        if (!valid_id(r.id())) return "resident id '" + r.id() + "' is invalid";
+        if (r.name().empty()) return "resident " + r.id() + " has no name";
+        if (!valid_point({r.lat(), r.lon()}) || (r.lat() == 0 && r.lon() == 0)) {
+            return "resident " + r.id() + " has no valid home lat/lon";
+        }
+        for (const auto& d : r.devices()) {
+            if (!valid_id(d.id())) return "device id '" + d.id() + "' is invalid";
+            if (d.secret().size() < 16) return "device " + d.id() + ": secret must be at least 16 characters";
+            if (!devices_seen.insert(d.id()).second) return "device " + d.id() + " appears twice";
+        }
+    }
+    std::unordered_set<std::string> unknown;
+    for (const auto& o : req.operators()) {
+        if (!valid_id(o.id())) return "operator id '" + o.id() + "' is invalid";
+        if (o.password().size() < 8) return "operator " + o.id() + ": password must be at least 8 characters";
+        if (!new_stations.contains(o.station_id()) && unknown.insert(o.station_id()).second) {
+            unknown_stations.push_back(o.station_id());
+        }
+    }
+    return {};
+}
+
+// The writes of a validated request. Each entity is an upsert: provisioning twice is safe.
+std::vector<std::vector<std::string>> provision_commands(const anxin::admin::v1::ProvisionRequest& req,
+                                                         const std::vector<std::string>& hashes) {
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& s : req.stations()) {
+        cmds.push_back(redis_cmd("HSET", "anx:station:" + s.id(), "name", s.name(), "area", s.area(), "address",
+                                 s.address(), "phone", s.phone(), "lat", num(s.lat()), "lon", num(s.lon())));
+        cmds.push_back(redis_cmd("SADD", "anx:stations", s.id()));
+    }
+    for (const auto& r : req.residents()) {
+        cmds.push_back(redis_cmd("HSET", "anx:resident:" + r.id(), "name", r.name(), "address", r.address(),
+                                 "phone", r.phone(), "lat", num(r.lat()), "lon", num(r.lon())));
+        for (const auto& d : r.devices()) {
+            cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret", d.secret(), "resident", r.id(),
+                                     "model", d.model()));
+            cmds.push_back(redis_cmd("SADD", "anx:resident:" + r.id() + ":devices", d.id()));
+        }
+    }
+    for (int i = 0; i < req.operators_size(); ++i) {
+        const auto& o = req.operators(i);
+        cmds.push_back(redis_cmd("HSET", "anx:operator:" + o.id(), "name", o.name(), "station", o.station_id(),
+                                 "pwhash", hashes[static_cast<std::size_t>(i)]));
+        cmds.push_back(redis_cmd("SADD", "anx:station:" + o.station_id() + ":operators", o.id()));
+    }
+    cmds.push_back(redis_cmd("INCR", "anx:directory:version"));
+    return cmds;
+}
+
+std::vector<std::string> operator_passwords(const anxin::admin::v1::ProvisionRequest& req) {
+    std::vector<std::string> out;
+    for (const auto& o : req.operators()) out.push_back(o.password());
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> directory::provision(const anxin::admin::v1::ProvisionRequest& req,
+                                                  anxin::admin::v1::ProvisionResult& result) {
+    std::vector<std::string> unknown_stations;
+    std::string err = validate(req, unknown_stations);
+    if (!err.empty()) co_return err;
+    for (std::size_t i = 0; i < unknown_stations.size(); ++i) {
+        auto r = co_await redis_->exec(redis_cmd("SISMEMBER", "anx:stations", unknown_stations[i]));
+        if (!r.ok()) co_return "unavailable: " + r.error_text();
+        if (r.reply.integer == 0) co_return "operator's station '" + unknown_stations[i] + "' does not exist";
+    }
+    // Hash operator passwords off the I/O thread: PBKDF2 is slow on purpose.
+    const int iterations = pbkdf2_iterations_;
+    // (A named job, not a temporary: g++ 12 destroys non-trivial temporaries of a co_await
+    // expression twice.)
+    auto job = [passwords = operator_passwords(req), iterations] {
+        std::vector<std::string> out;
+        for (const auto& p : passwords) out.push_back(hash_password(p, iterations));
+        return out;
+    };
+    auto hashes = co_await offload<std::vector<std::string>>(pool_, std::move(job));
+    auto replies = co_await redis_->exec_many(provision_commands(req, hashes));
+    for (const auto& r : replies) {
+        if (!r.ok()) co_return "unavailable: " + r.error_text();
+    }
+    stations_checked_ = {};
+    std::uint32_t devices = 0;
+    for (const auto& r : req.residents()) devices += static_cast<std::uint32_t>(r.devices_size());
+    result.set_stations(static_cast<std::uint32_t>(req.stations_size()));
+    result.set_residents(static_cast<std::uint32_t>(req.residents_size()));
+    result.set_devices(devices);
+    result.set_operators(static_cast<std::uint32_t>(req.operators_size()));
+    co_return std::string();
+}
+
+}  // namespace anxin::dispatcher

@@ -1,0 +1,195 @@
+#include "anxin/dispatcher/http_session.hpp"
+
+#include "admin.pb.h"
+#include "console.pb.h"
+
+#include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/console_session.hpp"
+#include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/metrics.hpp"
+#include "anxin/protocol/device_auth.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace adm = anxin::admin::v1;
+using namespace std::chrono_literals;
+
+namespace anxin::dispatcher {
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t max_body = 64 * 1024 * 1024;  // a district of ~100k residents in one call
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+std::string to_json(const google::protobuf::Message& m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    opts.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+    return out;
+}
+
+response reply(const request& req, http::status st, std::string body,
+               std::string content_type = "application/json") {
+    response res{st, req.version()};
+    res.set(http::field::server, "anxin-dispatcher");
+    res.set(http::field::content_type, content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response error(const request& req, http::status st, const std::string& code, const std::string& message) {
+    adm::ErrorBody e;
+    e.set_error(code);
+    e.set_message(message);
+    return reply(req, st, to_json(e));
+}
+
+bool authorized(const request& req, const server_context& ctx) {
+    auto h = req[http::field::authorization];
+    constexpr std::string_view prefix = "Bearer ";
+    if (h.size() <= prefix.size() || h.substr(0, prefix.size()) != prefix) return false;
+    return protocol::constant_time_equal(h.substr(prefix.size()), ctx.settings.admin_token);
+}
+
+asio::awaitable<response> handle(const request& req, server_context& ctx) {
+    std::string_view target = req.target();
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+
+    if (target == "/healthz") {
+        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        bool up = ctx.store.redis().connected();
+        co_return reply(req, up ? http::status::ok : http::status::service_unavailable,
+                        std::string("{\"status\":\"") + (up ? "ok" : "degraded") + "\",\"redis\":\"" +
+                            (up ? "up" : "down") + "\",\"instance\":\"" + ctx.settings.instance + "\"}");
+    }
+    if (target == "/metrics") {
+        std::vector<std::pair<std::string, std::int64_t>> by_state;
+        auto r = co_await ctx.store.redis().exec(redis_cmd("HGETALL", "anx:stats:calls_by_state"));
+        if (r.ok()) {
+            for (std::size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
+                by_state.emplace_back(r.reply.elements[i].str, r.reply.elements[i + 1].as_int());
+            }
+        }
+        co_return reply(req, http::status::ok,
+                        ctx.stats.render(by_state, ctx.store.redis().connected(), ctx.store.redis().last_rtt_seconds()),
+                        "text/plain; version=0.0.4");
+    }
+    if (target.substr(0, 5) != "/api/") co_return error(req, http::status::not_found, "not_found", "no such path");
+    if (!authorized(req, ctx)) {
+        auto res = error(req, http::status::unauthorized, "unauthorized", "missing or wrong bearer token");
+        res.set(http::field::www_authenticate, "Bearer");
+        co_return res;
+    }
+
+    if (target == "/api/provision") {
+        if (req.method() != http::verb::post) co_return error(req, http::status::method_not_allowed, "method", "POST only");
+        adm::ProvisionRequest pr;
+        auto st = google::protobuf::util::JsonStringToMessage(req.body(), &pr);
+        if (!st.ok()) co_return error(req, http::status::bad_request, "bad_json", std::string(st.message()));
+        adm::ProvisionResult result;
+        auto err = co_await ctx.dir.provision(pr, result);
+        if (!err.empty()) {
+            bool unavailable = err.rfind("unavailable", 0) == 0;
+            co_return error(req, unavailable ? http::status::service_unavailable : http::status::unprocessable_entity,
+                            unavailable ? "unavailable" : "invalid", err);
+        }
+        spdlog::info("admin: provisioned {} stations, {} residents, {} devices, {} operators", result.stations(),
+                     result.residents(), result.devices(), result.operators());
+        co_return reply(req, http::status::ok, to_json(result));
+    }
+    if (target == "/api/stations") {
+        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        adm::StationList list;
+        for (auto& s : co_await ctx.dir.list_stations()) *list.add_stations() = std::move(s);
+        co_return reply(req, http::status::ok, to_json(list));
+    }
+    constexpr std::string_view calls_prefix = "/api/calls/";
+    if (target.substr(0, calls_prefix.size()) == calls_prefix) {
+        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        std::string id(target.substr(calls_prefix.size()));
+        if (!valid_id(id)) co_return error(req, http::status::bad_request, "bad_id", "malformed call id");
+        adm::CallRecord rec;
+        auto loaded = co_await ctx.store.load(id);
+        if (!loaded.ok) co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
+        if (!loaded.found) co_return error(req, http::status::not_found, "not_found", "no call " + id);
+        co_await ctx.store.load_console_call(id, *rec.mutable_call());
+        resident_record r;
+        if (co_await ctx.dir.find_resident(rec.call().resident_id(), r) == lookup_status::found) {
+            to_console_resident(r, *rec.mutable_resident());
+        }
+        auto h = co_await ctx.store.redis().exec(redis_cmd("LRANGE", "anx:call:" + id + ":history", "0", "-1"));
+        if (h.ok()) {
+            google::protobuf::util::JsonParseOptions po;
+            po.ignore_unknown_fields = true;
+            for (const auto& e : h.reply.elements) {
+                adm::HistoryEntry entry;
+                if (google::protobuf::util::JsonStringToMessage(e.str, &entry, po).ok()) *rec.add_history() = entry;
+            }
+        }
+        co_return reply(req, http::status::ok, to_json(rec));
+    }
+    co_return error(req, http::status::not_found, "not_found", "no such path");
+}
+
+}  // namespace
+
+asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& ctx) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buf;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(max_body);
+        stream.expires_after(60s);
+        auto [ec, n] = co_await http::async_read(stream, buf, parser, use_nothrow);
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof) break;
+        if (ec) {
+            // A malformed request: say so once, then drop the connection (the stream is unusable).
+            request dummy;
+            dummy.version(11);
+            auto res = error(dummy, ec == http::error::body_limit ? http::status::payload_too_large : http::status::bad_request,
+                             "bad_request", ec.message());
+            res.keep_alive(false);
+            co_await http::async_write(stream, res, use_nothrow);
+            break;
+        }
+        request req = parser.release();
+        ++ctx.stats.http_requests;
+        if (beast::websocket::is_upgrade(req)) {
+            if (req.target() != "/console") {
+                auto res = error(req, http::status::not_found, "not_found", "WebSocket endpoint is /console");
+                res.keep_alive(false);
+                co_await http::async_write(stream, res, use_nothrow);
+                break;
+            }
+            auto session = std::make_shared<console_session>(std::move(stream), ctx);
+            co_await session->run(std::move(req));
+            co_return;
+        }
+        auto res = co_await handle(req, ctx);
+        bool keep = res.keep_alive();
+        stream.expires_after(60s);
+        auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+        if (wec || !keep) break;
+    }
+    boost::system::error_code ec;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
+}  // namespace anxin::dispatcher

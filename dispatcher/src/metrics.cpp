@@ -1,0 +1,70 @@
+#include "anxin/dispatcher/metrics.hpp"
+
+#include <cstdio>
+
+namespace anxin::dispatcher {
+
+namespace {
+void line(std::string& out, const char* name, const char* type, const char* help, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += buf;
+    out += '\n';
+}
+}  // namespace
+
+std::string metrics::render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,
+                            bool redis_up, double redis_rtt_seconds) const {
+    std::string out;
+    line(out, "anxin_device_connections", "gauge", "Open device TCP connections.", double(device_connections));
+    line(out, "anxin_devices_authenticated", "gauge", "Device connections past the handshake.",
+         double(devices_authenticated));
+    line(out, "anxin_console_connections", "gauge", "Open console WebSocket connections.",
+         double(console_connections));
+    line(out, "anxin_device_auth_failures_total", "counter", "Rejected device handshakes.",
+         double(device_auth_failures));
+    line(out, "anxin_device_protocol_errors_total", "counter",
+         "Device connections closed for malformed, oversized or unexpected frames.",
+         double(device_protocol_errors));
+    line(out, "anxin_alarms_received_total", "counter", "Alarm messages received from devices.",
+         double(alarms_received));
+    line(out, "anxin_alarms_acked_total", "counter", "Alarms acknowledged after being stored.",
+         double(alarms_acked));
+    line(out, "anxin_alarms_duplicate_total", "counter",
+         "Re-sent alarms recognised by (device, sequence) and acked with the original call id.",
+         double(alarms_duplicate));
+    line(out, "anxin_alarms_nacked_total", "counter", "Alarms refused (store unavailable or invalid).",
+         double(alarms_nacked));
+    line(out, "anxin_heartbeats_total", "counter", "Device heartbeats.", double(heartbeats));
+    line(out, "anxin_calls_routed_total", "counter", "Calls offered to a station by this instance.",
+         double(calls_routed));
+    line(out, "anxin_calls_waiting_total", "counter",
+         "Calls that found no operator online anywhere and were queued.", double(calls_waiting));
+    line(out, "anxin_console_logins_total", "counter", "Successful console logins.", double(console_logins));
+    line(out, "anxin_console_login_failures_total", "counter", "Refused console logins.",
+         double(console_login_failures));
+    line(out, "anxin_console_bad_requests_total", "counter", "Console messages that could not be parsed.",
+         double(console_bad_requests));
+    line(out, "anxin_http_requests_total", "counter", "HTTP requests served.", double(http_requests));
+    line(out, "anxin_redis_up", "gauge", "1 if the command connection to Redis is up.", redis_up ? 1 : 0);
+    line(out, "anxin_redis_rtt_seconds", "gauge", "Round-trip time of the latest Redis command.",
+         redis_rtt_seconds);
+    out += "# HELP anxin_calls Calls by state (district-wide, from Redis).\n# TYPE anxin_calls gauge\n";
+    for (const auto& [state, n] : calls_by_state) {
+        out += "anxin_calls{state=\"" + state + "\"} " + std::to_string(n) + "\n";
+    }
+    return out;
+}
+
+}  // namespace anxin::dispatcher
