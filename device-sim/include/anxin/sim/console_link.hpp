@@ -1,0 +1,56 @@
+#pragma once
+// An operator console's WebSocket to the dispatcher (protocol/CONSOLE.md), stepped like
+// device_link: send requests, receive events with a timeout. Several links may share one
+// io_context (the bot operators do); any receive() call advances all of them.
+//
+// Not thread-safe; one owner.
+
+#include "console.pb.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace anxin::sim {
+
+class console_link {
+public:
+    explicit console_link(boost::asio::io_context& io);
+    ~console_link();
+
+    bool connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout);
+    bool send(const anxin::console::v1::ConsoleRequest& req);
+    bool send_text(const std::string& text);
+    // Next event; nullopt on timeout or closed connection.
+    std::optional<anxin::console::v1::ConsoleEvent> receive(std::chrono::milliseconds timeout);
+    // Drains events already received without waiting.
+    std::optional<anxin::console::v1::ConsoleEvent> poll();
+    // Sends login and waits for login_ok or error (returned).
+    std::optional<anxin::console::v1::ConsoleEvent> login(const std::string& op, const std::string& password,
+                                                          std::chrono::milliseconds timeout);
+    bool closed() const { return closed_; }
+    const std::string& error() const { return error_; }
+    void close();
+
+private:
+    void start_read();
+
+    boost::asio::io_context& io_;
+    std::unique_ptr<boost::beast::websocket::stream<boost::beast::tcp_stream>> ws_;
+    boost::beast::flat_buffer buf_;
+    std::deque<anxin::console::v1::ConsoleEvent> inbox_;
+    bool reading_ = false;
+    bool closed_ = true;
+    std::string error_;
+};
+
+std::string to_json(const google::protobuf::Message& m);
+
+}  // namespace anxin::sim

@@ -1,0 +1,122 @@
+// device-sim provision: generate a district and load it through the admin API.
+
+#include "commands.hpp"
+#include "sim_files.hpp"
+
+#include "anxin/sim/district.hpp"
+#include "anxin/sim/http_client.hpp"
+
+#include <boost/program_options.hpp>
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace po = boost::program_options;
+
+namespace anxin::sim {
+
+namespace {
+std::string to_json(const google::protobuf::Message& m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+    return out;
+}
+}  // namespace
+
+int cmd_provision(int argc, char** argv) {
+    district_options d;
+    std::string host, token, token_file, out_dir;
+    unsigned short http_port = 8080;
+    int batch = 1000;
+    po::options_description desc("device-sim provision: generate a district (Tongzhou-like) and load it");
+    desc.add_options()("help,h", "help")
+        ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
+        ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")
+        ("admin-token", po::value(&token), "admin bearer token")
+        ("admin-token-file", po::value(&token_file)->default_value("data/admin-token"), "file holding the admin token")
+        ("seed", po::value(&d.seed)->default_value(d.seed), "random seed: same seed, same district")
+        ("stations", po::value(&d.stations)->default_value(139), "number of care stations")
+        ("residents", po::value(&d.residents)->default_value(2000), "number of residents (one call button each)")
+        ("operators-per-station", po::value(&d.operators_per_station)->default_value(2), "operators per station")
+        ("password", po::value(&d.operator_password)->default_value("anxin-demo"), "password of every generated operator")
+        ("batch", po::value(&batch)->default_value(1000), "residents per admin API request")
+        ("out", po::value(&out_dir)->default_value("sim-data"), "directory for devices.csv and operators.csv");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << e.what() << "\n" << desc;
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc;
+        return 0;
+    }
+    if (token.empty()) {
+        auto t = read_first_line(token_file);
+        if (!t) {
+            std::cerr << "device-sim: no --admin-token and cannot read " << token_file << "\n";
+            return 2;
+        }
+        token = *t;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto dist = generate_district(d);
+
+    auto post = [&](const anxin::admin::v1::ProvisionRequest& req) {
+        auto r = http_request(host, http_port, "POST", "/api/provision", to_json(req), token);
+        if (r.status != 200) {
+            std::cerr << "device-sim: provision failed: HTTP " << r.status << " " << r.body << "\n";
+            return false;
+        }
+        return true;
+    };
+    // Stations first (operators refer to them), then operators, then residents in batches.
+    {
+        anxin::admin::v1::ProvisionRequest req;
+        for (const auto& s : dist.stations) *req.add_stations() = s;
+        for (const auto& o : dist.operators) *req.add_operators() = o;
+        if (!post(req)) return 1;
+    }
+    for (std::size_t i = 0; i < dist.residents.size(); i += static_cast<std::size_t>(batch)) {
+        anxin::admin::v1::ProvisionRequest req;
+        for (std::size_t j = i; j < std::min(dist.residents.size(), i + static_cast<std::size_t>(batch)); ++j) {
+            *req.add_residents() = dist.residents[j];
+        }
+        if (!post(req)) return 1;
+    }
+
+    std::filesystem::create_directories(out_dir);
+    {
+        std::ofstream f(out_dir + "/devices.csv");
+        f << "device_id,secret,resident_id,lat,lon,name\n";
+        for (const auto& r : dist.residents) {
+            for (const auto& dev : r.devices()) {
+                char ll[64];
+                std::snprintf(ll, sizeof ll, "%.6f,%.6f", r.lat(), r.lon());
+                f << dev.id() << "," << dev.secret() << "," << r.id() << "," << ll << "," << r.name() << "\n";
+            }
+        }
+    }
+    {
+        std::ofstream f(out_dir + "/operators.csv");
+        f << "operator_id,password,station_id,name\n";
+        for (const auto& o : dist.operators) f << o.id() << "," << o.password() << "," << o.station_id() << "," << o.name() << "\n";
+    }
+    std::filesystem::permissions(out_dir + "/devices.csv", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    std::cout << "provisioned " << dist.stations.size() << " stations in " << district_areas().size()
+              << " streets/towns, " << dist.residents.size() << " residents with devices, " << dist.operators.size()
+              << " operators in " << ms << " ms\n"
+              << "device secrets: " << out_dir << "/devices.csv; operator accounts: " << out_dir << "/operators.csv\n";
+    return 0;
+}
+
+}  // namespace anxin::sim

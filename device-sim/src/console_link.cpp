@@ -1,0 +1,138 @@
+#include "anxin/sim/console_link.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <google/protobuf/util/json_util.h>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace cv = anxin::console::v1;
+using asio::ip::tcp;
+
+namespace anxin::sim {
+
+std::string to_json(const google::protobuf::Message& m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+    return out;
+}
+
+console_link::console_link(asio::io_context& io) : io_(io) {}
+
+console_link::~console_link() { close(); }
+
+void console_link::close() {
+    if (ws_) {
+        beast::get_lowest_layer(*ws_).close();
+    }
+    closed_ = true;
+}
+
+bool console_link::connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout) {
+    ws_ = std::make_unique<beast::websocket::stream<beast::tcp_stream>>(io_);
+    tcp::resolver resolver(io_);
+    boost::system::error_code ec;
+    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) {
+        error_ = ec.message();
+        return false;
+    }
+    bool done = false;
+    beast::get_lowest_layer(*ws_).expires_after(timeout);
+    beast::get_lowest_layer(*ws_).async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) {
+        if (e) {
+            ec = e;
+            done = true;
+            return;
+        }
+        ws_->async_handshake(host + ":" + std::to_string(port), "/console", [&](boost::system::error_code e2) {
+            ec = e2;
+            done = true;
+        });
+    });
+    io_.restart();
+    while (!done && io_.run_one_for(timeout)) {
+    }
+    if (!done || ec) {
+        error_ = done ? ec.message() : "timeout";
+        close();
+        return false;
+    }
+    beast::get_lowest_layer(*ws_).expires_never();
+    ws_->text(true);
+    closed_ = false;
+    start_read();
+    return true;
+}
+
+void console_link::start_read() {
+    if (reading_ || closed_) return;
+    reading_ = true;
+    ws_->async_read(buf_, [this](boost::system::error_code ec, std::size_t) {
+        reading_ = false;
+        if (ec) {
+            closed_ = true;
+            error_ = ec.message();
+            return;
+        }
+        std::string text = beast::buffers_to_string(buf_.data());
+        buf_.consume(buf_.size());
+        cv::ConsoleEvent ev;
+        google::protobuf::util::JsonParseOptions po;
+        po.ignore_unknown_fields = true;
+        if (google::protobuf::util::JsonStringToMessage(text, &ev, po).ok()) inbox_.push_back(std::move(ev));
+        start_read();
+    });
+}
+
+bool console_link::send_text(const std::string& text) {
+    if (closed_) return false;
+    boost::system::error_code ec;
+    ws_->write(asio::buffer(text), ec);
+    if (ec) {
+        error_ = ec.message();
+        return false;
+    }
+    return true;
+}
+
+bool console_link::send(const cv::ConsoleRequest& req) { return send_text(to_json(req)); }
+
+std::optional<cv::ConsoleEvent> console_link::poll() {
+    io_.restart();
+    io_.poll();
+    if (inbox_.empty()) return std::nullopt;
+    auto ev = std::move(inbox_.front());
+    inbox_.pop_front();
+    return ev;
+}
+
+std::optional<cv::ConsoleEvent> console_link::receive(std::chrono::milliseconds timeout) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (inbox_.empty() && !closed_) {
+        auto now = std::chrono::steady_clock::now();
+        if (now >= until) break;
+        io_.restart();
+        io_.run_one_for(until - now);
+    }
+    if (inbox_.empty()) return std::nullopt;
+    auto ev = std::move(inbox_.front());
+    inbox_.pop_front();
+    return ev;
+}
+
+std::optional<cv::ConsoleEvent> console_link::login(const std::string& op, const std::string& password,
+                                                    std::chrono::milliseconds timeout) {
+    cv::ConsoleRequest req;
+    req.set_req("login");
+    req.mutable_login()->set_operator_id(op);
+    req.mutable_login()->set_password(password);
+    if (!send(req)) return std::nullopt;
+    // The server answers a login before it pushes anything else to this console.
+    return receive(timeout);
+}
+
+}  // namespace anxin::sim
