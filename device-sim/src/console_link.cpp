@@ -54,8 +54,8 @@ bool console_link::connect(const std::string& host, unsigned short port, std::ch
         });
     });
     io_.restart();
-    while (!done && io_.run_one_for(timeout)) {
-    }
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (!done && std::chrono::steady_clock::now() < until) io_.run_one_until(until);
     if (!done || ec) {
         error_ = done ? ec.message() : "timeout";
         close();

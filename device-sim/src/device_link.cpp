@@ -40,7 +40,9 @@ bool device_link::connect(const std::string& host, unsigned short port, std::chr
         done = true;
     });
     io_.restart();
-    io_.run_for(timeout);
+    // Other links may share this io_context: run only until this connect completes.
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (!done && std::chrono::steady_clock::now() < until) io_.run_one_until(until);
     if (!done) {
         close();
         io_.restart();

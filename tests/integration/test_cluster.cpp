@@ -1,0 +1,281 @@
+#include "test_cluster.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <deque>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace anxin::test {
+
+unsigned short free_port() {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor a(io, boost::asio::ip::tcp::endpoint(boost::asio::ip::tcp::v4(), 0));
+    return a.local_endpoint().port();
+}
+
+child_process::~child_process() {
+    if (pid_ > 0) kill9();
+}
+
+bool child_process::spawn(const std::vector<std::string>& argv, const fs::path& log) {
+    pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execvp(args[0], args.data());
+        _exit(127);
+    }
+    pid_ = pid;
+    return true;
+}
+
+void child_process::signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool child_process::running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int child_process::stop(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    auto until = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return status;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    kill9();
+    return -1;
+}
+
+void child_process::kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+}
+
+redis_server::redis_server(fs::path dir) : dir_(std::move(dir)) {}
+
+bool redis_server::start() {
+    fs::create_directories(dir_);
+    if (client_) {
+        redisFree(client_);
+        client_ = nullptr;
+    }
+    proc_.spawn({"redis-server", "--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir",
+                 dir_.string(), "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"},
+                dir_ / "redis.log");
+    for (int i = 0; i < 200; ++i) {
+        if (redisContext* c = redisConnectUnix(socket_path().c_str()); c && !c->err) {
+            auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
+            bool ok = r && r->type == REDIS_REPLY_STATUS;
+            if (r) freeReplyObject(r);
+            redisFree(c);
+            if (ok) return true;
+        } else if (c) {
+            redisFree(c);
+        }
+        std::this_thread::sleep_for(25ms);
+    }
+    return false;
+}
+
+void redis_server::stop() {
+    if (client_) {
+        redisFree(client_);
+        client_ = nullptr;
+    }
+    proc_.stop();
+}
+
+void redis_server::kill9() {
+    if (client_) {
+        redisFree(client_);
+        client_ = nullptr;
+    }
+    proc_.kill9();
+}
+
+redisContext* redis_server::client() {
+    if (!client_) client_ = redisConnectUnix(socket_path().c_str());
+    return client_;
+}
+
+std::string redis_server::get(const std::string& key) {
+    auto* r = static_cast<redisReply*>(redisCommand(client(), "GET %s", key.c_str()));
+    std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+    if (r) freeReplyObject(r);
+    return out;
+}
+
+long long redis_server::integer_command(const std::string& cmd) {
+    auto* r = static_cast<redisReply*>(redisCommand(client(), cmd.c_str()));
+    long long out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return out;
+}
+
+dispatcher_process::dispatcher_process(fs::path data_dir, std::string redis_uri, std::string admin_token)
+    : data_dir_(std::move(data_dir)), redis_uri_(std::move(redis_uri)), admin_token_(std::move(admin_token)) {}
+
+bool dispatcher_process::start(const std::vector<std::string>& extra) {
+    fs::create_directories(data_dir_);
+    if (device_port_ == 0) {
+        device_port_ = free_port();
+        http_port_ = free_port();
+    }
+    std::vector<std::string> argv = {ANXIN_DISPATCHER_BIN,   "--bind",        "127.0.0.1",
+                                     "--device-port",        std::to_string(device_port_),
+                                     "--http-port",          std::to_string(http_port_),
+                                     "--data-dir",           data_dir_.string(),
+                                     "--admin-token",        admin_token_,
+                                     "--pbkdf2-iterations",  "1000",
+                                     "--instance",           "test-" + std::to_string(device_port_),
+                                     "--log-level",          "debug"};
+    if (!redis_uri_.empty()) {
+        argv.push_back("--redis");
+        argv.push_back(redis_uri_);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ++starts_;
+    {
+        std::ofstream(data_dir_ / "dispatcher.log", std::ios::app) << "---- start " << starts_ << " ----\n";
+    }
+    if (!proc_.spawn(argv, data_dir_ / "dispatcher.log")) return false;
+    for (int i = 0; i < 400; ++i) {
+        auto r = sim::http_request("127.0.0.1", http_port_, "GET", "/healthz", "", "", std::chrono::seconds(1));
+        if (r.status == 200) return true;
+        if (!proc_.running()) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
+}
+
+std::string dispatcher_process::log_tail(std::size_t lines) const {
+    std::ifstream in(data_dir_ / "dispatcher.log");
+    std::deque<std::string> tail;
+    std::string line;
+    while (std::getline(in, line)) {
+        tail.push_back(line);
+        if (tail.size() > lines) tail.pop_front();
+    }
+    std::string out;
+    for (const auto& l : tail) out += l + "\n";
+    return out;
+}
+
+std::string secret_of(const std::string& device_id) { return "secret-of-" + device_id + "-0123456789"; }
+
+std::string district_json() {
+    std::string residents;
+    auto resident = [](const char* id, const char* name, double lat, double lon, const char* dev) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      R"({"id":"%s","name":"%s","address":"Tongzhou, Building %s","phone":"13800000%s",)"
+                      R"("lat":%.4f,"lon":%.4f,"devices":[{"id":"%s","secret":"%s"}]})",
+                      id, name, id + 4, id + 4, lat, lon, dev, secret_of(dev).c_str());
+        return std::string(buf);
+    };
+    residents = resident("res-1", "Wang Guilan", 39.901, 116.601, "dev-1") + "," +
+                resident("res-2", "Li Jianguo", 39.951, 116.701, "dev-2") + "," +
+                resident("res-3", "Zhang Xiuying", 39.899, 116.602, "dev-3");
+    return std::string(R"({"stations":[)"
+                       R"({"id":"st-a","name":"Zhongcang station","area":"Zhongcang","lat":39.900,"lon":116.600},)"
+                       R"({"id":"st-b","name":"Songzhuang station","area":"Songzhuang","lat":39.950,"lon":116.700}],)"
+                       R"("operators":[)"
+                       R"({"id":"op-a1","name":"Liu Fang","station_id":"st-a","password":"correct-horse-1"},)"
+                       R"({"id":"op-a2","name":"Zhang Wei","station_id":"st-a","password":"correct-horse-1"},)"
+                       R"({"id":"op-b1","name":"Wang Jing","station_id":"st-b","password":"correct-horse-1"}],)"
+                       R"("residents":[)") +
+           residents + "]}";
+}
+
+cluster::cluster(bool embedded) : embedded_(embedded) {
+    std::random_device rd;
+    // Short paths: a unix socket path must fit in 108 bytes.
+    dir_ = fs::temp_directory_path() / ("anx-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    if (!embedded_) redis_ = std::make_unique<redis_server>(dir_ / "redis");
+    std::string uri = embedded_ ? "" : (dir_ / "redis" / "redis.sock").string();
+    dispatcher_ = std::make_unique<dispatcher_process>(dir_ / "d1", uri, token_);
+}
+
+cluster::~cluster() {
+    dispatcher_->stop();
+    if (redis_) redis_->stop();
+    if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_);
+}
+
+bool cluster::start() {
+    if (redis_ && !redis_->start()) return false;
+    return dispatcher_->start();
+}
+
+bool cluster::provision() {
+    auto r = http("POST", "/api/provision", district_json());
+    return r.status == 200;
+}
+
+std::unique_ptr<sim::device_link> cluster::device(const std::string& id) {
+    auto link = std::make_unique<sim::device_link>(io);
+    if (!link->connect("127.0.0.1", dispatcher_->device_port(), 5s)) return nullptr;
+    auto w = link->handshake(id, secret_of(id), 5s);
+    if (!w || !w->has_welcome()) return nullptr;
+    return link;
+}
+
+std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
+    auto link = std::make_unique<sim::console_link>(io);
+    if (!link->connect("127.0.0.1", dispatcher_->http_port(), 5s)) return nullptr;
+    auto r = link->login(op, operator_password, 10s);
+    if (!r || !r->has_login_ok()) return nullptr;
+    return link;
+}
+
+sim::http_result cluster::http(const std::string& method, const std::string& target, const std::string& body,
+                               bool with_token) {
+    return sim::http_request("127.0.0.1", dispatcher_->http_port(), method, target, body, with_token ? token_ : "",
+                             std::chrono::seconds(10));
+}
+
+anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type) {
+    anxin::device::v1::DeviceMessage m;
+    m.mutable_alarm()->set_sequence(seq);
+    m.mutable_alarm()->set_type(type);
+    m.mutable_alarm()->set_device_time_ms(sim::wall_ms());
+    m.mutable_alarm()->set_battery_percent(80);
+    m.mutable_alarm()->set_has_battery(true);
+    return m;
+}
+
+}  // namespace anxin::test
