@@ -293,19 +293,23 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
 asio::awaitable<void> device_session::push_open_calls() {
     // Updates published while the device was away were lost with it; tell it where its calls are.
     auto calls = co_await ctx_.store.device_open_calls(device_id_);
-    for (const auto& id : calls) {
-        anxin::console::v1::Call c;
-        if (!co_await ctx_.store.load_console_call(id, c)) continue;
-        auto st = parse_call_state(c.state());
-        if (!st) continue;
-        dv::ServerMessage m;
-        auto* u = m.mutable_call_update();
-        u->set_call_id(id);
-        u->set_state(device_view(*st));
-        u->set_server_time_ms(wall_ms());
-        u->set_station_name(c.station_name());
-        send(m);
-    }
+    for (const auto& id : calls) co_await push_call_state(id);
+}
+
+asio::awaitable<void> device_session::push_call_state(const std::string& call_id) {
+    auto self = shared_from_this();
+    anxin::console::v1::Call c;
+    if (!co_await ctx_.store.load_console_call(call_id, c)) co_return;
+    auto st = parse_call_state(c.state());
+    if (!st) co_return;
+    dv::ServerMessage m;
+    auto* u = m.mutable_call_update();
+    u->set_call_id(call_id);
+    u->set_state(device_view(*st));
+    u->set_server_time_ms(wall_ms());
+    u->set_station_name(c.station_name());
+    u->set_outcome(c.outcome());
+    send(m);
 }
 
 asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
@@ -355,6 +359,10 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
         u.mutable_call_update()->set_state(dv::RECEIVED);
         u.mutable_call_update()->set_server_time_ms(r.received_ms);
         send(u);
+    } else {
+        // A device re-sending has missed what happened to its call (maybe all of it, closed
+        // included): tell it where the call stands now.
+        co_await push_call_state(r.call_id);
     }
 }
 

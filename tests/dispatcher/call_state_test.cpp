@@ -80,7 +80,9 @@ TEST(call_state, next_state_for_every_state_and_event) {
         const auto got = next_state(t.from, t.event);
         ASSERT_EQ(got.has_value(), t.to.has_value())
             << "got " << (got ? to_string(*got) : "not allowed");
-        if (t.to) EXPECT_EQ(*got, *t.to) << "got " << to_string(*got) << ", expected " << to_string(*t.to);
+        if (t.to) {
+            EXPECT_EQ(*got, *t.to) << "got " << to_string(*got) << ", expected " << to_string(*t.to);
+        }
     }
 }
 

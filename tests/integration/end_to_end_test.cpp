@@ -208,6 +208,12 @@ TEST_F(EndToEnd, DuplicateAlarmMakesOneCallEvenWhenCopiesArriveTogether) {
     ASSERT_TRUE(a);
     EXPECT_EQ(a->alarm_ack().call_id(), acks[0].call_id());
     EXPECT_TRUE(a->alarm_ack().duplicate());
+    // ...followed by where that call stands now (nobody is online: still received).
+    auto state = wait_for(*again, [&](const dv::ServerMessage& m) {
+        return m.has_call_update() && m.call_update().call_id() == acks[0].call_id();
+    });
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->call_update().state(), dv::RECEIVED);
     EXPECT_EQ(c->redis().integer_command("ZCARD anx:calls:open"), 1);
     EXPECT_EQ(c->redis().get("anx:call:next"), "1");
     // A new sequence is a new call.

@@ -49,6 +49,7 @@ private:
     boost::asio::awaitable<void> on_cancel(anxin::device::v1::Cancel cancel);
     void on_heartbeat(const anxin::device::v1::Heartbeat& hb);
     boost::asio::awaitable<void> push_open_calls();
+    boost::asio::awaitable<void> push_call_state(const std::string& call_id);
 
     void send(const anxin::device::v1::ServerMessage& msg);
     // Sends msg, then closes once it is written (or the write deadline passes).
