@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "sim_files.hpp"
 
+#include "anxin/dispatcher/geo.hpp"
 #include "anxin/sim/district.hpp"
 #include "anxin/sim/http_client.hpp"
 
@@ -111,6 +112,26 @@ int cmd_provision(int argc, char** argv) {
         for (const auto& o : dist.operators) f << o.id() << "," << o.password() << "," << o.station_id() << "," << o.name() << "\n";
     }
     std::filesystem::permissions(out_dir + "/devices.csv", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    // A pairing for demos: the first resident whose nearest station is the first station, so a
+    // person logged in as that station's second operator is offered this resident's call.
+    if (!dist.stations.empty()) {
+        const auto& first = dist.stations.front();
+        for (const auto& r : dist.residents) {
+            const anxin::admin::v1::Station* nearest = nullptr;
+            double best = 1e9;
+            for (const auto& st : dist.stations) {
+                double km = anxin::dispatcher::great_circle_km({r.lat(), r.lon()}, {st.lat(), st.lon()});
+                if (km < best) best = km, nearest = &st;
+            }
+            if (nearest == &first && r.devices_size() > 0) {
+                std::string op = "op-" + first.id().substr(3) + "-" + std::to_string(std::min(2, d.operators_per_station));
+                std::ofstream(out_dir + "/demo-pair.txt") << r.devices(0).id() << " " << op << "\n";
+                std::cout << "demo pair: device " << r.devices(0).id() << " (" << r.name() << ") is nearest to "
+                          << first.id() << " " << first.name() << ", whose operators include " << op << "\n";
+                break;
+            }
+        }
+    }
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     std::cout << "provisioned " << dist.stations.size() << " stations in " << district_areas().size()
               << " streets/towns, " << dist.residents.size() << " residents with devices, " << dist.operators.size()

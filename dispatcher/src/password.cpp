@@ -52,7 +52,9 @@ bool verify_password(std::string_view password, std::string_view stored) {
     if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
     int iterations = 0;
     auto [p, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
-    if (ec != std::errc{} || iterations < 1 || iterations > 10'000'000) return false;
+    if (ec != std::errc{} || p != parts[1].data() + parts[1].size() || iterations < 1 || iterations > 10'000'000) {
+        return false;
+    }
     std::string salt, expected;
     if (!from_hex(parts[2], salt) || !from_hex(parts[3], expected)) return false;
     return protocol::constant_time_equal(pbkdf2(password, salt, iterations), expected);

@@ -89,7 +89,8 @@ TEST(district, stations_are_in_area_order) {
     const auto& areas = district_areas();
     std::size_t last_area = 0;
     for (const auto& s : d.stations) {
-        const auto at = static_cast<std::size_t>(std::find(areas.begin(), areas.end(), s.area()) - areas.begin());
+        const auto at = static_cast<std::size_t>(std::find(areas.begin(), areas.end(), s.area()) -
+                                                 areas.begin());
         EXPECT_GE(at, last_area) << s.id();
         last_area = at;
     }
@@ -111,7 +112,8 @@ TEST(district, ids_are_unique) {
     for (const auto& s : d.stations) EXPECT_TRUE(stations.insert(s.id()).second) << s.id();
     for (const auto& r : d.residents) {
         EXPECT_TRUE(residents.insert(r.id()).second) << r.id();
-        for (const auto& dev : r.devices()) EXPECT_TRUE(devices.insert(dev.id()).second) << dev.id();
+        for (const auto& dev : r.devices())
+            EXPECT_TRUE(devices.insert(dev.id()).second) << dev.id();
     }
     for (const auto& o : d.operators) EXPECT_TRUE(operators.insert(o.id()).second) << o.id();
     EXPECT_EQ(stations.size(), 139u);

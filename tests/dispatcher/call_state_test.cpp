@@ -16,18 +16,23 @@ namespace {
 
 namespace dv = anxin::device::v1;
 
-constexpr call_state all_states[] = {call_state::received, call_state::offered, call_state::accepted,
-                                     call_state::closed};
+constexpr call_state all_states[] = {call_state::received, call_state::offered,
+                                     call_state::accepted, call_state::closed};
 constexpr call_event all_events[] = {call_event::offer, call_event::accept, call_event::close,
                                      call_event::cancel, call_event::note};
 
 std::string name(call_event e) {
     switch (e) {
-        case call_event::offer: return "offer";
-        case call_event::accept: return "accept";
-        case call_event::close: return "close";
-        case call_event::cancel: return "cancel";
-        case call_event::note: return "note";
+        case call_event::offer:
+            return "offer";
+        case call_event::accept:
+            return "accept";
+        case call_event::close:
+            return "close";
+        case call_event::cancel:
+            return "cancel";
+        case call_event::note:
+            return "note";
     }
     return "?";
 }
@@ -81,7 +86,8 @@ TEST(call_state, next_state_for_every_state_and_event) {
         ASSERT_EQ(got.has_value(), t.to.has_value())
             << "got " << (got ? to_string(*got) : "not allowed");
         if (t.to) {
-            EXPECT_EQ(*got, *t.to) << "got " << to_string(*got) << ", expected " << to_string(*t.to);
+            EXPECT_EQ(*got, *t.to)
+                << "got " << to_string(*got) << ", expected " << to_string(*t.to);
         }
     }
 }
@@ -163,7 +169,8 @@ TEST(call_state, valid_outcomes) {
                           "family_contacted", "false_alarm", "technical"}) {
         EXPECT_TRUE(valid_outcome(o)) << o;
     }
-    for (const char* o : {"", "resolved", "Resolved_by_phone", "false_alarm ", "cancelled", "closed"}) {
+    for (const char* o :
+         {"", "resolved", "Resolved_by_phone", "false_alarm ", "cancelled", "closed"}) {
         EXPECT_FALSE(valid_outcome(o)) << '"' << o << '"';
     }
 }

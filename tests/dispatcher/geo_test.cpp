@@ -31,7 +31,8 @@ TEST(geo, tiananmen_to_tongzhou_is_about_22_km) {
 }
 
 TEST(geo, one_degree_of_longitude_on_the_equator) {
-    EXPECT_NEAR(great_circle_km({0, 0}, {0, 1}), 2 * std::numbers::pi * earth_radius_km / 360, 1e-6);
+    EXPECT_NEAR(great_circle_km({0, 0}, {0, 1}), 2 * std::numbers::pi * earth_radius_km / 360,
+                1e-6);
     EXPECT_NEAR(great_circle_km({0, 0}, {0, 1}), 111.195, 0.001);
 }
 
@@ -97,8 +98,7 @@ std::vector<station_site> sample_stations() {
 
 TEST(geo, rank_stations_nearest_first_with_distances) {
     const auto stations = sample_stations();
-    const auto ranked =
-        rank_stations(tongzhou, stations, {"st-001", "st-002", "st-003", "st-004"});
+    const auto ranked = rank_stations(tongzhou, stations, {"st-001", "st-002", "st-003", "st-004"});
     EXPECT_EQ(ids(ranked), (std::vector<std::string>{"st-001", "st-002", "st-003", "st-004"}));
     ASSERT_EQ(ranked.size(), 4u);
     for (const auto& r : ranked) {

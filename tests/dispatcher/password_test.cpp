@@ -22,7 +22,8 @@ constexpr const char* known_stored =
 
 TEST(password, hash_has_the_documented_format) {
     const std::string stored = hash_password("anxin-demo", fast);
-    EXPECT_TRUE(std::regex_match(stored, std::regex(R"(pbkdf2-sha256\$1000\$[0-9a-f]{32}\$[0-9a-f]{64})")))
+    EXPECT_TRUE(
+        std::regex_match(stored, std::regex(R"(pbkdf2-sha256\$1000\$[0-9a-f]{32}\$[0-9a-f]{64})")))
         << stored;
 }
 
@@ -72,9 +73,10 @@ TEST(password, verifies_a_standard_pbkdf2_hash_made_elsewhere) {
 }
 
 TEST(password, upper_case_hex_is_accepted) {
-    EXPECT_TRUE(verify_password("correct horse battery staple",
-                                "pbkdf2-sha256$1000$000102030405060708090A0B0C0D0E0F$"
-                                "A69B179E3ADD3C1E0AAF227A0EB3AA2AA8645AB86FECF6CA00C17512697C719E"));
+    EXPECT_TRUE(
+        verify_password("correct horse battery staple",
+                        "pbkdf2-sha256$1000$000102030405060708090A0B0C0D0E0F$"
+                        "A69B179E3ADD3C1E0AAF227A0EB3AA2AA8645AB86FECF6CA00C17512697C719E"));
 }
 
 TEST(password, tampered_parts_do_not_verify) {
@@ -85,7 +87,8 @@ TEST(password, tampered_parts_do_not_verify) {
     // Another iteration count gives another hash.
     EXPECT_FALSE(verify_password(pw, "pbkdf2-sha256$1001$" + salt + "$" + hash));
     // One salt digit changed, one hash digit changed.
-    EXPECT_FALSE(verify_password(pw, "pbkdf2-sha256$1000$100102030405060708090a0b0c0d0e0f$" + hash));
+    EXPECT_FALSE(
+        verify_password(pw, "pbkdf2-sha256$1000$100102030405060708090a0b0c0d0e0f$" + hash));
     std::string last_digit_changed = good;
     last_digit_changed.back() = 'f';
     EXPECT_FALSE(verify_password(pw, last_digit_changed));

@@ -205,7 +205,8 @@ TEST(framing, several_frames_and_the_start_of_another_in_one_chunk) {
     const auto messages = sample_messages();
     const std::string stream = encode_all(messages);
     const std::string last = encode_frame(messages.back());
-    const std::size_t cut = stream.size() - last.size() + 1;  // only the first prefix byte of the last
+    const std::size_t cut =
+        stream.size() - last.size() + 1;  // only the first prefix byte of the last
 
     frame_decoder d;
     d.feed(stream.substr(0, cut));
@@ -259,8 +260,8 @@ TEST(framing, zero_length_frame_is_an_empty_body) {
     EXPECT_TRUE(r.body.empty());
     EXPECT_EQ(d.buffered(), 0u);
 
-    // An empty body is a DeviceMessage with no body set (the server answers BAD_MESSAGE, not
-    // BAD_FRAME), and the frames around it are unaffected.
+    // An empty body is a valid frame holding a DeviceMessage with no body set (the server answers
+    // UNEXPECTED_MESSAGE, not BAD_FRAME), and the frames around it are unaffected.
     dv::DeviceMessage empty;
     EXPECT_TRUE(empty.ParseFromArray(r.body.data(), 0));
     EXPECT_EQ(empty.body_case(), dv::DeviceMessage::BODY_NOT_SET);
@@ -366,8 +367,9 @@ TEST(framing, fifth_byte_with_bits_beyond_32_is_bad_varint) {
 
 TEST(framing, decoder_stays_in_error_after_an_error) {
     const auto messages = sample_messages();
-    for (auto [bad, expected] : {std::pair{bytes_from_hex("81 20"), frame_error::too_large},
-                                 std::pair{bytes_from_hex("ff ff ff ff 1f"), frame_error::bad_varint}}) {
+    for (auto [bad, expected] :
+         {std::pair{bytes_from_hex("81 20"), frame_error::too_large},
+          std::pair{bytes_from_hex("ff ff ff ff 1f"), frame_error::bad_varint}}) {
         SCOPED_TRACE(to_string(expected));
         frame_decoder d;
         d.feed(bad);
@@ -386,7 +388,8 @@ TEST(framing, decoder_stays_in_error_after_an_error) {
 TEST(framing, error_after_good_frames_keeps_the_good_frames) {
     const auto messages = sample_messages();
     frame_decoder d;
-    d.feed(encode_frame(messages[0]) + encode_frame(messages[1]) + bytes_from_hex("ff ff ff ff ff"));
+    d.feed(encode_frame(messages[0]) + encode_frame(messages[1]) +
+           bytes_from_hex("ff ff ff ff ff"));
     auto r = d.next();
     ASSERT_EQ(r.st, status::frame);
     EXPECT_TRUE(parses_to(r.body, messages[0]));
@@ -525,14 +528,16 @@ TEST(framing_readme, alarm_example) {
     a->set_device_time_ms(1763800000000);
     a->set_battery_percent(87);
     a->set_has_battery(true);
-    expect_single_frame(bytes_from_hex("12 12 10 08 ac 02 10 01 18 80 cc b0 d5 aa 33 20 57 28 01"), m);
+    expect_single_frame(bytes_from_hex("12 12 10 08 ac 02 10 01 18 80 cc b0 d5 aa 33 20 57 28 01"),
+                        m);
 }
 
 TEST(framing_readme, handshake_challenge_example) {
     dv::ServerMessage m;
     m.mutable_challenge()->set_nonce(nonce_00_to_1f());
     m.mutable_challenge()->set_protocol_version(1);
-    expect_single_frame(bytes_from_hex("26 0a 24 0a 20") + nonce_00_to_1f() + bytes_from_hex("10 01"), m);
+    expect_single_frame(
+        bytes_from_hex("26 0a 24 0a 20") + nonce_00_to_1f() + bytes_from_hex("10 01"), m);
 }
 
 TEST(framing_readme, handshake_hello_example) {

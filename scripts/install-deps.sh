@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what anxin needs from Debian 12's packages (nothing is downloaded from anywhere else).
+# Safe to run again: it only calls apt-get when something is missing.
+set -euo pipefail
+
+packages=(
+    build-essential cmake ccache pkg-config
+    libboost1.81-dev libboost-program-options1.81-dev
+    libprotobuf-dev protobuf-compiler
+    libhiredis-dev libspdlog-dev libfmt-dev libssl-dev
+    libgtest-dev libgmock-dev
+    redis-server redis-tools
+    python3 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# Debian starts a system redis-server on install where systemd runs; anxin does not use it
+# (the dispatcher and the tests start their own), so it is left alone.
