@@ -14,13 +14,17 @@ BIN=build
 mkdir -p "$DATA"
 
 pids=()
+stopped=0
 cleanup() {
+    [ "$stopped" = 1 ] && return
+    stopped=1
     echo
     echo "stopping..."
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 "$BIN/dispatcher/dispatcher" --data-dir "$DATA/dispatcher" --device-port "$DEVICE_PORT" --http-port "$HTTP_PORT" \
     > "$DATA/dispatcher.log" 2>&1 &

@@ -17,7 +17,11 @@ using namespace std::chrono_literals;
 namespace anxin::dispatcher {
 
 embedded_redis::embedded_redis(boost::asio::io_context& io, std::filesystem::path data_dir, std::string binary)
-    : io_(io), data_dir_(std::move(data_dir)), binary_(std::move(binary)), timer_(io) {
+    : io_(io), binary_(std::move(binary)), timer_(io) {
+    // redis-server changes into --dir before opening its log file: every path must be absolute.
+    std::error_code ec;
+    data_dir_ = std::filesystem::absolute(data_dir, ec);
+    if (ec) data_dir_ = std::move(data_dir);
     socket_path_ = (data_dir_ / "redis.sock").string();
 }
 
