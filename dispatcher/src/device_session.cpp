@@ -33,6 +33,7 @@ std::int64_t wall_ms() {
 }
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr int max_alarms_in_flight = 32;
 
 }  // namespace
 
@@ -154,8 +155,23 @@ asio::awaitable<void> device_session::reader() {
             }
             switch (msg.body_case()) {
                 case dv::DeviceMessage::kAlarm:
+                    if (alarms_in_flight_ >= max_alarms_in_flight) {
+                        // A button has one or two alarms pending at a time; hundreds mean a broken
+                        // or hostile device, which must not flood the store.
+                        ++ctx_.stats.alarms_received;
+                        ++ctx_.stats.alarms_nacked;
+                        dv::ServerMessage m;
+                        auto* n = m.mutable_alarm_nack();
+                        n->set_sequence(msg.alarm().sequence());
+                        n->set_reason(dv::STORE_UNAVAILABLE);
+                        n->set_retry_after_ms(static_cast<std::uint32_t>(ctx_.settings.nack_retry_after.count()));
+                        n->set_detail("too many alarms in flight on this connection");
+                        send(m);
+                        break;
+                    }
                     // Alarms are stored concurrently: a burst of retries does not queue behind
                     // one slow write.
+                    ++alarms_in_flight_;
                     asio::co_spawn(socket_.get_executor(),
                                    [self, a = std::move(*msg.mutable_alarm())]() mutable {
                                        return self->on_alarm(std::move(a));
@@ -316,6 +332,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     auto self = shared_from_this();
     ++ctx_.stats.alarms_received;
     if (!valid_alarm_type(alarm.type())) {
+        --alarms_in_flight_;
         ++ctx_.stats.alarms_nacked;
         dv::ServerMessage m;
         auto* n = m.mutable_alarm_nack();
@@ -333,6 +350,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     in.device_time_ms = alarm.device_time_ms();
     in.battery_percent = alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
     auto r = co_await ctx_.store.ingest(in);
+    --alarms_in_flight_;
     dv::ServerMessage m;
     if (!r.stored) {
         ++ctx_.stats.alarms_nacked;

@@ -249,7 +249,7 @@ TEST_F(EndToEnd, ResidentCancelIsRecordedAndTheOperatorTold) {
 }
 
 TEST(EndToEndRestart, RestartedDispatcherWithEmbeddedRedisStillHasOpenCalls) {
-    cluster c(/*embedded=*/true);
+    cluster c(cluster::redis_mode::embedded);
     ASSERT_TRUE(c.start()) << c.dispatcher().log_tail();
     ASSERT_TRUE(c.provision());
     std::string call_id;
@@ -293,6 +293,21 @@ TEST(EndToEndRestart, RestartedDispatcherWithEmbeddedRedisStillHasOpenCalls) {
     ASSERT_TRUE(ack);
     EXPECT_EQ(ack->alarm_ack().call_id(), call_id);
     EXPECT_TRUE(ack->alarm_ack().duplicate());
+}
+
+TEST(EndToEndTcp, RedisOverTcpWorksTheSame) {
+    cluster c(cluster::redis_mode::tcp);
+    ASSERT_TRUE(c.start()) << c.dispatcher().log_tail();
+    ASSERT_TRUE(c.provision());
+    auto a1 = c.console("op-a1");
+    auto dev = c.device("dev-1");
+    ASSERT_TRUE(a1 && dev);
+    ASSERT_TRUE(dev->send(make_alarm(1)));
+    auto ack = wait_for(*dev, is_ack);
+    ASSERT_TRUE(ack);
+    auto offer = wait_for(*a1, is_offer);
+    ASSERT_TRUE(offer);
+    EXPECT_EQ(offer->offer().call().id(), ack->alarm_ack().call_id());
 }
 
 TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {

@@ -83,7 +83,7 @@ void child_process::kill9() {
     pid_ = -1;
 }
 
-redis_server::redis_server(fs::path dir) : dir_(std::move(dir)) {}
+redis_server::redis_server(fs::path dir, unsigned short tcp_port) : dir_(std::move(dir)), tcp_port_(tcp_port) {}
 
 bool redis_server::start() {
     fs::create_directories(dir_);
@@ -91,7 +91,7 @@ bool redis_server::start() {
         redisFree(client_);
         client_ = nullptr;
     }
-    proc_.spawn({"redis-server", "--port", "0", "--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir",
+    proc_.spawn({"redis-server", "--port", std::to_string(tcp_port_), "--bind", "127.0.0.1", "--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir",
                  dir_.string(), "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"},
                 dir_ / "redis.log");
     for (int i = 0; i < 200; ++i) {
@@ -219,14 +219,21 @@ std::string district_json() {
            residents + "]}";
 }
 
-cluster::cluster(bool embedded) : embedded_(embedded) {
+cluster::cluster(redis_mode mode) : mode_(mode) {
     std::random_device rd;
     // Short paths: a unix socket path must fit in 108 bytes.
     dir_ = fs::temp_directory_path() / ("anx-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    if (!embedded_) redis_ = std::make_unique<redis_server>(dir_ / "redis");
-    std::string uri = embedded_ ? "" : (dir_ / "redis" / "redis.sock").string();
+    std::string uri;
+    if (mode_ == redis_mode::unix_socket) {
+        redis_ = std::make_unique<redis_server>(dir_ / "redis");
+        uri = redis_->socket_path();
+    } else if (mode_ == redis_mode::tcp) {
+        auto port = free_port();
+        redis_ = std::make_unique<redis_server>(dir_ / "redis", port);
+        uri = "redis://127.0.0.1:" + std::to_string(port);
+    }
     dispatcher_ = std::make_unique<dispatcher_process>(dir_ / "d1", uri, token_);
 }
 

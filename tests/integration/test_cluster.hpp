@@ -44,7 +44,8 @@ private:
 
 class redis_server {
 public:
-    explicit redis_server(std::filesystem::path dir);
+    // tcp_port 0: unix socket only.
+    explicit redis_server(std::filesystem::path dir, unsigned short tcp_port = 0);
     bool start();
     void stop();
     void kill9();
@@ -56,6 +57,7 @@ public:
 
 private:
     std::filesystem::path dir_;
+    unsigned short tcp_port_;
     child_process proc_;
     redisContext* client_ = nullptr;
 };
@@ -95,7 +97,8 @@ class cluster {
 public:
     // `embedded`: the dispatcher runs its own redis-server (no --redis); otherwise a separate
     // redis_server is started and passed with --redis.
-    explicit cluster(bool embedded = false);
+    enum class redis_mode { unix_socket, tcp, embedded };
+    explicit cluster(redis_mode mode = redis_mode::unix_socket);
     ~cluster();
 
     bool start();
@@ -115,7 +118,7 @@ public:
 
 private:
     std::filesystem::path dir_;
-    bool embedded_;
+    redis_mode mode_;
     std::string token_ = "test-admin-token-0123456789";
     std::unique_ptr<redis_server> redis_;
     std::unique_ptr<dispatcher_process> dispatcher_;

@@ -66,6 +66,7 @@ private:
     std::chrono::steady_clock::time_point last_read_;
     std::chrono::steady_clock::time_point write_started_{};
     bool writing_ = false;
+    int alarms_in_flight_ = 0;
     bool close_after_flush_ = false;
     bool closed_ = false;
     bool hello_seen_ = false;
