@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     server_options opts;
     std::string redis_uri, admin_token, log_level, instance;
     int heartbeat_s = 60;
+    std::string strategy = "ring-all", priorities;
+    double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
+    int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3;
     po::options_description desc("anxin dispatcher — receives home emergency calls and routes them to operators");
     desc.add_options()
         ("help,h", "show this help")
@@ -55,6 +58,18 @@ int main(int argc, char** argv) {
         ("admin-token", po::value(&admin_token), "bearer token for /api (default: $ANXIN_ADMIN_TOKEN or <data-dir>/admin-token)")
         ("heartbeat-interval", po::value(&heartbeat_s)->default_value(60), "seconds between device heartbeats")
         ("pbkdf2-iterations", po::value(&opts.pbkdf2_iterations)->default_value(100000), "cost of operator password hashes")
+        ("strategy", po::value(&strategy)->default_value("ring-all"), "offering within a station: ring-all or longest-idle")
+        ("tier-timeout", po::value(&tier_timeout_s)->default_value(20), "seconds before the next-nearest station is offered a call as well")
+        ("escalation-limit", po::value(&escalation_limit_s)->default_value(45), "seconds before an untaken call goes to the command centre")
+        ("max-tiers", po::value(&max_tiers)->default_value(3), "stations tried before the command centre")
+        ("wrap-up", po::value(&wrap_up_s)->default_value(10), "seconds after closing a call before new offers")
+        ("missed-offers", po::value(&missed_offers)->default_value(3), "offers in a row an operator may let time out before being set away")
+        ("reconnect-grace", po::value(&grace_s)->default_value(60), "seconds a vanished console keeps its calls")
+        ("priorities", po::value(&priorities), "overrides, e.g. smoke=1,inactivity=1 (1 emergency, 2 urgent, 3 technical)")
+        ("low-battery", po::value(&low_battery)->default_value(20), "battery percent below which a low-battery call is raised")
+        ("auto-close-cancelled", po::value(&auto_close_priority)->default_value(3),
+         "a resident's cancel closes waiting calls of this priority or less urgent (0: never)")
+        ("command-centre-name", po::value(&opts.settings.command_centre_name)->default_value("区级养老指挥中心"), "shown to devices and consoles")
         ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error");
     po::variables_map vm;
     try {
@@ -87,6 +102,37 @@ int main(int argc, char** argv) {
         return 2;
     }
     opts.settings.heartbeat_interval = std::chrono::seconds(heartbeat_s);
+    auto& rc = opts.settings.routing;
+    if (strategy == "ring-all") rc.offer_strategy = routing_config::strategy::ring_all;
+    else if (strategy == "longest-idle") rc.offer_strategy = routing_config::strategy::longest_idle;
+    else {
+        std::cerr << "dispatcher: --strategy must be ring-all or longest-idle\n";
+        return 2;
+    }
+    if (tier_timeout_s < 1 || escalation_limit_s < tier_timeout_s || max_tiers < 0 || missed_offers < 1 ||
+        wrap_up_s < 0 || grace_s < 0 || low_battery < 0 || low_battery > 100 || auto_close_priority < 0 ||
+        auto_close_priority > 3) {
+        std::cerr << "dispatcher: call-handling options out of range (see --help)\n";
+        return 2;
+    }
+    rc.tier_timeout_ms = static_cast<std::int64_t>(tier_timeout_s * 1000);
+    rc.escalation_limit_ms = static_cast<std::int64_t>(escalation_limit_s * 1000);
+    rc.max_station_tiers = max_tiers;
+    rc.missed_offers_before_away = missed_offers;
+    rc.reconnect_grace_ms = static_cast<std::int64_t>(grace_s * 1000);
+    opts.settings.wrap_up_ms = static_cast<std::int64_t>(wrap_up_s * 1000);
+    opts.settings.supervision.low_battery_percent = low_battery;
+    opts.settings.supervision.battery_recovered_percent = std::min(100, low_battery + 10);
+    opts.settings.auto_close_cancelled_priority = auto_close_priority;
+    if (!priorities.empty()) {
+        std::string err;
+        auto table = priority_table::parse(priorities, err);
+        if (!table) {
+            std::cerr << "dispatcher: --priorities: " << err << "\n";
+            return 2;
+        }
+        opts.settings.priorities = *table;
+    }
     if (instance.empty()) {
         char host[256] = {};
         gethostname(host, sizeof host - 1);

@@ -3,10 +3,10 @@
 #include "console.pb.h"
 #include "device.pb.h"
 
+#include "anxin/dispatcher/call_state.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/event_bus.hpp"
-#include "anxin/dispatcher/geo.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -15,7 +15,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <map>
+#include <algorithm>
+#include <charconv>
 #include <set>
 
 namespace asio = boost::asio;
@@ -28,99 +29,372 @@ namespace anxin::dispatcher {
 namespace {
 constexpr const char* stream = "anx:alarms";
 constexpr const char* group = "router";
+constexpr const char* leader_key = "anx:leader:router";
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     asio::steady_timer t(co_await asio::this_coro::executor, d);
     boost::system::error_code ec;
     co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < s.size()) {
+        auto comma = s.find(',', start);
+        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 }  // namespace
 
 call_router::call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking)
-    : ctx_(ctx), blocking_(std::move(blocking)), sweep_timer_(ctx.io) {}
+    : ctx_(ctx), blocking_(std::move(blocking)), kick_timer_(ctx.io) {}
 
 void call_router::start() {
     asio::co_spawn(ctx_.io, consume(), asio::detached);
-    asio::co_spawn(ctx_.io, sweep_loop(), asio::detached);
+    asio::co_spawn(ctx_.io, leader_loop(), asio::detached);
+    asio::co_spawn(ctx_.io, kicked_loop(), asio::detached);
 }
 
-void call_router::kick() { sweep_timer_.cancel(); }
+void call_router::kick() {
+    kick_pending_ = true;
+    kick_timer_.cancel();
+}
 
-asio::awaitable<bool> call_router::route(const std::string& call_id, const std::string& expected_state) {
-    auto loaded = co_await ctx_.store.load(call_id);
-    if (!loaded.ok) co_return false;
-    if (!loaded.found) co_return true;  // nothing to route
-    std::map<std::string, std::string> f(loaded.fields.begin(), loaded.fields.end());
-    if (f["state"] != expected_state) co_return true;  // someone else moved it on
-
-    resident_record resident;
-    auto rs = co_await ctx_.dir.find_resident(f["resident"], resident);
-    if (rs == lookup_status::unavailable) co_return false;
-    auto online = co_await ctx_.store.online_operators();
-    if (!online) co_return false;
-    auto stations = co_await ctx_.dir.stations();
-    if (!stations) co_return false;
-
-    std::set<std::string> eligible;
-    std::map<std::string, std::vector<std::string>> ops_at;
-    for (const auto& o : *online) {
-        eligible.insert(o.station_id);
-        ops_at[o.station_id].push_back(o.operator_id);
-    }
-    std::vector<ranked_station> ranked;
-    if (rs == lookup_status::found) {
-        ranked = rank_stations(resident.home, *stations, eligible);
-    } else {
-        // A device whose resident record is gone still gets a person: any online station.
-        spdlog::error("call {}: resident {} not found; offering to any online station", call_id, f["resident"]);
-        ranked = rank_stations({0, 0}, *stations, eligible);
-    }
-    if (ranked.empty()) {
-        if (expected_state == "received") {
-            auto w = co_await ctx_.store.mark_waiting(call_id);
-            if (w.code == "unavailable") co_return false;
-            ++ctx_.stats.calls_waiting;
-            spdlog::warn("call {}: no operator online anywhere; waiting", call_id);
+asio::awaitable<void> call_router::kicked_loop() {
+    for (;;) {
+        if (!kick_pending_) {
+            kick_timer_.expires_after(1h);
+            boost::system::error_code ec;
+            co_await kick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
         }
-        co_return true;  // an offered call stays with its station until someone is online
+        kick_pending_ = false;
+        if (ctx_.store.redis().connected()) co_await reconcile();
     }
-    const auto& best = ranked.front();
-    auto& ops = ops_at[best.station->id];
-    if (expected_state == "offered" && f["station"] == best.station->id) co_return true;
+}
 
-    auto r = co_await ctx_.store.offer(call_id, expected_state, best.station->id, best.station->name,
-                                       best.distance_km, ops);
+asio::awaitable<void> call_router::leader_loop() {
+    const std::string me = ctx_.settings.instance;
+    for (;;) {
+        co_await sleep_for(500ms);
+        if (!ctx_.store.redis().connected()) continue;
+        // A lease, not a lock held forever: if this instance dies another takes over in 3 s. The
+        // work itself is safe to run twice; the lease only avoids doing it on every instance.
+        auto r = co_await ctx_.store.redis().exec(redis_cmd("SET", leader_key, me, "NX", "PX", "3000"));
+        bool leader = r.ok() && r.reply.type == redis_reply::kind::status;
+        if (!leader) {
+            auto who = co_await ctx_.store.redis().exec(redis_cmd("GET", leader_key));
+            if (who.ok() && who.reply.str == me) {
+                co_await ctx_.store.redis().exec(redis_cmd("PEXPIRE", leader_key, "3000"));
+                leader = true;
+            }
+        }
+        if (!leader) continue;
+        co_await reconcile();
+        co_await supervise();
+    }
+}
+
+asio::awaitable<std::optional<call_router::world>> call_router::observe() {
+    world w;
+    auto present = co_await ctx_.store.presence(w.now);
+    if (!present) co_return std::nullopt;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& p : *present) {
+        cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + p.operator_id, "status", "active", "wrap_until",
+                                 "idle_since", "missed"));
+    }
+    auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
+    for (std::size_t i = 0; i < present->size(); ++i) {
+        const auto& p = (*present)[i];
+        if (!replies[i].ok() || replies[i].reply.elements.size() != 5) co_return std::nullopt;
+        const auto& e = replies[i].reply.elements;
+        operator_snapshot op;
+        op.id = p.operator_id;
+        op.station_id = p.station_id;
+        op.supervisor = p.station_id == command_centre_station;
+        op.online = p.lease_end_ms > w.now;
+        op.offline_since_ms = op.online ? 0 : p.lease_end_ms;
+        op.status = parse_operator_status(e[0].str).value_or(operator_status::logged_out);
+        op.active_calls = static_cast<int>(e[1].as_int());
+        op.wrap_until_ms = e[2].as_int();
+        op.idle_since_ms = e[3].as_int();
+        op.missed_in_row = static_cast<int>(e[4].as_int());
+        w.ops.push_back(std::move(op));
+    }
+    co_return w;
+}
+
+asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(const std::vector<std::string>& ids,
+                                                                  std::vector<std::string>* residents) {
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids) {
+        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "priority", "received_ms", "tiers", "cc",
+                                 "next_esc_ms", "ver", "resident", "operator"));
+        cmds.push_back(redis_cmd("SMEMBERS", "anx:call:" + id + ":offers"));
+    }
+    auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
+    std::vector<call_snapshot> out;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto& h = replies[2 * i];
+        const auto& o = replies[2 * i + 1];
+        if (!h.ok() || h.reply.elements.size() != 9 || h.reply.elements[0].is_nil() || !o.ok()) continue;
+        const auto& e = h.reply.elements;
+        call_snapshot c;
+        c.id = ids[i];
+        c.state = e[0].str;
+        c.priority = static_cast<int>(e[1].as_int());
+        c.received_ms = e[2].as_int();
+        c.tier_stations = split_commas(e[3].str);
+        c.at_command_centre = e[4].str == "1";
+        c.next_escalation_ms = e[5].as_int();
+        c.version = e[6].as_int();
+        c.operator_id = e[8].str;
+        for (const auto& op : o.reply.elements) c.offered.insert(op.str);
+        if (residents) residents->push_back(e[7].str);
+        out.push_back(std::move(c));
+    }
+    co_return out;
+}
+
+asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(const std::string& resident_id,
+                                                                      const world& w) {
+    std::vector<ranked_station> out;
+    auto stations = co_await ctx_.dir.stations();
+    if (!stations) co_return out;
+    auto& cached = homes_[resident_id];
+    if (!cached.home || std::chrono::steady_clock::now() - cached.at > 60s) {
+        resident_record r;
+        auto st = co_await ctx_.dir.find_resident(resident_id, r);
+        if (st == lookup_status::found) cached.home = r.home;
+        else if (st == lookup_status::not_found) cached.home = std::nullopt;
+        cached.at = std::chrono::steady_clock::now();
+    }
+    std::set<std::string> eligible;
+    for (const auto& op : w.ops) {
+        if (!op.supervisor && can_take_offers(op, w.now, ctx_.settings.routing)) eligible.insert(op.station_id);
+    }
+    // A resident without a home on record still gets a person: stations in id order.
+    co_return rank_stations(cached.home.value_or(geo_point{0, 0}), *stations, eligible);
+}
+
+asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::string& resident_id, const world& w,
+                                        bool first) {
+    auto ranked = co_await staffed_for(resident_id, w);
+    std::vector<std::string> staffed;
+    for (const auto& r : ranked) staffed.push_back(r.station->id);
+    const auto& cfg = ctx_.settings.routing;
+    // A call that went to the command centre because no station had anyone is also offered to
+    // the nearest station as soon as one has: the closest help is still the best help.
+    if (first && call.at_command_centre && staffed.empty()) co_return true;
+    escalation_step s = first ? first_step(staffed, call.received_ms, cfg) : next_step(call, staffed, w.now, cfg);
+    if (s.what == escalation_step::kind::none) co_return true;
+    std::string station_name = ctx_.settings.command_centre_name;
+    double distance = 0;
+    if (s.what == escalation_step::kind::add_station) {
+        for (const auto& r : ranked) {
+            if (r.station->id == s.station_id) {
+                station_name = r.station->name;
+                distance = r.distance_km;
+            }
+        }
+    }
+    const std::string station = s.what == escalation_step::kind::add_station ? s.station_id : std::string();
+    auto r = co_await ctx_.store.escalate(call.id, call.version, station, station_name, distance, s.next_due_ms,
+                                          cfg.missed_offers_before_away, !first);
     if (r.code == "unavailable") co_return false;
-    if (!r.ok()) co_return true;  // state moved on meanwhile
-    ++ctx_.stats.calls_routed;
-    spdlog::info("call {}: offered to station {} ({:.2f} km), {} operator(s)", call_id, best.station->id,
-                 best.distance_km, ops.size());
-
-    // data: device, resident, received_ms, previously offered ops...
-    cv::ConsoleEvent ev;
-    auto* offer = ev.mutable_offer();
-    if (!co_await ctx_.store.load_console_call(call_id, *offer->mutable_call())) co_return true;
-    if (rs == lookup_status::found) to_console_resident(resident, *offer->mutable_resident());
-    for (const auto& op : ops) ctx_.bus.to_operator(op, ev);
-
-    std::set<std::string> now_offered(ops.begin(), ops.end());
-    for (std::size_t i = 3; i < r.data.size(); ++i) {
-        if (now_offered.contains(r.data[i])) continue;
-        cv::ConsoleEvent w;
-        w.mutable_withdrawn()->set_call_id(call_id);
-        w.mutable_withdrawn()->set_reason("rerouted");
-        ctx_.bus.to_operator(r.data[i], w);
+    if (!r.ok()) co_return true;  // someone else moved it on
+    if (first) ++ctx_.stats.calls_routed;
+    else ++ctx_.stats.calls_escalated;
+    spdlog::info("call {}: {} {}{}", call.id, first ? "offered at" : "escalated to",
+                 station.empty() ? "the command centre" : station, station.empty() ? "" : " (" + station_name + ")");
+    // data: device, new version, operators set away...
+    for (std::size_t i = 2; i < r.data.size(); ++i) {
+        cv::ConsoleEvent ev;
+        auto* sc = ev.mutable_status_changed();
+        sc->set_operator_id(r.data[i]);
+        sc->set_status("away");
+        sc->set_state("idle");
+        sc->set_reason("let " + std::to_string(cfg.missed_offers_before_away) + " offers in a row time out");
+        std::string op_station;
+        for (const auto& op : w.ops) {
+            if (op.id == r.data[i]) op_station = op.station_id;
+        }
+        ctx_.bus.to_operator(r.data[i], ev);
+        if (!op_station.empty()) ctx_.bus.to_station(op_station, ev);
+        spdlog::warn("operator {}: set away after {} missed offers", r.data[i], cfg.missed_offers_before_away);
     }
+    co_await call_changed(call.id, true);
+    co_return true;
+}
+
+asio::awaitable<void> call_router::offer(const call_snapshot& call, const std::set<std::string>& want) {
+    if (want == call.offered) co_return;
+    std::vector<std::string> ops(want.begin(), want.end());
+    auto r = co_await ctx_.store.apply_offers(call.id, call.version, ops);
+    if (!r.ok()) co_return;
+    // data: version, '+', added..., '-', removed...
+    std::vector<std::string> added, removed;
+    bool minus = false;
+    for (std::size_t i = 2; i < r.data.size(); ++i) {
+        if (r.data[i] == "-") {
+            minus = true;
+            continue;
+        }
+        (minus ? removed : added).push_back(r.data[i]);
+    }
+    if (!added.empty()) {
+        cv::ConsoleEvent ev;
+        auto* o = ev.mutable_offer();
+        if (co_await ctx_.store.load_console_call(call.id, *o->mutable_call())) {
+            co_await ctx_.dir.resident_card(o->call().resident_id(), call.id, *o->mutable_resident());
+            for (const auto& op : added) ctx_.bus.to_operator(op, ev);
+        }
+    }
+    for (const auto& op : removed) {
+        cv::ConsoleEvent ev;
+        ev.mutable_withdrawn()->set_call_id(call.id);
+        ev.mutable_withdrawn()->set_reason("reassigned");
+        ctx_.bus.to_operator(op, ev);
+    }
+}
+
+asio::awaitable<void> call_router::call_changed(const std::string& call_id, bool tell_device) {
+    cv::ConsoleEvent ev;
+    auto* c = ev.mutable_call_changed()->mutable_call();
+    if (!co_await ctx_.store.load_console_call(call_id, *c)) co_return;
+    ctx_.bus.to_station(command_centre_station, ev);
+    if (!tell_device) co_return;
+    auto st = parse_call_state(c->state());
+    if (!st) co_return;
     dv::ServerMessage m;
     auto* u = m.mutable_call_update();
     u->set_call_id(call_id);
-    u->set_state(dv::OFFERED);
-    u->set_station_name(best.station->name);
-    u->set_server_time_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
-    ctx_.bus.to_device(r.data[0], m);
+    u->set_state(device_view(*st));
+    u->set_server_time_ms(wall_ms());
+    u->set_station_name(c->station_name());
+    u->set_outcome(c->outcome());
+    ctx_.bus.to_device(c->device_id(), m);
+}
+
+asio::awaitable<bool> call_router::route_new(const std::string& call_id) {
+    auto w = co_await observe();
+    if (!w) co_return false;
+    std::vector<std::string> residents;
+    std::vector<std::string> ids{call_id};
+    auto calls = co_await snapshot(ids, &residents);
+    if (calls.empty()) co_return true;  // gone
+    auto& call = calls.front();
+    if (call.state == "received" && call.tier_stations.empty() && !call.at_command_centre) {
+        if (!co_await step(call, residents.front(), *w, true)) co_return false;
+        calls = co_await snapshot(ids, nullptr);
+        if (calls.empty()) co_return true;
+    }
+    // Offer this call at once; the next reconcile pass balances it against the others.
+    auto plan = plan_offers(calls, w->ops, w->now, ctx_.settings.routing);
+    co_await offer(calls.front(), plan[call_id]);
     co_return true;
+}
+
+asio::awaitable<bool> call_router::reconcile() {
+    if (reconciling_) {
+        kick_pending_ = true;  // run again after the current pass
+        co_return true;
+    }
+    reconciling_ = true;
+    struct guard {
+        bool& flag;
+        ~guard() { flag = false; }
+    } g{reconciling_};
+
+    auto w = co_await observe();
+    if (!w) co_return false;
+    auto active = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
+    if (!active.ok()) co_return false;
+    std::vector<std::string> ids;
+    for (const auto& e : active.reply.elements) ids.push_back(e.str);
+    std::vector<std::string> residents;
+    auto calls = co_await snapshot(ids, &residents);
+
+    // 1. First steps missed (e.g. the consumer died) and escalations that are due.
+    std::vector<std::string> changed;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+        const auto& c = calls[i];
+        bool first = (c.state == "received" || c.state == "offered") && c.tier_stations.empty();
+        bool due = !first && c.next_escalation_ms > 0 && c.next_escalation_ms <= w->now;
+        if (!first && !due) continue;
+        if (!co_await step(c, residents[i], *w, first)) co_return false;
+        changed.push_back(c.id);
+    }
+    if (!changed.empty()) {
+        // Escalations may have set operators away: look again before planning.
+        auto w2 = co_await observe();
+        if (!w2) co_return false;
+        *w = std::move(*w2);
+        auto fresh = co_await snapshot(changed, nullptr);
+        for (auto& f : fresh) {
+            for (auto& c : calls) {
+                if (c.id == f.id) c = f;
+            }
+        }
+    }
+
+    // 2. Offers.
+    auto plan = plan_offers(calls, w->ops, w->now, ctx_.settings.routing);
+    for (const auto& c : calls) {
+        auto it = plan.find(c.id);
+        if (it != plan.end()) co_await offer(c, it->second);
+    }
+
+    // 3. Calls held by operators whose console vanished longer ago than the grace period.
+    const auto& cfg = ctx_.settings.routing;
+    for (const auto& op : w->ops) {
+        if (op.online || op.active_calls <= 0 || w->now - op.offline_since_ms < cfg.reconnect_grace_ms) continue;
+        auto held = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + op.id + ":calls"));
+        if (!held.ok()) continue;
+        for (const auto& c : held.reply.elements) {
+            auto r = co_await ctx_.store.release(c.str, op.id, "console gone for longer than the grace period", "", "",
+                                                 w->now + cfg.tier_timeout_ms);
+            if (!r.ok()) continue;
+            spdlog::warn("call {}: operator {} gone for {} s; offered again", c.str, op.id,
+                         (w->now - op.offline_since_ms) / 1000);
+            co_await call_changed(c.str, true);
+            kick_pending_ = true;
+        }
+    }
+    co_return true;
+}
+
+asio::awaitable<void> call_router::supervise() {
+    auto now = wall_ms();
+    auto due = co_await ctx_.store.redis().exec(
+        redis_cmd("ZRANGEBYSCORE", "anx:supervision", "-inf", std::to_string(now), "LIMIT", "0", "500"));
+    if (!due.ok()) co_return;
+    for (const auto& d : due.reply.elements) {
+        auto episode = co_await ctx_.store.claim_offline(d.str);
+        if (!episode) continue;
+        auto dev = co_await ctx_.store.redis().exec(redis_cmd("HGET", "anx:device:" + d.str, "resident"));
+        alarm_input in;
+        in.device_id = d.str;
+        in.resident_id = dev.ok() ? dev.reply.str : "";
+        in.sequence = "offline-" + *episode;
+        in.type = "device_offline";
+        in.priority = ctx_.settings.priorities.of(in.type);
+        auto r = co_await ctx_.store.ingest(in);
+        if (!r.stored) continue;
+        co_await ctx_.store.redis().exec(redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
+        ++ctx_.stats.devices_went_offline;
+        spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str, r.call_id);
+    }
 }
 
 asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
@@ -137,7 +411,7 @@ asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
             for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
                 if (fields[i].str == "call") call_id = fields[i + 1].str;
             }
-            bool done = call_id.empty() || co_await route(call_id, "received");
+            bool done = call_id.empty() || co_await route_new(call_id);
             if (!done) {
                 all_ok = false;
                 continue;
@@ -175,7 +449,8 @@ asio::awaitable<void> call_router::consume() {
         if (std::chrono::steady_clock::now() - last_claim > 5s) {
             // Entries another instance read but never acknowledged (it died) for 15 s are ours now.
             last_claim = std::chrono::steady_clock::now();
-            auto c = co_await blocking_->exec(redis_cmd("XAUTOCLAIM", stream, group, consumer, "15000", "0-0", "COUNT", "100"));
+            auto c = co_await blocking_->exec(
+                redis_cmd("XAUTOCLAIM", stream, group, consumer, "15000", "0-0", "COUNT", "100"));
             if (c.ok() && c.reply.elements.size() >= 2 && !c.reply.elements[1].elements.empty()) {
                 spdlog::warn("router: claimed {} stalled alarm(s) from other instances",
                              c.reply.elements[1].elements.size());
@@ -190,8 +465,8 @@ asio::awaitable<void> call_router::consume() {
             }
         }
         auto r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "64", "BLOCK",
-                                           pending_first ? "1" : "2000", "STREAMS", stream,
-                                           pending_first ? "0" : ">"));
+                                                    pending_first ? "1" : "2000", "STREAMS", stream,
+                                                    pending_first ? "0" : ">"));
         if (!r.ok()) {
             if (r.st == redis_result::status::ok && r.reply.str.rfind("NOGROUP", 0) == 0) group_ready = false;
             pending_first = true;
@@ -199,8 +474,8 @@ asio::awaitable<void> call_router::consume() {
             continue;
         }
         if (pending_first) {
-            bool any = r.reply.is_array() && !r.reply.elements.empty() &&
-                       r.reply.elements[0].elements.size() == 2 && !r.reply.elements[0].elements[1].elements.empty();
+            bool any = r.reply.is_array() && !r.reply.elements.empty() && r.reply.elements[0].elements.size() == 2 &&
+                       !r.reply.elements[0].elements[1].elements.empty();
             if (!any) {
                 pending_first = false;
                 continue;
@@ -209,43 +484,6 @@ asio::awaitable<void> call_router::consume() {
         if (!co_await handle_entries(r.reply)) {
             pending_first = true;  // retry the ones that failed before taking new ones
             co_await sleep_for(200ms);
-        }
-    }
-}
-
-asio::awaitable<void> call_router::sweep_loop() {
-    for (;;) {
-        sweep_timer_.expires_after(2s);
-        boost::system::error_code ec;
-        co_await sweep_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        if (!ctx_.store.redis().connected()) continue;
-        co_await sweep();
-    }
-}
-
-asio::awaitable<void> call_router::sweep() {
-    for (const auto& id : co_await ctx_.store.waiting_calls()) co_await route(id, "received");
-    // Offered calls at stations where nobody is online any more go to the nearest station that
-    // has someone.
-    auto online = co_await ctx_.store.online_operators();
-    auto stations = co_await ctx_.dir.stations();
-    if (!online || !stations || online->empty()) co_return;
-    std::set<std::string> staffed;
-    for (const auto& o : *online) staffed.insert(o.station_id);
-    std::vector<std::vector<std::string>> cmds;
-    std::vector<std::string> unstaffed;
-    for (const auto& s : *stations) {
-        if (staffed.contains(s.id)) continue;
-        unstaffed.push_back(s.id);
-        cmds.push_back({"SMEMBERS", "anx:station:" + s.id + ":offered"});
-    }
-    auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-        if (!replies[i].ok()) continue;
-        for (const auto& c : replies[i].reply.elements) {
-            // Drop stale members (accepted/closed calls are removed by their scripts; this is
-            // belt and braces) by letting route() check the state.
-            co_await route(c.str, "offered");
         }
     }
 }

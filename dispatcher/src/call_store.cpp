@@ -3,6 +3,8 @@
 #include "console.pb.h"
 #include "lua_scripts.hpp"
 
+#include "anxin/dispatcher/call_policy.hpp"
+
 #include "anxin/protocol/device_auth.hpp"
 
 #include <google/protobuf/util/json_util.h>
@@ -79,9 +81,9 @@ asio::awaitable<redis_result> call_store::eval(const char* body, std::vector<std
 }
 
 asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
-    auto r = co_await eval(lua::ingest, redis_cmd(a.device_id, std::to_string(a.sequence), a.type,
-                                         std::to_string(a.device_time_ms),
-                                         std::to_string(a.battery_percent), a.resident_id, instance_));
+    auto r = co_await eval(lua::ingest, redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
+                                                  std::to_string(a.battery_percent), a.resident_id, instance_,
+                                                  std::to_string(a.priority)));
     ingest_result out;
     if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 3) {
         out.error = r.error_text();
@@ -94,37 +96,43 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     co_return out;
 }
 
-asio::awaitable<transition_result> call_store::offer(const std::string& call_id,
-                                                     const std::string& expected_state,
-                                                     const std::string& station_id,
-                                                     const std::string& station_name,
-                                                     double distance_km,
-                                                     const std::vector<std::string>& operators) {
+asio::awaitable<transition_result> call_store::escalate(const std::string& call_id, std::int64_t version,
+                                                        const std::string& station_id,
+                                                        const std::string& station_name, double distance_km,
+                                                        std::int64_t next_due_ms, int missed_threshold,
+                                                        bool require_due) {
     char dist[32];
     std::snprintf(dist, sizeof dist, "%.3f", distance_km);
-    std::vector<std::string> args{call_id, expected_state, station_id, station_name, dist, instance_};
+    auto args = redis_cmd(call_id, std::to_string(version), station_id.empty() ? "cc" : "station", station_id,
+                          station_name, dist, std::to_string(next_due_ms), instance_,
+                          std::to_string(missed_threshold), require_due ? "1" : "0");
+    co_return to_transition(co_await eval(lua::escalate, std::move(args)));
+}
+
+asio::awaitable<transition_result> call_store::apply_offers(const std::string& call_id, std::int64_t version,
+                                                            const std::vector<std::string>& operators) {
+    std::vector<std::string> args{call_id, std::to_string(version)};
     args.insert(args.end(), operators.begin(), operators.end());
-    co_return to_transition(co_await eval(lua::offer, std::move(args)));
+    co_return to_transition(co_await eval(lua::apply_offers, std::move(args)));
 }
 
-asio::awaitable<transition_result> call_store::join_offer(const std::string& call_id,
-                                                          const std::string& station_id,
-                                                          const std::string& op) {
-    co_return to_transition(co_await eval(lua::join_offer, redis_cmd(call_id, station_id, op, instance_)));
-}
-
-asio::awaitable<transition_result> call_store::mark_waiting(const std::string& call_id) {
-    co_return to_transition(co_await eval(lua::wait, redis_cmd(call_id, instance_)));
-}
-
-asio::awaitable<transition_result> call_store::accept(const std::string& call_id, const std::string& op) {
-    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_)));
+asio::awaitable<transition_result> call_store::accept(const std::string& call_id, const std::string& op,
+                                                      bool supervisor) {
+    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_, supervisor ? "1" : "0")));
 }
 
 asio::awaitable<transition_result> call_store::close(const std::string& call_id, const std::string& op,
-                                                     const std::string& outcome,
-                                                     const std::string& note) {
-    co_return to_transition(co_await eval(lua::close, redis_cmd(call_id, op, outcome, note, instance_)));
+                                                     const std::string& outcome, const std::string& note,
+                                                     std::int64_t wrap_up_ms) {
+    co_return to_transition(
+        co_await eval(lua::close, redis_cmd(call_id, op, outcome, note, instance_, std::to_string(wrap_up_ms))));
+}
+
+asio::awaitable<transition_result> call_store::release(const std::string& call_id, const std::string& op,
+                                                       const std::string& reason, const std::string& station_id,
+                                                       const std::string& station_name, std::int64_t next_due_ms) {
+    co_return to_transition(co_await eval(
+        lua::release, redis_cmd(call_id, op, instance_, reason, station_id, station_name, std::to_string(next_due_ms))));
 }
 
 asio::awaitable<transition_result> call_store::add_note(const std::string& call_id,
@@ -133,9 +141,20 @@ asio::awaitable<transition_result> call_store::add_note(const std::string& call_
     co_return to_transition(co_await eval(lua::note, redis_cmd(call_id, op, text, instance_)));
 }
 
-asio::awaitable<transition_result> call_store::cancel(const std::string& device_id,
-                                                      const std::string& call_id) {
-    co_return to_transition(co_await eval(lua::cancel, redis_cmd(device_id, call_id, instance_)));
+asio::awaitable<transition_result> call_store::cancel(const std::string& device_id, const std::string& call_id,
+                                                      int auto_close_priority) {
+    co_return to_transition(
+        co_await eval(lua::cancel, redis_cmd(device_id, call_id, instance_, std::to_string(auto_close_priority))));
+}
+
+asio::awaitable<transition_result> call_store::auto_resolve(const std::string& call_id, const std::string& outcome,
+                                                            const std::string& detail) {
+    co_return to_transition(co_await eval(lua::auto_resolve, redis_cmd(call_id, outcome, detail, instance_)));
+}
+
+asio::awaitable<transition_result> call_store::set_status(const std::string& op, const std::string& status,
+                                                          const std::string& reason) {
+    co_return to_transition(co_await eval(lua::set_status, redis_cmd(op, status, reason, instance_)));
 }
 
 asio::awaitable<call_store::loaded_call> call_store::load(const std::string& call_id) {
@@ -170,6 +189,19 @@ asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
         else if (k == "outcome") c.set_outcome(v);
         else if (k == "cancelled_ms") c.set_cancelled_ms(to_i64(v));
         else if (k == "battery") c.set_battery_percent(static_cast<int>(to_i64(v)));
+        else if (k == "priority") {
+            c.set_priority(static_cast<int>(to_i64(v)));
+            c.set_priority_name(std::string(priority_name(c.priority())));
+        } else if (k == "cc") c.set_at_command_centre(v == "1");
+        else if (k == "tiers") {
+            std::size_t start = 0;
+            while (start < v.size()) {
+                auto comma = v.find(',', start);
+                c.add_tier_station_ids(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+        }
     }
     auto notes = co_await redis_->exec(redis_cmd("LRANGE", "anx:call:" + call_id + ":notes", "0", "-1"));
     if (notes.ok()) {
@@ -190,24 +222,6 @@ asio::awaitable<std::vector<std::string>> call_store::device_open_calls(const st
     co_return out;
 }
 
-asio::awaitable<std::vector<std::string>> call_store::waiting_calls() {
-    std::vector<std::string> out;
-    auto r = co_await redis_->exec(redis_cmd("ZRANGE", "anx:calls:waiting", "0", "-1"));
-    if (r.ok()) {
-        for (auto& e : r.reply.elements) out.push_back(e.str);
-    }
-    co_return out;
-}
-
-asio::awaitable<std::vector<std::string>> call_store::station_offered_calls(const std::string& station_id) {
-    std::vector<std::string> out;
-    auto r = co_await redis_->exec(redis_cmd("SMEMBERS", "anx:station:" + station_id + ":offered"));
-    if (r.ok()) {
-        for (auto& e : r.reply.elements) out.push_back(e.str);
-    }
-    co_return out;
-}
-
 asio::awaitable<bool> call_store::refresh_presence(const std::string& station_id, const std::string& op,
                                                    std::int64_t lease_ms) {
     auto r = co_await eval(lua::presence_refresh, redis_cmd(station_id + "/" + op, std::to_string(lease_ms)));
@@ -215,21 +229,48 @@ asio::awaitable<bool> call_store::refresh_presence(const std::string& station_id
 }
 
 asio::awaitable<bool> call_store::drop_presence(const std::string& station_id, const std::string& op) {
-    auto r = co_await redis_->exec(redis_cmd("ZREM", "anx:presence", station_id + "/" + op));
+    auto r = co_await eval(lua::presence_refresh, redis_cmd(station_id + "/" + op, "0"));
     co_return r.ok();
 }
 
-asio::awaitable<std::optional<std::vector<online_operator>>> call_store::online_operators() {
-    auto r = co_await eval(lua::presence_online, redis_cmd());
-    if (!r.ok() || !r.reply.is_array()) co_return std::nullopt;
-    std::vector<online_operator> out;
-    for (std::size_t i = 1; i < r.reply.elements.size(); ++i) {
+asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence(std::int64_t& now_ms) {
+    auto r = co_await eval(lua::presence_all, redis_cmd());
+    if (!r.ok() || !r.reply.is_array() || r.reply.elements.empty()) co_return std::nullopt;
+    now_ms = to_i64(r.reply.elements[0].as_string());
+    std::vector<presence_entry> out;
+    for (std::size_t i = 1; i + 1 < r.reply.elements.size(); i += 2) {
         const auto& m = r.reply.elements[i].str;
         auto slash = m.find('/');
         if (slash == std::string::npos) continue;
-        out.push_back({m.substr(0, slash), m.substr(slash + 1)});
+        out.push_back({m.substr(0, slash), m.substr(slash + 1),
+                       static_cast<std::int64_t>(to_double(r.reply.elements[i + 1].as_string()))});
     }
     co_return out;
+}
+
+asio::awaitable<device_seen_result> call_store::device_seen(const std::string& device, int heartbeat_interval_s,
+                                                            std::int64_t deadline_offset_ms, int battery) {
+    device_seen_result out;
+    auto r = co_await eval(lua::device_seen, redis_cmd(device, std::to_string(heartbeat_interval_s),
+                                                       std::to_string(deadline_offset_ms), std::to_string(battery)));
+    if (!r.ok() || r.reply.elements.size() != 3) co_return out;
+    out.ok = true;
+    out.was_offline = r.reply.elements[0].str == "1";
+    out.offline_call = r.reply.elements[1].str;
+    out.low_battery_episode = r.reply.elements[2].str == "1";
+    co_return out;
+}
+
+asio::awaitable<std::optional<std::string>> call_store::claim_offline(const std::string& device) {
+    auto r = to_transition(co_await eval(lua::device_offline, redis_cmd(device)));
+    if (r.code != "raise" || r.data.empty()) co_return std::nullopt;
+    co_return r.data[0];
+}
+
+asio::awaitable<std::optional<std::string>> call_store::battery_episode(const std::string& device, bool low) {
+    auto r = to_transition(co_await eval(lua::battery_episode, redis_cmd(device, low ? "1" : "0")));
+    if (r.code != "changed" || r.data.empty()) co_return std::nullopt;
+    co_return r.data[0];
 }
 
 }  // namespace anxin::dispatcher

@@ -8,6 +8,7 @@
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
+#include "anxin/dispatcher/redis_reply.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -128,7 +129,7 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
         co_await handle(std::move(request));
         if (closed_) break;
     }
-    co_await logout();
+    co_await logout(false);
     shutdown();
 }
 
@@ -174,8 +175,12 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
             co_await on_close(id, req.close().call_id(), req.close().outcome(), req.close().note());
             break;
         case cv::ConsoleRequest::kAddNote: co_await on_note(id, req.add_note().call_id(), req.add_note().text()); break;
+        case cv::ConsoleRequest::kSetStatus: co_await on_set_status(id, req.set_status().status()); break;
+        case cv::ConsoleRequest::kTransfer:
+            co_await on_transfer(id, req.transfer().call_id(), req.transfer().station_id(), req.transfer().note());
+            break;
         case cv::ConsoleRequest::kLogout: {
-            co_await logout();
+            co_await logout(true);
             cv::ConsoleEvent ev;
             ev.set_req(id);
             ev.mutable_logged_out();
@@ -210,19 +215,27 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         send_error(req_id, "bad_credentials", "unknown operator or wrong password");
         co_return;
     }
-    if (!co_await ctx_.store.refresh_presence(rec.station_id, rec.id, ctx_.settings.presence_lease.count())) {
+    const std::string station = rec.supervisor ? std::string(command_centre_station) : rec.station_id;
+    if (!co_await ctx_.store.refresh_presence(station, rec.id, ctx_.settings.presence_lease.count())) {
         send_error(req_id, "unavailable", "cannot record presence, try again");
+        co_return;
+    }
+    auto st_res = co_await ctx_.store.set_status(rec.id, "available", "logged in");
+    if (!st_res.ok()) {
+        send_error(req_id, "unavailable", "cannot record status, try again");
         co_return;
     }
     operator_id_ = rec.id;
     operator_name_ = rec.name;
-    station_id_ = rec.station_id;
+    station_id_ = station;
+    supervisor_ = rec.supervisor;
     ++ctx_.stats.console_logins;
     ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
-    spdlog::info("console ({}): operator {} logged in at station {}", peer_, operator_id_, station_id_);
+    spdlog::info("console ({}): {} {} logged in at {}", peer_, supervisor_ ? "supervisor" : "operator", operator_id_,
+                 station_id_);
 
-    std::string station_name;
-    if (auto stations = co_await ctx_.dir.stations()) {
+    std::string station_name = supervisor_ ? ctx_.settings.command_centre_name : std::string();
+    if (auto stations = co_await ctx_.dir.stations(); stations && !supervisor_) {
         for (const auto& s : *stations) {
             if (s.id == station_id_) station_name = s.name;
         }
@@ -235,11 +248,14 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     lo->set_station_id(station_id_);
     lo->set_station_name(station_name);
     lo->set_server_time_ms(wall_ms());
+    lo->set_role(supervisor_ ? "supervisor" : "operator");
+    lo->set_status("available");
     send(ok_ev);
+    announce_status("available", "logged in");
 
     asio::co_spawn(ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
 
-    // Calls this operator already holds (reconnect), then those on offer at the station.
+    // Calls this operator already holds (a reconnect within the grace period).
     auto mine = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));
     if (mine.ok()) {
         for (const auto& c : mine.reply.elements) {
@@ -247,26 +263,44 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
             auto* acc = ev.mutable_accepted();
             if (!co_await ctx_.store.load_console_call(c.str, *acc->mutable_call())) continue;
             if (acc->call().state() != "accepted" || acc->call().operator_id() != operator_id_) continue;
-            resident_record r;
-            if (co_await ctx_.dir.find_resident(acc->call().resident_id(), r) == lookup_status::found) {
-                to_console_resident(r, *acc->mutable_resident());
-            }
+            co_await ctx_.dir.resident_card(acc->call().resident_id(), c.str, *acc->mutable_resident());
             send(ev);
         }
     }
-    for (const auto& call_id : co_await ctx_.store.station_offered_calls(station_id_)) {
-        auto j = co_await ctx_.store.join_offer(call_id, station_id_, operator_id_);
-        if (!j.ok()) continue;
-        cv::ConsoleEvent ev;
-        auto* offer = ev.mutable_offer();
-        if (!co_await ctx_.store.load_console_call(call_id, *offer->mutable_call())) continue;
-        resident_record r;
-        if (co_await ctx_.dir.find_resident(offer->call().resident_id(), r) == lookup_status::found) {
-            to_console_resident(r, *offer->mutable_resident());
+    if (supervisor_) {
+        // The command centre sees every open call in the district.
+        auto open = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
+        if (open.ok()) {
+            for (const auto& c : open.reply.elements) {
+                cv::ConsoleEvent ev;
+                if (co_await ctx_.store.load_console_call(c.str, *ev.mutable_call_changed()->mutable_call())) send(ev);
+            }
         }
-        send(ev);
     }
-    ctx_.router->kick();  // calls waiting for anyone at all can now be offered
+    // Calls already on offer to this operator (a reconnect: the offer outlived the console)...
+    auto offered = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:op:" + operator_id_ + ":offers"));
+    if (offered.ok()) {
+        for (const auto& c : offered.reply.elements) {
+            cv::ConsoleEvent ev;
+            auto* o = ev.mutable_offer();
+            if (!co_await ctx_.store.load_console_call(c.str, *o->mutable_call())) continue;
+            if (o->call().state() != "offered" && o->call().state() != "received") continue;
+            co_await ctx_.dir.resident_card(o->call().resident_id(), c.str, *o->mutable_resident());
+            send(ev);
+        }
+    }
+    // ...and new ones (open at the station, or waiting for anyone) come from the router's pass.
+    ctx_.router->kick();
+}
+
+void console_session::announce_status(const std::string& status, const std::string& reason) {
+    cv::ConsoleEvent ev;
+    auto* sc = ev.mutable_status_changed();
+    sc->set_operator_id(operator_id_);
+    sc->set_status(status);
+    sc->set_reason(reason);
+    ctx_.bus.to_station(station_id_, ev);
+    if (!supervisor_) ctx_.bus.to_station(command_centre_station, ev);
 }
 
 asio::awaitable<void> console_session::presence_loop() {
@@ -281,7 +315,7 @@ asio::awaitable<void> console_session::presence_loop() {
     }
 }
 
-asio::awaitable<void> console_session::logout() {
+asio::awaitable<void> console_session::logout(bool explicit_logout) {
     if (operator_id_.empty()) co_return;
     auto self = shared_from_this();
     std::string op = std::exchange(operator_id_, {});
@@ -291,14 +325,100 @@ asio::awaitable<void> console_session::logout() {
     // Another console of the same operator (e.g. a second tab) keeps them present.
     bool still_here = false;
     for (const auto& [s, o] : ctx_.registry.local_operators()) still_here |= (o == op);
-    if (!still_here) co_await ctx_.store.drop_presence(station, op);
-    spdlog::info("console ({}): operator {} logged out", peer_, op);
+    if (!still_here) {
+        co_await ctx_.store.drop_presence(station, op);
+        if (explicit_logout) {
+            // Logging out with a call in hand gives it back at once (notes stay with the call);
+            // a console that merely vanished keeps its calls for the grace period.
+            auto held = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + op + ":calls"));
+            if (held.ok()) {
+                for (const auto& c : held.reply.elements) {
+                    auto r = co_await ctx_.store.release(c.str, op, "operator logged out", "", "",
+                                                         wall_ms() + ctx_.settings.routing.tier_timeout_ms);
+                    if (r.ok()) co_await ctx_.router->call_changed(c.str, true);
+                }
+            }
+            co_await ctx_.store.set_status(op, "logged_out", "logged out");
+        }
+        cv::ConsoleEvent ev;
+        auto* sc = ev.mutable_status_changed();
+        sc->set_operator_id(op);
+        sc->set_status(explicit_logout ? "logged_out" : "disconnected");
+        sc->set_reason(explicit_logout ? "logged out" : "console connection lost");
+        ctx_.bus.to_station(station, ev);
+        if (!supervisor_) ctx_.bus.to_station(command_centre_station, ev);
+    }
+    spdlog::info("console ({}): operator {} {}", peer_, op, explicit_logout ? "logged out" : "disconnected");
+    ctx_.router->kick();
+}
+
+asio::awaitable<void> console_session::on_set_status(const std::string& req_id, const std::string& status) {
+    auto self = shared_from_this();
+    if (status != "available" && status != "away") {
+        send_error(req_id, "bad_request", "status must be available or away");
+        co_return;
+    }
+    auto r = co_await ctx_.store.set_status(operator_id_, status, "set by the operator");
+    if (!r.ok()) {
+        send_error(req_id, "unavailable", "store unavailable, try again");
+        co_return;
+    }
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    auto* sc = ev.mutable_status_changed();
+    sc->set_operator_id(operator_id_);
+    sc->set_status(status);
+    sc->set_reason("set by the operator");
+    send(ev);
+    announce_status(status, "set by the operator");
+    ctx_.router->kick();
+}
+
+asio::awaitable<void> console_session::on_transfer(const std::string& req_id, const std::string& call_id,
+                                                   const std::string& station_id, const std::string& note) {
+    auto self = shared_from_this();
+    std::string station_name;
+    if (auto stations = co_await ctx_.dir.stations()) {
+        for (const auto& s : *stations) {
+            if (s.id == station_id) station_name = s.name;
+        }
+    }
+    if (station_name.empty()) {
+        send_error(req_id, "not_found", "no station " + station_id, call_id);
+        co_return;
+    }
+    if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
+    auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id, station_id,
+                                         station_name, wall_ms() + ctx_.settings.routing.tier_timeout_ms);
+    if (r.code == "unavailable") {
+        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+        co_return;
+    }
+    if (r.code == "missing") {
+        send_error(req_id, "not_found", "no such call", call_id);
+        co_return;
+    }
+    if (r.code == "not_yours") {
+        send_error(req_id, "not_yours", "this call is held by " + r.data[0], call_id);
+        co_return;
+    }
+    if (!r.ok()) {
+        send_error(req_id, "bad_state", "only a call you hold can be transferred", call_id);
+        co_return;
+    }
+    spdlog::info("call {}: transferred by {} to {}", call_id, operator_id_, station_id);
+    cv::ConsoleEvent ev;
+    ev.set_req(req_id);
+    ev.mutable_transferred()->set_call_id(call_id);
+    ev.mutable_transferred()->set_station_id(station_id);
+    send(ev);
+    co_await ctx_.router->call_changed(call_id, true);
     ctx_.router->kick();
 }
 
 asio::awaitable<void> console_session::on_accept(const std::string& req_id, const std::string& call_id) {
     auto self = shared_from_this();
-    auto r = co_await ctx_.store.accept(call_id, operator_id_);
+    auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_);
     if (r.code == "unavailable") {
         send_error(req_id, "unavailable", "store unavailable, try again", call_id);
         co_return;
@@ -321,10 +441,7 @@ asio::awaitable<void> console_session::on_accept(const std::string& req_id, cons
     ev.set_req(req_id);
     auto* acc = ev.mutable_accepted();
     co_await ctx_.store.load_console_call(call_id, *acc->mutable_call());
-    resident_record res;
-    if (co_await ctx_.dir.find_resident(acc->call().resident_id(), res) == lookup_status::found) {
-        to_console_resident(res, *acc->mutable_resident());
-    }
+    co_await ctx_.dir.resident_card(acc->call().resident_id(), call_id, *acc->mutable_resident());
     send(ev);
     ctx_.bus.to_device(r.data[0], device_update(call_id, dv::OPERATOR_ASSIGNED, r.data[1]));
     cv::ConsoleEvent w;
@@ -332,6 +449,8 @@ asio::awaitable<void> console_session::on_accept(const std::string& req_id, cons
     w.mutable_withdrawn()->set_reason("taken");
     w.mutable_withdrawn()->set_by_operator_id(operator_id_);
     for (std::size_t i = 2; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
+    co_await ctx_.router->call_changed(call_id, false);
+    ctx_.router->kick();  // this operator is busy now: their other offers go to colleagues
 }
 
 asio::awaitable<void> console_session::on_close(const std::string& req_id, const std::string& call_id,
@@ -348,7 +467,7 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id, const
         send_error(req_id, "bad_request", "note longer than 4000 bytes", call_id);
         co_return;
     }
-    auto r = co_await ctx_.store.close(call_id, operator_id_, outcome, note);
+    auto r = co_await ctx_.store.close(call_id, operator_id_, outcome, note, ctx_.settings.wrap_up_ms);
     if (r.code == "unavailable") {
         send_error(req_id, "unavailable", "store unavailable, try again", call_id);
         co_return;
@@ -373,6 +492,16 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id, const
     ev.mutable_closed()->set_outcome(outcome);
     send(ev);
     ctx_.bus.to_device(r.data[0], device_update(call_id, dv::CLOSED, "", outcome));
+    co_await ctx_.router->call_changed(call_id, false);
+    if (ctx_.settings.wrap_up_ms > 0) {
+        cv::ConsoleEvent wr;
+        auto* sc = wr.mutable_status_changed();
+        sc->set_operator_id(operator_id_);
+        sc->set_status("available");
+        sc->set_state("wrap_up");
+        sc->set_reason("wrap-up for " + std::to_string(ctx_.settings.wrap_up_ms / 1000) + " s");
+        send(wr);
+    }
 }
 
 asio::awaitable<void> console_session::on_note(const std::string& req_id, const std::string& call_id,

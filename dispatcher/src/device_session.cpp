@@ -3,6 +3,8 @@
 #include "console.pb.h"
 #include "device.pb.h"
 
+#include "anxin/dispatcher/call_policy.hpp"
+#include "anxin/dispatcher/call_router.hpp"
 #include "anxin/dispatcher/call_state.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
@@ -219,8 +221,10 @@ asio::awaitable<void> device_session::writer() {
 asio::awaitable<void> device_session::watchdog() {
     auto self = shared_from_this();
     const auto& s = ctx_.settings;
-    const auto idle_limit = s.heartbeat_interval * s.missed_heartbeats + 10s;
+    // The interval is per device (known after the handshake); re-read it on each loop.
+    auto idle_limit = s.heartbeat_interval * s.missed_heartbeats + 10s;
     while (!closed_) {
+        idle_limit = heartbeat_interval_ * s.missed_heartbeats + 10s;
         auto now = std::chrono::steady_clock::now();
         auto read_deadline = last_read_ + (authenticated_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
                                                           : std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.handshake_timeout));
@@ -300,9 +304,12 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     }
     spdlog::debug("device {} ({}): authenticated", device_id_, peer_);
     dv::ServerMessage m;
-    m.mutable_welcome()->set_heartbeat_interval_s(static_cast<std::uint32_t>(ctx_.settings.heartbeat_interval.count()));
+    heartbeat_interval_ = rec.heartbeat_interval_s > 0 ? std::chrono::seconds(rec.heartbeat_interval_s)
+                                                       : ctx_.settings.heartbeat_interval;
+    m.mutable_welcome()->set_heartbeat_interval_s(static_cast<std::uint32_t>(heartbeat_interval_.count()));
     m.mutable_welcome()->set_server_time_ms(wall_ms());
     send(m);
+    co_await seen(-1);
     co_await push_open_calls();
 }
 
@@ -345,8 +352,9 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     alarm_input in;
     in.device_id = device_id_;
     in.resident_id = resident_id_;
-    in.sequence = alarm.sequence();
+    in.sequence = std::to_string(alarm.sequence());
     in.type = std::string(alarm_type_name(alarm.type()));
+    in.priority = ctx_.settings.priorities.of(in.type);
     in.device_time_ms = alarm.device_time_ms();
     in.battery_percent = alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
     auto r = co_await ctx_.store.ingest(in);
@@ -365,6 +373,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     }
     ++ctx_.stats.alarms_acked;
     if (r.duplicate) ++ctx_.stats.alarms_duplicate;
+    asio::co_spawn(socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); }, asio::detached);
     auto* a = m.mutable_alarm_ack();
     a->set_sequence(alarm.sequence());
     a->set_call_id(r.call_id);
@@ -386,7 +395,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
 
 asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
     auto self = shared_from_this();
-    auto r = co_await ctx_.store.cancel(device_id_, cancel.call_id());
+    auto r = co_await ctx_.store.cancel(device_id_, cancel.call_id(), ctx_.settings.auto_close_cancelled_priority);
     dv::ServerMessage m;
     if (r.code == "unavailable") {
         auto* n = m.mutable_alarm_nack();
@@ -403,13 +412,27 @@ asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
     if (r.ok()) ack->set_call_id(r.data[0]);
     send(m);
     if (!r.ok()) co_return;
-    // data: call, state, operator, station, cancelled_ms
+    // data: call, state, operator, cancelled_ms, auto_closed, operators it was on offer to...
     anxin::console::v1::ConsoleEvent ev;
     ev.mutable_cancelled()->set_call_id(r.data[0]);
-    ev.mutable_cancelled()->set_cancelled_ms(std::stoll(r.data[4]));
+    ev.mutable_cancelled()->set_cancelled_ms(std::stoll(r.data[3]));
     if (!r.data[2].empty()) ctx_.bus.to_operator(r.data[2], ev);
-    else if (!r.data[3].empty()) ctx_.bus.to_station(r.data[3], ev);
-    spdlog::info("call {}: resident cancelled (device {})", r.data[0], device_id_);
+    const bool auto_closed = r.data[4] == "1";
+    if (auto_closed) {
+        anxin::console::v1::ConsoleEvent w;
+        w.mutable_withdrawn()->set_call_id(r.data[0]);
+        w.mutable_withdrawn()->set_reason("cancelled");
+        for (std::size_t i = 5; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
+    } else {
+        // Operators it is on offer to see it marked on their list.
+        auto offers = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:call:" + r.data[0] + ":offers"));
+        if (offers.ok()) {
+            for (const auto& op : offers.reply.elements) ctx_.bus.to_operator(op.str, ev);
+        }
+    }
+    spdlog::info("call {}: resident cancelled (device {}){}", r.data[0], device_id_,
+                 auto_closed ? "; technical alarm closed" : "");
+    co_await ctx_.router->call_changed(r.data[0], auto_closed);
 }
 
 void device_session::on_heartbeat(const dv::Heartbeat& hb) {
@@ -417,17 +440,48 @@ void device_session::on_heartbeat(const dv::Heartbeat& hb) {
     dv::ServerMessage m;
     m.mutable_heartbeat_ack()->set_server_time_ms(wall_ms());
     send(m);
-    std::vector<std::string> cmd{"HSET", "anx:device:" + device_id_, "last_seen_ms", std::to_string(wall_ms())};
-    if (hb.has_battery()) {
-        cmd.push_back("battery");
-        cmd.push_back(std::to_string(std::min(hb.battery_percent(), 100u)));
+    int battery = hb.has_battery() ? static_cast<int>(std::min(hb.battery_percent(), 100u)) : -1;
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), [self, battery] { return self->seen(battery); }, asio::detached);
+}
+
+asio::awaitable<void> device_session::seen(int battery) {
+    auto self = shared_from_this();
+    const auto& sup = ctx_.settings.supervision;
+    const int interval = static_cast<int>(heartbeat_interval_.count());
+    auto r = co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup), battery);
+    if (!r.ok) co_return;
+    if (r.was_offline && !r.offline_call.empty()) {
+        // Back after an offline episode: record it, and close the technical call if nobody has
+        // taken it yet (an operator who has stays in charge of it).
+        auto res = co_await ctx_.store.auto_resolve(r.offline_call, "technical", "device back online");
+        spdlog::info("device {}: back online; offline call {} {}", device_id_, r.offline_call,
+                     res.ok() ? "resolved" : "left with its operator");
+        if (res.ok()) {
+            anxin::console::v1::ConsoleEvent w;
+            w.mutable_withdrawn()->set_call_id(r.offline_call);
+            w.mutable_withdrawn()->set_reason("resolved");
+            for (std::size_t i = 1; i < res.data.size(); ++i) ctx_.bus.to_operator(res.data[i], w);
+        }
+        co_await ctx_.router->call_changed(r.offline_call, false);
     }
-    asio::co_spawn(
-        socket_.get_executor(),
-        [&store = ctx_.store, cmd = std::move(cmd)]() -> asio::awaitable<void> {
-            (void)co_await store.redis().exec(cmd);
-        },
-        asio::detached);
+    auto change = battery_transition(r.low_battery_episode, battery, sup);
+    if (change == battery_change::none) co_return;
+    auto episode = co_await ctx_.store.battery_episode(device_id_, change == battery_change::episode_started);
+    if (!episode || change != battery_change::episode_started) co_return;
+    // One call per episode, however many low readings follow.
+    alarm_input in;
+    in.device_id = device_id_;
+    in.resident_id = resident_id_;
+    in.sequence = "battery-" + *episode;
+    in.type = "low_battery";
+    in.priority = ctx_.settings.priorities.of(in.type);
+    in.battery_percent = battery;
+    auto stored = co_await ctx_.store.ingest(in);
+    if (stored.stored) {
+        ++ctx_.stats.low_battery_episodes;
+        spdlog::info("device {}: battery {}%; low-battery call {} raised", device_id_, battery, stored.call_id);
+    }
 }
 
 }  // namespace anxin::dispatcher

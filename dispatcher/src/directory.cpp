@@ -5,6 +5,9 @@
 
 #include "anxin/dispatcher/password.hpp"
 
+#include <google/protobuf/util/json_util.h>
+#include <ctime>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -80,24 +83,26 @@ directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool&
 
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
-    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:device:" + id, "secret", "resident"));
-    if (!r.ok() || r.reply.elements.size() != 2) co_return lookup_status::unavailable;
+    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s"));
+    if (!r.ok() || r.reply.elements.size() != 3) co_return lookup_status::unavailable;
     if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
     out.id = id;
     out.secret = r.reply.elements[0].str;
     out.resident_id = r.reply.elements[1].str;
+    out.heartbeat_interval_s = static_cast<int>(r.reply.elements[2].as_int());
     co_return lookup_status::found;
 }
 
 asio::awaitable<lookup_status> directory::find_operator(const std::string& id, operator_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
-    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:operator:" + id, "name", "station", "pwhash"));
-    if (!r.ok() || r.reply.elements.size() != 3) co_return lookup_status::unavailable;
+    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:operator:" + id, "name", "station", "pwhash", "role"));
+    if (!r.ok() || r.reply.elements.size() != 4) co_return lookup_status::unavailable;
     if (r.reply.elements[2].is_nil()) co_return lookup_status::not_found;
     out.id = id;
     out.name = r.reply.elements[0].str;
     out.station_id = r.reply.elements[1].str;
     out.password_hash = r.reply.elements[2].str;
+    out.supervisor = r.reply.elements[3].str == "supervisor";
     co_return lookup_status::found;
 }
 
@@ -111,7 +116,84 @@ asio::awaitable<lookup_status> directory::find_resident(const std::string& id, r
     out.address = m["address"];
     out.phone = m["phone"];
     out.home = {to_double(m["lat"]), to_double(m["lon"])};
+    out.date_of_birth = m["dob"];
+    out.health_conditions = m["conditions"];
+    out.medication = m["medication"];
+    out.gp = m["gp"];
+    out.key_holders_json = m["key_holders"];
     co_return lookup_status::found;
+}
+
+int age_on(const std::string& dob, std::int64_t now_ms) {
+    int y = 0, mo = 0, d = 0;
+    if (dob.size() != 10 || std::sscanf(dob.c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3 || mo < 1 || mo > 12 || d < 1 ||
+        d > 31) {
+        return 0;
+    }
+    std::time_t t = static_cast<std::time_t>(now_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    int age = tm.tm_year + 1900 - y;
+    if (tm.tm_mon + 1 < mo || (tm.tm_mon + 1 == mo && tm.tm_mday < d)) --age;
+    return age < 0 ? 0 : age;
+}
+
+asio::awaitable<bool> directory::resident_card(const std::string& resident_id, const std::string& current_call,
+                                               anxin::console::v1::Resident& out) {
+    resident_record r;
+    if (co_await find_resident(resident_id, r) != lookup_status::found) co_return false;
+    to_console_resident(r, out);
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    out.set_date_of_birth(r.date_of_birth);
+    out.set_age(age_on(r.date_of_birth, now_ms));
+    out.set_health_conditions(r.health_conditions);
+    out.set_medication(r.medication);
+    out.set_gp(r.gp);
+    if (!r.key_holders_json.empty()) {
+        anxin::admin::v1::Resident holder;  // parse {"key_holders": [...]} through the admin message
+        if (google::protobuf::util::JsonStringToMessage("{\"key_holders\":" + r.key_holders_json + "}", &holder).ok()) {
+            for (const auto& k : holder.key_holders()) *out.add_key_holders() = k;
+        }
+    }
+    auto devs = co_await redis_->exec(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
+    auto recent = co_await redis_->exec(redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5"));
+    std::vector<std::vector<std::string>> cmds;
+    std::vector<std::string> dev_ids, call_ids;
+    if (devs.ok()) {
+        for (const auto& d : devs.reply.elements) {
+            dev_ids.push_back(d.str);
+            cmds.push_back(redis_cmd("HMGET", "anx:device:" + d.str, "model", "battery", "last_seen_ms", "offline"));
+        }
+    }
+    if (recent.ok()) {
+        for (const auto& c : recent.reply.elements) {
+            if (c.str == current_call || call_ids.size() >= 5) continue;
+            call_ids.push_back(c.str);
+            cmds.push_back(redis_cmd("HMGET", "anx:call:" + c.str, "type", "received_ms", "state", "outcome"));
+        }
+    }
+    auto replies = co_await redis_->exec_many(std::move(cmds));
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!replies[i].ok() || replies[i].reply.elements.size() != 4) continue;
+        const auto& e = replies[i].reply.elements;
+        if (i < dev_ids.size()) {
+            auto* d = out.add_devices();
+            d->set_id(dev_ids[i]);
+            d->set_model(e[0].str);
+            d->set_battery_percent(e[1].is_nil() ? -1 : static_cast<int>(e[1].as_int()));
+            d->set_last_seen_ms(e[2].as_int());
+            d->set_online(!e[2].is_nil() && e[3].str != "1");
+        } else {
+            auto* c = out.add_recent_calls();
+            c->set_id(call_ids[i - dev_ids.size()]);
+            c->set_alarm_type(e[0].str);
+            c->set_received_ms(e[1].as_int());
+            c->set_state(e[2].str);
+            c->set_outcome(e[3].str);
+        }
+    }
+    co_return true;
 }
 
 asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::stations() {
@@ -181,16 +263,26 @@ std::string validate(const anxin::admin::v1::ProvisionRequest& req, std::vector<
         if (!valid_point({r.lat(), r.lon()}) || (r.lat() == 0 && r.lon() == 0)) {
             return "resident " + r.id() + " has no valid home lat/lon";
         }
+        if (!r.date_of_birth().empty() && age_on(r.date_of_birth(), 4102444800000) == 0) {
+            return "resident " + r.id() + ": date_of_birth must be YYYY-MM-DD";
+        }
         for (const auto& d : r.devices()) {
             if (!valid_id(d.id())) return "device id '" + d.id() + "' is invalid";
             if (d.secret().size() < 16) return "device " + d.id() + ": secret must be at least 16 characters";
             if (!devices_seen.insert(d.id()).second) return "device " + d.id() + " appears twice";
+            if (d.heartbeat_interval_s() != 0 && (d.heartbeat_interval_s() < 5 || d.heartbeat_interval_s() > 3600)) {
+                return "device " + d.id() + ": heartbeat_interval_s must be 5..3600 (or 0 for the default)";
+            }
         }
     }
     std::unordered_set<std::string> unknown;
     for (const auto& o : req.operators()) {
         if (!valid_id(o.id())) return "operator id '" + o.id() + "' is invalid";
         if (o.password().size() < 8) return "operator " + o.id() + ": password must be at least 8 characters";
+        if (!o.role().empty() && o.role() != "operator" && o.role() != "supervisor") {
+            return "operator " + o.id() + ": role must be operator or supervisor";
+        }
+        if (o.role() == "supervisor" && o.station_id().empty()) continue;  // command centre
         if (!new_stations.contains(o.station_id()) && unknown.insert(o.station_id()).second) {
             unknown_stations.push_back(o.station_id());
         }
@@ -208,19 +300,37 @@ std::vector<std::vector<std::string>> provision_commands(const anxin::admin::v1:
         cmds.push_back(redis_cmd("SADD", "anx:stations", s.id()));
     }
     for (const auto& r : req.residents()) {
+        std::string holders;
+        if (r.key_holders_size() > 0) {
+            anxin::admin::v1::Resident only;
+            *only.mutable_key_holders() = r.key_holders();
+            google::protobuf::util::JsonPrintOptions po;
+            po.preserve_proto_field_names = true;
+            std::string json;
+            (void)google::protobuf::util::MessageToJsonString(only, &json, po);
+            // {"key_holders":[...]} -> [...]
+            auto b = json.find('['), e = json.rfind(']');
+            if (b != std::string::npos && e != std::string::npos) holders = json.substr(b, e - b + 1);
+        }
         cmds.push_back(redis_cmd("HSET", "anx:resident:" + r.id(), "name", r.name(), "address", r.address(),
-                                 "phone", r.phone(), "lat", num(r.lat()), "lon", num(r.lon())));
+                                 "phone", r.phone(), "lat", num(r.lat()), "lon", num(r.lon()), "dob",
+                                 r.date_of_birth(), "conditions", r.health_conditions(), "medication",
+                                 r.medication(), "gp", r.gp(), "key_holders", holders));
         for (const auto& d : r.devices()) {
             cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret", d.secret(), "resident", r.id(),
-                                     "model", d.model()));
+                                     "model", d.model(), "heartbeat_interval_s",
+                                     std::to_string(d.heartbeat_interval_s())));
             cmds.push_back(redis_cmd("SADD", "anx:resident:" + r.id() + ":devices", d.id()));
         }
     }
     for (int i = 0; i < req.operators_size(); ++i) {
         const auto& o = req.operators(i);
         cmds.push_back(redis_cmd("HSET", "anx:operator:" + o.id(), "name", o.name(), "station", o.station_id(),
-                                 "pwhash", hashes[static_cast<std::size_t>(i)]));
-        cmds.push_back(redis_cmd("SADD", "anx:station:" + o.station_id() + ":operators", o.id()));
+                                 "pwhash", hashes[static_cast<std::size_t>(i)], "role",
+                                 o.role().empty() ? "operator" : o.role()));
+        if (!o.station_id().empty()) {
+            cmds.push_back(redis_cmd("SADD", "anx:station:" + o.station_id() + ":operators", o.id()));
+        }
     }
     cmds.push_back(redis_cmd("INCR", "anx:directory:version"));
     return cmds;

@@ -1,7 +1,11 @@
 #pragma once
 // The Lua scripts that make every call transition atomic in Redis, so two dispatcher instances
 // (or two copies of one alarm, or two operators pressing "take" together) cannot race.
-// Internal to call_store / presence; keys are documented in README.md ("Data in Redis").
+// Internal to call_store; keys are documented in README.md ("Data in Redis").
+//
+// Every change to a call bumps its `ver` field. Decisions computed outside Redis (call_policy)
+// are applied with the version they were computed from; a script finding another version does
+// nothing and answers {'stale'}, and the caller decides again from fresh data.
 //
 // Keys are built inside the scripts from the call / device id; this works on a single Redis
 // (and with Sentinel), not on Redis Cluster, which anxin does not target.
@@ -13,17 +17,31 @@ namespace anxin::dispatcher::lua {
 inline constexpr const char* prelude = R"lua(
 local t = redis.call('TIME')
 local now = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+local nown = tonumber(now)
 local function history(id, event, actor, instance, detail)
   redis.call('RPUSH', 'anx:call:' .. id .. ':history', cjson.encode({
-    time_ms = tonumber(now), event = event, actor = actor, instance = instance, detail = detail}))
+    time_ms = nown, event = event, actor = actor, instance = instance, detail = detail}))
 end
 local function count(from, to)
   if from then redis.call('HINCRBY', 'anx:stats:calls_by_state', from, -1) end
   if to then redis.call('HINCRBY', 'anx:stats:calls_by_state', to, 1) end
 end
+-- Takes a call off every operator's offer list.
+local function clear_offers(id)
+  local key = 'anx:call:' .. id .. ':offers'
+  local ops = redis.call('SMEMBERS', key)
+  for _, op in ipairs(ops) do redis.call('SREM', 'anx:op:' .. op .. ':offers', id) end
+  redis.call('DEL', key)
+  return ops
+end
+local function bump(key) return redis.call('HINCRBY', key, 'ver', 1) end
+-- Operator runtime state: anx:opstate:<op> {status, active, wrap_until, idle_since, missed}
+local function op_busy(op, delta)
+  redis.call('HINCRBY', 'anx:opstate:' .. op, 'active', delta)
+end
 )lua";
 
-// KEYS: none. ARGV: device, seq, type, device_time_ms, battery, resident, instance
+// ARGV: device, seq, type, device_time_ms, battery, resident, instance, priority
 // -> {call_id, 1 if created / 0 if duplicate, received_ms}
 inline constexpr const char* ingest = R"lua(
 local device, seq = ARGV[1], ARGV[2]
@@ -36,11 +54,14 @@ local id = string.format('C%07d', redis.call('INCR', 'anx:call:next'))
 local key = 'anx:call:' .. id
 redis.call('HSET', key, 'id', id, 'state', 'received', 'device', device, 'seq', seq,
   'type', ARGV[3], 'device_time_ms', ARGV[4], 'battery', ARGV[5], 'resident', ARGV[6],
-  'received_ms', now)
+  'received_ms', now, 'priority', ARGV[8], 'ver', 1, 'tiers', '', 'cc', 0, 'next_esc_ms', 0)
 history(id, 'received', 'device:' .. device, ARGV[7], ARGV[3])
 count(nil, 'received')
 redis.call('ZADD', 'anx:calls:open', now, id)
+redis.call('ZADD', 'anx:calls:active', now, id)
+redis.call('ZADD', 'anx:calls:by_time', now, id)
 redis.call('ZADD', 'anx:device:' .. device .. ':open', now, id)
+if ARGV[6] ~= '' then redis.call('ZADD', 'anx:resident:' .. ARGV[6] .. ':calls', now, id) end
 -- Sequence numbers of a device are remembered for 30 days: a device re-sending older than that
 -- is not a retry but a reset counter.
 redis.call('SET', dedupe, id, 'EX', 2592000)
@@ -48,79 +69,111 @@ redis.call('XADD', 'anx:alarms', '*', 'call', id)
 return {id, 1, now}
 )lua";
 
-// ARGV: call, expected_state, station, station_name, distance_km, instance, op...
-// -> {'ok', device, resident, received_ms, previous offered ops...} | {'state', actual} | {'missing'}
-inline constexpr const char* offer = R"lua(
+// First routing or an escalation step.
+// ARGV: call, ver, kind ('station' | 'cc'), station, station_name, distance_km, next_esc_ms,
+//       instance, missed_threshold, require_due ('1': the call's timer must be due)
+// -> {'ok', device, new_ver, operators_set_away...} | {'stale'} | {'missing'}
+inline constexpr const char* escalate = R"lua(
 local id = ARGV[1]
 local key = 'anx:call:' .. id
-local f = redis.call('HMGET', key, 'state', 'device', 'resident', 'received_ms', 'station')
+local f = redis.call('HMGET', key, 'state', 'ver', 'tiers', 'next_esc_ms', 'device', 'cc')
 if not f[1] then return {'missing'} end
-if f[1] ~= ARGV[2] then return {'state', f[1]} end
-if f[5] then redis.call('SREM', 'anx:station:' .. f[5] .. ':offered', id) end
-local previous = redis.call('SMEMBERS', key .. ':offers')
-redis.call('DEL', key .. ':offers')
-for i = 7, #ARGV do redis.call('SADD', key .. ':offers', ARGV[i]) end
-redis.call('HSET', key, 'state', 'offered', 'station', ARGV[3], 'station_name', ARGV[4],
-  'distance_km', ARGV[5], 'offered_ms', now)
-redis.call('ZREM', 'anx:calls:waiting', id)
-redis.call('SADD', 'anx:station:' .. ARGV[3] .. ':offered', id)
-history(id, 'offered', 'router', ARGV[6], ARGV[3] .. ' ' .. table.concat(ARGV, ',', 7))
-if f[1] ~= 'offered' then count(f[1], 'offered') end
-local out = {'ok', f[2], f[3], f[4]}
-for _, op in ipairs(previous) do table.insert(out, op) end
+if (f[1] ~= 'received' and f[1] ~= 'offered') or f[2] ~= ARGV[2] then return {'stale'} end
+if ARGV[10] == '1' and (tonumber(f[4]) == 0 or tonumber(f[4]) > nown) then return {'stale'} end
+local away = {}
+-- Everyone who had the offer and let the tier time out missed it.
+if ARGV[10] == '1' then
+  for _, op in ipairs(redis.call('SMEMBERS', key .. ':offers')) do
+    local sk = 'anx:opstate:' .. op
+    local missed = redis.call('HINCRBY', sk, 'missed', 1)
+    if missed >= tonumber(ARGV[9]) and redis.call('HGET', sk, 'status') == 'available' then
+      redis.call('HSET', sk, 'status', 'away')
+      table.insert(away, op)
+    end
+  end
+end
+if ARGV[3] == 'cc' then
+  redis.call('HSET', key, 'cc', 1, 'next_esc_ms', 0, 'station_name', ARGV[5])
+  if f[1] == 'received' then redis.call('HSET', key, 'state', 'offered') count('received', 'offered') end
+  redis.call('ZREM', 'anx:timers', id)
+  history(id, 'escalated', 'router', ARGV[8], 'command centre')
+else
+  local tiers = f[3] == '' and ARGV[4] or (f[3] .. ',' .. ARGV[4])
+  redis.call('HSET', key, 'tiers', tiers, 'next_esc_ms', ARGV[7], 'station_name', ARGV[5])
+  if f[3] == '' then redis.call('HSET', key, 'station', ARGV[4], 'distance_km', ARGV[6], 'offered_ms', now) end
+  if f[1] == 'received' then redis.call('HSET', key, 'state', 'offered') count('received', 'offered') end
+  redis.call('ZADD', 'anx:timers', ARGV[7], id)
+  history(id, f[3] == '' and 'offered' or 'escalated', 'router', ARGV[8], ARGV[4])
+end
+local v = bump(key)
+local out = {'ok', f[5], tostring(v)}
+for _, op in ipairs(away) do table.insert(out, op) end
 return out
 )lua";
 
-// ARGV: call, station, operator, instance: an operator who logs in at a station joins the offers
-// of the calls already on offer there. -> {'ok'} | {'state', s}
-inline constexpr const char* join_offer = R"lua(
+// Sets who a waiting call is on offer to. ARGV: call, ver, op...
+// -> {'ok', new_ver, '+', added..., '-', removed...} | {'stale'} | {'missing'}
+inline constexpr const char* apply_offers = R"lua(
 local id = ARGV[1]
 local key = 'anx:call:' .. id
-local f = redis.call('HMGET', key, 'state', 'station')
-if f[1] ~= 'offered' or f[2] ~= ARGV[2] then return {'state', f[1] or 'missing'} end
-if redis.call('SADD', key .. ':offers', ARGV[3]) == 1 then
-  history(id, 'offered', 'router', ARGV[4], ARGV[2] .. ' +' .. ARGV[3])
+local f = redis.call('HMGET', key, 'state', 'ver')
+if not f[1] then return {'missing'} end
+if (f[1] ~= 'received' and f[1] ~= 'offered') or f[2] ~= ARGV[2] then return {'stale'} end
+local okey = key .. ':offers'
+local want = {}
+for i = 3, #ARGV do want[ARGV[i]] = true end
+local added, removed = {}, {}
+for _, op in ipairs(redis.call('SMEMBERS', okey)) do
+  if not want[op] then
+    redis.call('SREM', okey, op)
+    redis.call('SREM', 'anx:op:' .. op .. ':offers', id)
+    table.insert(removed, op)
+  end
+  want[op] = nil
 end
-return {'ok'}
+for op, _ in pairs(want) do
+  redis.call('SADD', okey, op)
+  redis.call('SADD', 'anx:op:' .. op .. ':offers', id)
+  table.insert(added, op)
+end
+local v = f[2]
+if #added > 0 or #removed > 0 then v = tostring(bump(key)) end
+local out = {'ok', v, '+'}
+for _, op in ipairs(added) do table.insert(out, op) end
+table.insert(out, '-')
+for _, op in ipairs(removed) do table.insert(out, op) end
+return out
 )lua";
 
-// ARGV: call, instance. Marks a call as waiting for any operator to come online.
-inline constexpr const char* wait = R"lua(
-local id = ARGV[1]
-local key = 'anx:call:' .. id
-local state = redis.call('HGET', key, 'state')
-if state ~= 'received' then return {'state', state or 'missing'} end
-if redis.call('ZADD', 'anx:calls:waiting', 'NX', now, id) == 1 then
-  history(id, 'waiting', 'router', ARGV[2], 'no operator online')
-end
-return {'ok'}
-)lua";
-
-// ARGV: call, operator, instance
+// ARGV: call, operator, instance, supervisor ('1' may take any waiting call)
 // -> {'ok', device, station_name, other offered ops...} | {'taken', by} | {'not_offered'} |
 //    {'missing'} | {'state', s}
 inline constexpr const char* accept = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
-local f = redis.call('HMGET', key, 'state', 'device', 'station_name', 'operator', 'station')
+local f = redis.call('HMGET', key, 'state', 'device', 'station_name', 'operator')
 if not f[1] then return {'missing'} end
 if f[1] == 'accepted' or f[1] == 'closed' then return {'taken', f[4] or ''} end
-if f[1] ~= 'offered' then return {'state', f[1]} end
-if redis.call('SISMEMBER', key .. ':offers', op) == 0 then return {'not_offered'} end
-redis.call('HSET', key, 'state', 'accepted', 'operator', op, 'accepted_ms', now)
-local others = redis.call('SMEMBERS', key .. ':offers')
-redis.call('DEL', key .. ':offers')
-redis.call('SREM', 'anx:station:' .. f[5] .. ':offered', id)
+if f[1] ~= 'offered' and f[1] ~= 'received' then return {'state', f[1]} end
+if ARGV[4] ~= '1' and redis.call('SISMEMBER', key .. ':offers', op) == 0 then return {'not_offered'} end
+local prev = f[1]
+redis.call('HSET', key, 'state', 'accepted', 'operator', op, 'accepted_ms', now, 'next_esc_ms', 0)
+bump(key)
+local offered = clear_offers(id)
+redis.call('ZREM', 'anx:calls:active', id)
+redis.call('ZREM', 'anx:timers', id)
 redis.call('SADD', 'anx:operator:' .. op .. ':calls', id)
+op_busy(op, 1)
+redis.call('HSET', 'anx:opstate:' .. op, 'missed', 0)
 history(id, 'accepted', 'operator:' .. op, ARGV[3], '')
-count('offered', 'accepted')
+count(prev, 'accepted')
 local out = {'ok', f[2], f[3] or ''}
-for _, o in ipairs(others) do if o ~= op then table.insert(out, o) end end
+for _, o in ipairs(offered) do if o ~= op then table.insert(out, o) end end
 return out
 )lua";
 
-// ARGV: call, operator, outcome, note, instance -> {'ok', device} | {'not_yours', op} |
-//       {'state', s} | {'missing'}
+// ARGV: call, operator, outcome, note, instance, wrap_up_ms -> {'ok', device} |
+//       {'not_yours', op} | {'state', s} | {'missing'}
 inline constexpr const char* close = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
@@ -129,14 +182,44 @@ if not f[1] then return {'missing'} end
 if f[1] ~= 'accepted' then return {'state', f[1]} end
 if f[3] ~= op then return {'not_yours', f[3] or ''} end
 redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', ARGV[3])
+bump(key)
 if ARGV[4] ~= '' then
-  redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = tonumber(now), operator_id = op, text = ARGV[4]}))
+  redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = op, text = ARGV[4]}))
 end
 redis.call('ZREM', 'anx:calls:open', id)
 redis.call('ZREM', 'anx:device:' .. f[2] .. ':open', id)
 redis.call('SREM', 'anx:operator:' .. op .. ':calls', id)
+op_busy(op, -1)
+local free_at = nown + tonumber(ARGV[6])
+redis.call('HSET', 'anx:opstate:' .. op, 'wrap_until', free_at, 'idle_since', free_at)
 history(id, 'closed', 'operator:' .. op, ARGV[5], ARGV[3])
 count('accepted', 'closed')
+return {'ok', f[2]}
+)lua";
+
+// An operator gives a call back (logged out, vanished past the grace period) or hands it to
+// another station. ARGV: call, operator, instance, reason, station ('' keeps the tiers),
+// station_name, next_esc_ms
+// -> {'ok', device} | {'state', s} | {'not_yours', op} | {'missing'}
+inline constexpr const char* release = R"lua(
+local id, op = ARGV[1], ARGV[2]
+local key = 'anx:call:' .. id
+local f = redis.call('HMGET', key, 'state', 'device', 'operator', 'received_ms')
+if not f[1] then return {'missing'} end
+if f[1] ~= 'accepted' then return {'state', f[1]} end
+if f[3] ~= op then return {'not_yours', f[3] or ''} end
+redis.call('HSET', key, 'state', 'offered', 'operator', '', 'next_esc_ms', ARGV[7])
+redis.call('HDEL', key, 'accepted_ms')
+if ARGV[5] ~= '' then
+  redis.call('HSET', key, 'tiers', ARGV[5], 'cc', 0, 'station', ARGV[5], 'station_name', ARGV[6])
+end
+bump(key)
+redis.call('SREM', 'anx:operator:' .. op .. ':calls', id)
+op_busy(op, -1)
+redis.call('ZADD', 'anx:calls:active', f[4], id)
+redis.call('ZADD', 'anx:timers', ARGV[7], id)
+history(id, ARGV[5] ~= '' and 'transferred' or 'released', 'operator:' .. op, ARGV[3], ARGV[4])
+count('accepted', 'offered')
 return {'ok', f[2]}
 )lua";
 
@@ -145,13 +228,14 @@ inline constexpr const char* note = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
 if redis.call('EXISTS', key) == 0 then return {'missing'} end
-redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = tonumber(now), operator_id = op, text = ARGV[3]}))
+redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = op, text = ARGV[3]}))
 history(id, 'note', 'operator:' .. op, ARGV[4], ARGV[3])
 return {'ok', now}
 )lua";
 
-// ARGV: device, call (may be empty: the device's newest open call), instance
-// -> {'ok', call, state, operator, station, cancelled_ms} | {'none'}
+// ARGV: device, call (may be empty: the device's newest open call), instance,
+//       auto_close_priority (calls of this priority or lower not yet taken are closed; '0': never)
+// -> {'ok', call, state, operator, cancelled_ms, auto_closed ('1'/'0'), offered ops...} | {'none'}
 inline constexpr const char* cancel = R"lua(
 local device, id = ARGV[1], ARGV[2]
 if id == '' then
@@ -160,28 +244,123 @@ if id == '' then
   id = newest[1]
 end
 local key = 'anx:call:' .. id
-local f = redis.call('HMGET', key, 'state', 'device', 'operator', 'station', 'cancelled_ms')
+local f = redis.call('HMGET', key, 'state', 'device', 'operator', 'priority', 'cancelled_ms')
 if not f[1] or f[2] ~= device or f[1] == 'closed' then return {'none'} end
 if not f[5] then
   redis.call('HSET', key, 'cancelled_ms', now)
   history(id, 'cancelled', 'device:' .. device, ARGV[3], '')
   f[5] = now
+  bump(key)
 end
-return {'ok', id, f[1], f[3] or '', f[4] or '', f[5]}
+local auto = '0'
+local offered = {}
+local lim = tonumber(ARGV[4])
+if lim > 0 and tonumber(f[4]) >= lim and (f[1] == 'received' or f[1] == 'offered') then
+  redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', 'false_alarm', 'next_esc_ms', 0)
+  bump(key)
+  offered = clear_offers(id)
+  redis.call('ZREM', 'anx:calls:open', id)
+  redis.call('ZREM', 'anx:calls:active', id)
+  redis.call('ZREM', 'anx:timers', id)
+  redis.call('ZREM', 'anx:device:' .. device .. ':open', id)
+  history(id, 'closed', 'device:' .. device, ARGV[3], 'false_alarm (technical alarm cancelled by the device)')
+  count(f[1], 'closed')
+  auto = '1'
+end
+local out = {'ok', id, f[1], f[3] or '', f[5], auto}
+for _, op in ipairs(offered) do table.insert(out, op) end
+return out
+)lua";
+
+// A technical call closes itself (e.g. the offline device came back) unless a person has it.
+// ARGV: call, outcome, detail, instance -> {'ok', device, offered ops...} | {'state', s}
+inline constexpr const char* auto_resolve = R"lua(
+local id = ARGV[1]
+local key = 'anx:call:' .. id
+local f = redis.call('HMGET', key, 'state', 'device')
+if not f[1] then return {'state', 'missing'} end
+history(id, 'device_back', 'router', ARGV[4], ARGV[3])
+if f[1] ~= 'received' and f[1] ~= 'offered' then return {'state', f[1]} end
+redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', ARGV[2], 'next_esc_ms', 0)
+bump(key)
+local offered = clear_offers(id)
+redis.call('ZREM', 'anx:calls:open', id)
+redis.call('ZREM', 'anx:calls:active', id)
+redis.call('ZREM', 'anx:timers', id)
+redis.call('ZREM', 'anx:device:' .. f[2] .. ':open', id)
+history(id, 'closed', 'router', ARGV[4], ARGV[2])
+count(f[1], 'closed')
+local out = {'ok', f[2]}
+for _, op in ipairs(offered) do table.insert(out, op) end
+return out
+)lua";
+
+// ARGV: operator, status ('available' | 'away' | 'logged_out'), reason, instance -> {'ok', previous}
+inline constexpr const char* set_status = R"lua(
+local sk = 'anx:opstate:' .. ARGV[1]
+local prev = redis.call('HGET', sk, 'status') or 'logged_out'
+redis.call('HSET', sk, 'status', ARGV[2])
+if ARGV[2] == 'available' then
+  redis.call('HSET', sk, 'missed', 0)
+  if prev ~= 'available' then redis.call('HSET', sk, 'idle_since', now) end
+end
+if not redis.call('HGET', sk, 'active') then redis.call('HSET', sk, 'active', 0) end
+return {'ok', prev}
 )lua";
 
 // ARGV: member ("station/operator"), lease_ms -> now
 inline constexpr const char* presence_refresh = R"lua(
-redis.call('ZADD', 'anx:presence', tonumber(now) + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', 'anx:presence', nown + tonumber(ARGV[2]), ARGV[1])
 return now
 )lua";
 
-// -> {now, member...}: operators whose lease has not run out (expired ones are dropped).
-inline constexpr const char* presence_online = R"lua(
-redis.call('ZREMRANGEBYSCORE', 'anx:presence', '-inf', '(' .. now)
-local out = redis.call('ZRANGE', 'anx:presence', 0, -1)
+// -> {now, member, lease_end, member, lease_end, ...}: every operator ever present; a lease end in
+// the past is when they went away.
+inline constexpr const char* presence_all = R"lua(
+local out = redis.call('ZRANGE', 'anx:presence', 0, -1, 'WITHSCORES')
 table.insert(out, 1, now)
 return out
+)lua";
+
+// A device was heard from. ARGV: device, heartbeat_interval_s, deadline_offset_ms, battery ('-1'
+// unknown) -> {was_offline ('1'/'0'), offline_call or '', low_battery_episode ('1'/'0')}
+inline constexpr const char* device_seen = R"lua(
+local d = ARGV[1]
+local dk = 'anx:device:' .. d
+redis.call('ZADD', 'anx:supervision', nown + tonumber(ARGV[3]), d)
+local f = redis.call('HMGET', dk, 'offline', 'offline_call', 'low_battery')
+local fields = {'last_seen_ms', now, 'offline', 0}
+if ARGV[4] ~= '-1' then table.insert(fields, 'battery') table.insert(fields, ARGV[4]) end
+redis.call('HSET', dk, unpack(fields))
+redis.call('HDEL', dk, 'offline_call')
+redis.call('ZREM', 'anx:devices:offline', d)
+return {f[1] == '1' and '1' or '0', f[2] or '', f[3] == '1' and '1' or '0'}
+)lua";
+
+// Claims an offline episode for a device whose supervision deadline passed: exactly one caller
+// gets 'raise'. ARGV: device -> {'raise', episode} | {'no'}
+inline constexpr const char* device_offline = R"lua(
+local d = ARGV[1]
+local score = redis.call('ZSCORE', 'anx:supervision', d)
+if not score or tonumber(score) > nown then return {'no'} end
+redis.call('ZREM', 'anx:supervision', d)
+local dk = 'anx:device:' .. d
+if redis.call('HGET', dk, 'offline') == '1' then return {'no'} end
+local episode = redis.call('HINCRBY', dk, 'offline_episodes', 1)
+redis.call('HSET', dk, 'offline', 1, 'offline_since_ms', now)
+redis.call('ZADD', 'anx:devices:offline', now, d)
+return {'raise', tostring(episode)}
+)lua";
+
+// ARGV: device, in_episode ('1' start / '0' end) -> {'changed', episode} | {'no'}
+inline constexpr const char* battery_episode = R"lua(
+local dk = 'anx:device:' .. ARGV[1]
+local cur = redis.call('HGET', dk, 'low_battery') or '0'
+if cur == ARGV[2] then return {'no'} end
+redis.call('HSET', dk, 'low_battery', ARGV[2])
+local n = 0
+if ARGV[2] == '1' then n = redis.call('HINCRBY', dk, 'battery_episodes', 1) end
+return {'changed', tostring(n)}
 )lua";
 
 }  // namespace anxin::dispatcher::lua

@@ -49,8 +49,12 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_heartbeats_total", "counter", "Device heartbeats.", double(heartbeats));
     line(out, "anxin_calls_routed_total", "counter", "Calls offered to a station by this instance.",
          double(calls_routed));
-    line(out, "anxin_calls_waiting_total", "counter",
-         "Calls that found no operator online anywhere and were queued.", double(calls_waiting));
+    line(out, "anxin_calls_escalated_total", "counter",
+         "Escalation steps (next station, or the command centre) taken by this instance.", double(calls_escalated));
+    line(out, "anxin_devices_went_offline_total", "counter",
+         "Devices whose heartbeats stopped (one device_offline call per episode).", double(devices_went_offline));
+    line(out, "anxin_low_battery_episodes_total", "counter", "Low-battery episodes that raised a call.",
+         double(low_battery_episodes));
     line(out, "anxin_console_logins_total", "counter", "Successful console logins.", double(console_logins));
     line(out, "anxin_console_login_failures_total", "counter", "Refused console logins.",
          double(console_login_failures));

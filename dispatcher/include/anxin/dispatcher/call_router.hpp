@@ -1,24 +1,37 @@
 #pragma once
-// Takes stored alarms off the anx:alarms stream (consumer group "router", one consumer per
-// instance) and offers each call to the online operators of the nearest station that has any.
-// A call with nobody online anywhere waits (anx:calls:waiting) and is routed by the sweep as soon
-// as an operator logs in. The sweep also re-offers calls whose station lost all its operators.
+// Moves waiting calls towards a person, applying call_policy's rules to snapshots of Redis:
 //
-// Delivery is at-least-once: an entry is XACKed (and deleted) only after the call's new state is
-// stored; a crash in between means the entry is read again and the offer script, which checks the
-// call's state, makes the second attempt a no-op. Entries left pending by a dead instance are
-// claimed with XAUTOCLAIM.
+// * consume(): takes stored alarms off the anx:alarms stream (consumer group "router", one
+//   consumer per instance) and gives each new call its first step: the nearest station with an
+//   operator free to take it, or the command centre at once if there is none.
+// * reconcile(): one pass over every waiting call: escalations whose timer is due (the timer is the
+//   call's next_esc_ms in Redis, so it fires whichever instance started it, and once: the
+//   escalate script checks it is due and the call's version), who each call is on offer to
+//   (ring-all / longest-idle), and calls held by operators who vanished past the grace period.
+//   The instance holding the anx:leader:router lease runs it every 500 ms; any instance runs it
+//   at once when kicked (an operator logged in, closed a call, became available...).
+// * supervise(): devices whose heartbeats stopped raise one "device_offline" call per episode
+//   (leader only).
+//
+// Every change is applied by a Lua script that re-checks the call's version, so instances racing
+// on the same call cannot double-apply; the loser simply finds the call changed.
 //
 // Threading: io thread only.
 
+#include "anxin/dispatcher/call_policy.hpp"
+#include "anxin/dispatcher/geo.hpp"
 #include "anxin/dispatcher/redis_connection.hpp"
 #include "anxin/dispatcher/server_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace anxin::dispatcher {
 
@@ -27,21 +40,47 @@ public:
     // blocking: a connection of its own for XREADGROUP BLOCK (it would stall other commands).
     call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking);
     void start();
-    // Something changed (an operator logged in or out): sweep soon rather than at the next tick.
+    // Something changed: run a reconcile pass on this instance now.
     void kick();
 
-    // Routes one call; returns false if Redis could not be asked (the entry stays pending).
-    boost::asio::awaitable<bool> route(const std::string& call_id, const std::string& expected_state);
+    // Sends the supervisors (and the device) the call's current state; used after transitions.
+    boost::asio::awaitable<void> call_changed(const std::string& call_id, bool tell_device);
 
 private:
+    struct world {
+        std::int64_t now = 0;
+        std::vector<operator_snapshot> ops;
+    };
+
     boost::asio::awaitable<void> consume();
-    boost::asio::awaitable<void> sweep_loop();
-    boost::asio::awaitable<void> sweep();
+    boost::asio::awaitable<void> leader_loop();
+    boost::asio::awaitable<void> kicked_loop();
+    boost::asio::awaitable<bool> reconcile();
+    boost::asio::awaitable<void> supervise();
     boost::asio::awaitable<bool> handle_entries(const redis_reply& stream_reply);
+    boost::asio::awaitable<bool> route_new(const std::string& call_id);
+
+    boost::asio::awaitable<std::optional<world>> observe();
+    boost::asio::awaitable<std::vector<call_snapshot>> snapshot(const std::vector<std::string>& ids,
+                                                                std::vector<std::string>* residents);
+    // Stations with an operator free to take offers, nearest to the resident's home first.
+    boost::asio::awaitable<std::vector<ranked_station>> staffed_for(const std::string& resident_id, const world& w);
+    // Applies the first step or an escalation step; false if Redis failed.
+    boost::asio::awaitable<bool> step(const call_snapshot& call, const std::string& resident_id, const world& w,
+                                      bool first);
+    // Brings a call's offers in line with the plan and tells the operators.
+    boost::asio::awaitable<void> offer(const call_snapshot& call, const std::set<std::string>& want);
 
     server_context& ctx_;
     std::shared_ptr<redis_connection> blocking_;
-    boost::asio::steady_timer sweep_timer_;
+    boost::asio::steady_timer kick_timer_;
+    bool kick_pending_ = false;
+    bool reconciling_ = false;
+    struct cached_home {
+        std::optional<geo_point> home;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::unordered_map<std::string, cached_home> homes_;
 };
 
 }  // namespace anxin::dispatcher

@@ -24,8 +24,9 @@ namespace anxin::dispatcher {
 struct alarm_input {
     std::string device_id;
     std::string resident_id;
-    std::uint32_t sequence = 0;
-    std::string type;  // alarm_type_name()
+    std::string sequence;  // the device's sequence, or e.g. "offline-3" for a supervision alarm
+    std::string type;      // alarm_type_name()
+    int priority = 1;
     std::int64_t device_time_ms = 0;
     int battery_percent = -1;
 };
@@ -39,16 +40,25 @@ struct ingest_result {
 };
 
 // Outcome of a transition script. code is the script's first reply element ("ok", "missing",
-// "state", "taken", "not_offered", "not_yours", "none") or "unavailable" when Redis failed.
+// "state", "stale", "taken", "not_offered", "not_yours", "none") or "unavailable" when Redis
+// failed.
 struct transition_result {
     std::string code;
     std::vector<std::string> data;  // the remaining reply elements
     bool ok() const { return code == "ok"; }
 };
 
-struct online_operator {
+struct presence_entry {
     std::string station_id;
     std::string operator_id;
+    std::int64_t lease_end_ms = 0;
+};
+
+struct device_seen_result {
+    bool ok = false;
+    bool was_offline = false;
+    std::string offline_call;
+    bool low_battery_episode = false;
 };
 
 class call_store {
@@ -59,25 +69,37 @@ public:
     redis_connection& redis() { return *redis_; }
 
     boost::asio::awaitable<ingest_result> ingest(const alarm_input& alarm);
-    boost::asio::awaitable<transition_result> offer(const std::string& call_id,
-                                                    const std::string& expected_state,
-                                                    const std::string& station_id,
-                                                    const std::string& station_name,
-                                                    double distance_km,
-                                                    const std::vector<std::string>& operators);
-    boost::asio::awaitable<transition_result> join_offer(const std::string& call_id,
-                                                         const std::string& station_id,
-                                                         const std::string& op);
-    boost::asio::awaitable<transition_result> mark_waiting(const std::string& call_id);
-    boost::asio::awaitable<transition_result> accept(const std::string& call_id, const std::string& op);
+
+    // First routing (require_due=false) or an escalation step (true: the call's timer must be
+    // due). station empty: the command centre.
+    boost::asio::awaitable<transition_result> escalate(const std::string& call_id, std::int64_t version,
+                                                       const std::string& station_id,
+                                                       const std::string& station_name, double distance_km,
+                                                       std::int64_t next_due_ms, int missed_threshold,
+                                                       bool require_due);
+    boost::asio::awaitable<transition_result> apply_offers(const std::string& call_id, std::int64_t version,
+                                                           const std::vector<std::string>& operators);
+    boost::asio::awaitable<transition_result> accept(const std::string& call_id, const std::string& op,
+                                                     bool supervisor);
     boost::asio::awaitable<transition_result> close(const std::string& call_id, const std::string& op,
-                                                    const std::string& outcome, const std::string& note);
+                                                    const std::string& outcome, const std::string& note,
+                                                    std::int64_t wrap_up_ms);
+    // Gives an accepted call back to the offering phase; station non-empty: transfer there.
+    boost::asio::awaitable<transition_result> release(const std::string& call_id, const std::string& op,
+                                                      const std::string& reason, const std::string& station_id,
+                                                      const std::string& station_name, std::int64_t next_due_ms);
     boost::asio::awaitable<transition_result> add_note(const std::string& call_id,
                                                        const std::string& op, const std::string& text);
-    boost::asio::awaitable<transition_result> cancel(const std::string& device_id,
-                                                     const std::string& call_id);
+    // auto_close_priority: waiting calls of this priority number or higher (less urgent) are
+    // closed as false alarms by the cancel; 0 never.
+    boost::asio::awaitable<transition_result> cancel(const std::string& device_id, const std::string& call_id,
+                                                     int auto_close_priority);
+    boost::asio::awaitable<transition_result> auto_resolve(const std::string& call_id, const std::string& outcome,
+                                                           const std::string& detail);
+    boost::asio::awaitable<transition_result> set_status(const std::string& op, const std::string& status,
+                                                         const std::string& reason);
 
-    // The call as the console shows it; nullopt if missing or Redis unavailable (ok=false).
+    // The call as the console shows it; found=false if missing.
     struct loaded_call {
         bool ok = false;  // Redis answered
         bool found = false;
@@ -90,17 +112,21 @@ public:
 
     // Open call ids of a device, oldest first.
     boost::asio::awaitable<std::vector<std::string>> device_open_calls(const std::string& device_id);
-    // Calls still waiting for an operator (state received, nobody online), oldest first.
-    boost::asio::awaitable<std::vector<std::string>> waiting_calls();
-    // Calls on offer at a station.
-    boost::asio::awaitable<std::vector<std::string>> station_offered_calls(const std::string& station_id);
 
     // Operator presence leases ("station/operator" members of anx:presence).
     boost::asio::awaitable<bool> refresh_presence(const std::string& station_id,
                                                   const std::string& op, std::int64_t lease_ms);
+    // Ends the lease now (the time is kept: it says since when the operator is away).
     boost::asio::awaitable<bool> drop_presence(const std::string& station_id, const std::string& op);
-    // nullopt when Redis is unavailable.
-    boost::asio::awaitable<std::optional<std::vector<online_operator>>> online_operators();
+    // Every operator ever present, with lease ends; nullopt when Redis is unavailable. now_ms is
+    // Redis's clock.
+    boost::asio::awaitable<std::optional<std::vector<presence_entry>>> presence(std::int64_t& now_ms);
+
+    // Supervision.
+    boost::asio::awaitable<device_seen_result> device_seen(const std::string& device, int heartbeat_interval_s,
+                                                           std::int64_t deadline_offset_ms, int battery);
+    boost::asio::awaitable<std::optional<std::string>> claim_offline(const std::string& device);
+    boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device, bool low);
 
     boost::asio::awaitable<redis_result> eval(const char* body, std::vector<std::string> args);
 

@@ -46,7 +46,13 @@ private:
                                           const std::string& outcome, const std::string& note);
     boost::asio::awaitable<void> on_note(const std::string& req_id, const std::string& call_id,
                                          const std::string& text);
-    boost::asio::awaitable<void> logout();
+    // explicit_logout: the operator logged out (held calls are given back at once); otherwise the
+    // console vanished (held calls wait for the reconnect grace period).
+    boost::asio::awaitable<void> logout(bool explicit_logout);
+    boost::asio::awaitable<void> on_set_status(const std::string& req_id, const std::string& status);
+    boost::asio::awaitable<void> on_transfer(const std::string& req_id, const std::string& call_id,
+                                             const std::string& station_id, const std::string& note);
+    void announce_status(const std::string& status, const std::string& reason);
     void send(const anxin::console::v1::ConsoleEvent& ev);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,
                     const std::string& call_id = {});
@@ -61,7 +67,8 @@ private:
     bool closed_ = false;
     std::string operator_id_;  // empty until logged in
     std::string operator_name_;
-    std::string station_id_;
+    std::string station_id_;  // command_centre_station for supervisors
+    bool supervisor_ = false;
     int failed_logins_ = 0;
 };
 

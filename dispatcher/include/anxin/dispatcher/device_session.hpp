@@ -48,6 +48,8 @@ private:
     boost::asio::awaitable<void> on_alarm(anxin::device::v1::Alarm alarm);
     boost::asio::awaitable<void> on_cancel(anxin::device::v1::Cancel cancel);
     void on_heartbeat(const anxin::device::v1::Heartbeat& hb);
+    // The device was heard from: supervision deadline, back-online, low-battery episodes.
+    boost::asio::awaitable<void> seen(int battery_percent);
     boost::asio::awaitable<void> push_open_calls();
     boost::asio::awaitable<void> push_call_state(const std::string& call_id);
 
@@ -74,6 +76,7 @@ private:
     std::string nonce_;
     std::string device_id_;
     std::string resident_id_;
+    std::chrono::seconds heartbeat_interval_{60};
 };
 
 }  // namespace anxin::dispatcher

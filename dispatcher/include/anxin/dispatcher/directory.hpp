@@ -37,13 +37,15 @@ struct device_record {
     std::string id;
     std::string secret;
     std::string resident_id;
+    int heartbeat_interval_s = 0;  // 0: the dispatcher's default
 };
 
 struct operator_record {
     std::string id;
     std::string name;
-    std::string station_id;
+    std::string station_id;  // empty for supervisors
     std::string password_hash;
+    bool supervisor = false;
 };
 
 struct resident_record {
@@ -52,7 +54,15 @@ struct resident_record {
     std::string address;
     std::string phone;
     geo_point home;
+    std::string date_of_birth;  // YYYY-MM-DD
+    std::string health_conditions;
+    std::string medication;
+    std::string gp;
+    std::string key_holders_json;  // JSON array of console KeyHolder
 };
+
+// Whole years between a YYYY-MM-DD birth date and a Unix time in ms; 0 if the date is malformed.
+int age_on(const std::string& date_of_birth, std::int64_t now_ms);
 
 class directory {
 public:
@@ -72,6 +82,11 @@ public:
     // Returns an error message, or empty on success with `result` filled in.
     boost::asio::awaitable<std::string> provision(const anxin::admin::v1::ProvisionRequest& req,
                                                   anxin::admin::v1::ProvisionResult& result);
+
+    // The card shown with an offer: record, key-holders, devices (battery, last heartbeat) and the
+    // resident's recent calls other than `current_call`.
+    boost::asio::awaitable<bool> resident_card(const std::string& resident_id, const std::string& current_call,
+                                               anxin::console::v1::Resident& out);
 
     // Checks a password on the thread pool.
     boost::asio::awaitable<bool> verify_password(std::string password, std::string stored_hash);

@@ -21,7 +21,9 @@ struct metrics {
     std::uint64_t alarms_nacked = 0;
     std::uint64_t heartbeats = 0;
     std::uint64_t calls_routed = 0;
-    std::uint64_t calls_waiting = 0;
+    std::uint64_t calls_escalated = 0;
+    std::uint64_t devices_went_offline = 0;
+    std::uint64_t low_battery_episodes = 0;
     std::uint64_t console_logins = 0;
     std::uint64_t console_login_failures = 0;
     std::uint64_t console_bad_requests = 0;

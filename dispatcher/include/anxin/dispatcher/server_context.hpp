@@ -2,6 +2,8 @@
 // What every session and loop of one dispatcher instance shares. Owned by `server`; sessions hold
 // a reference and must not outlive it (server stops the io_context before destroying it).
 
+#include "anxin/dispatcher/call_policy.hpp"
+
 #include <chrono>
 #include <string>
 
@@ -27,7 +29,20 @@ struct server_settings {
     std::chrono::milliseconds presence_lease{30000};
     std::chrono::milliseconds presence_refresh{10000};
     std::chrono::milliseconds nack_retry_after{1000};
+
+    // Call handling (call_policy.hpp).
+    routing_config routing;
+    priority_table priorities = priority_table::defaults();
+    supervision_config supervision;
+    std::int64_t wrap_up_ms = 10000;          // after closing a call, before new offers
+    int auto_close_cancelled_priority = 3;    // a cancel closes waiting calls of this priority or
+                                              // less urgent (technical); 0: never
+    std::string command_centre_name = "区级养老指挥中心";
 };
+
+// Supervisors of the district command centre are registered and present under this pseudo
+// station id.
+inline constexpr const char* command_centre_station = "@cc";
 
 struct server_context {
     boost::asio::io_context& io;
