@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
-    int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3;
+    int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3, missed_heartbeats = 3;
     po::options_description desc("anxin dispatcher — receives home emergency calls and routes them to operators");
     desc.add_options()
         ("help,h", "show this help")
@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
         ("redis-server", po::value(&opts.redis_binary)->default_value("redis-server"), "redis-server binary for the embedded Redis")
         ("instance", po::value(&instance), "instance name (default: hostname:device-port); must be unique and stable")
         ("admin-token", po::value(&admin_token), "bearer token for /api (default: $ANXIN_ADMIN_TOKEN or <data-dir>/admin-token)")
-        ("heartbeat-interval", po::value(&heartbeat_s)->default_value(60), "seconds between device heartbeats")
+        ("heartbeat-interval", po::value(&heartbeat_s)->default_value(60), "seconds between device heartbeats (per-device override in provisioning)")
+        ("missed-heartbeats", po::value(&missed_heartbeats)->default_value(3), "silent intervals before a device is offline and a call is raised")
         ("pbkdf2-iterations", po::value(&opts.pbkdf2_iterations)->default_value(100000), "cost of operator password hashes")
         ("strategy", po::value(&strategy)->default_value("ring-all"), "offering within a station: ring-all or longest-idle")
         ("tier-timeout", po::value(&tier_timeout_s)->default_value(20), "seconds before the next-nearest station is offered a call as well")
@@ -102,6 +103,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     opts.settings.heartbeat_interval = std::chrono::seconds(heartbeat_s);
+    if (missed_heartbeats < 1 || missed_heartbeats > 10) {
+        std::cerr << "dispatcher: --missed-heartbeats must be 1..10\n";
+        return 2;
+    }
+    opts.settings.missed_heartbeats = missed_heartbeats;
+    opts.settings.supervision.missed_heartbeats = missed_heartbeats;
     auto& rc = opts.settings.routing;
     if (strategy == "ring-all") rc.offer_strategy = routing_config::strategy::ring_all;
     else if (strategy == "longest-idle") rc.offer_strategy = routing_config::strategy::longest_idle;

@@ -213,6 +213,10 @@ std::int64_t offline_deadline(std::int64_t last_seen_ms, int heartbeat_interval_
     return last_seen_ms + static_cast<std::int64_t>(heartbeat_interval_s) * 1000 * cfg.missed_heartbeats + cfg.grace_ms;
 }
 
+std::int64_t recovery_period(int heartbeat_interval_s, const supervision_config&) {
+    return 2LL * heartbeat_interval_s * 1000;
+}
+
 battery_change battery_transition(bool in_episode, int battery_percent, const supervision_config& cfg) {
     if (battery_percent < 0) return battery_change::none;  // unknown
     if (!in_episode && battery_percent < cfg.low_battery_percent) return battery_change::episode_started;

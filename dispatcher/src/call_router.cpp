@@ -380,13 +380,17 @@ asio::awaitable<void> call_router::supervise() {
         redis_cmd("ZRANGEBYSCORE", "anx:supervision", "-inf", std::to_string(now), "LIMIT", "0", "500"));
     if (!due.ok()) co_return;
     for (const auto& d : due.reply.elements) {
-        auto episode = co_await ctx_.store.claim_offline(d.str);
-        if (!episode) continue;
+        auto claim = co_await ctx_.store.claim_offline(d.str);
+        if (claim.code == "again") {
+            spdlog::info("device {}: silent again; still the same offline episode (call {})", d.str, claim.data[0]);
+            continue;
+        }
+        if (claim.code != "raise" || claim.data.empty()) continue;
         auto dev = co_await ctx_.store.redis().exec(redis_cmd("HGET", "anx:device:" + d.str, "resident"));
         alarm_input in;
         in.device_id = d.str;
         in.resident_id = dev.ok() ? dev.reply.str : "";
-        in.sequence = "offline-" + *episode;
+        in.sequence = "offline-" + claim.data[0];
         in.type = "device_offline";
         in.priority = ctx_.settings.priorities.of(in.type);
         auto r = co_await ctx_.store.ingest(in);
@@ -394,6 +398,25 @@ asio::awaitable<void> call_router::supervise() {
         co_await ctx_.store.redis().exec(redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
         ++ctx_.stats.devices_went_offline;
         spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str, r.call_id);
+    }
+    // Devices back long enough: their offline episode is over.
+    auto back = co_await ctx_.store.redis().exec(
+        redis_cmd("ZRANGEBYSCORE", "anx:devices:recovering", "-inf", std::to_string(now), "LIMIT", "0", "500"));
+    if (!back.ok()) co_return;
+    for (const auto& d : back.reply.elements) {
+        auto call = co_await ctx_.store.recovered(d.str);
+        if (!call) continue;
+        // Resolved unless a person has taken it (then it stays theirs to close).
+        auto res = co_await ctx_.store.auto_resolve(*call, "technical", "device back online");
+        spdlog::info("device {}: stayed back online; offline call {} {}", d.str, *call,
+                     res.ok() ? "resolved" : "left with its operator");
+        if (res.ok()) {
+            cv::ConsoleEvent w;
+            w.mutable_withdrawn()->set_call_id(*call);
+            w.mutable_withdrawn()->set_reason("resolved");
+            for (std::size_t i = 1; i < res.data.size(); ++i) ctx_.bus.to_operator(res.data[i], w);
+        }
+        co_await call_changed(*call, true);
     }
 }
 

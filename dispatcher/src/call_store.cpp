@@ -249,10 +249,12 @@ asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence
 }
 
 asio::awaitable<device_seen_result> call_store::device_seen(const std::string& device, int heartbeat_interval_s,
-                                                            std::int64_t deadline_offset_ms, int battery) {
+                                                            std::int64_t deadline_offset_ms, int battery,
+                                                            std::int64_t recovery_ms) {
     device_seen_result out;
     auto r = co_await eval(lua::device_seen, redis_cmd(device, std::to_string(heartbeat_interval_s),
-                                                       std::to_string(deadline_offset_ms), std::to_string(battery)));
+                                                       std::to_string(deadline_offset_ms), std::to_string(battery),
+                                                       std::to_string(recovery_ms)));
     if (!r.ok() || r.reply.elements.size() != 3) co_return out;
     out.ok = true;
     out.was_offline = r.reply.elements[0].str == "1";
@@ -261,9 +263,13 @@ asio::awaitable<device_seen_result> call_store::device_seen(const std::string& d
     co_return out;
 }
 
-asio::awaitable<std::optional<std::string>> call_store::claim_offline(const std::string& device) {
-    auto r = to_transition(co_await eval(lua::device_offline, redis_cmd(device)));
-    if (r.code != "raise" || r.data.empty()) co_return std::nullopt;
+asio::awaitable<transition_result> call_store::claim_offline(const std::string& device) {
+    co_return to_transition(co_await eval(lua::device_offline, redis_cmd(device)));
+}
+
+asio::awaitable<std::optional<std::string>> call_store::recovered(const std::string& device) {
+    auto r = to_transition(co_await eval(lua::device_recovered, redis_cmd(device)));
+    if (!r.ok() || r.data.empty()) co_return std::nullopt;
     co_return r.data[0];
 }
 

@@ -449,21 +449,12 @@ asio::awaitable<void> device_session::seen(int battery) {
     auto self = shared_from_this();
     const auto& sup = ctx_.settings.supervision;
     const int interval = static_cast<int>(heartbeat_interval_.count());
-    auto r = co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup), battery);
+    auto r = co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup), battery,
+                                             recovery_period(interval, sup));
     if (!r.ok) co_return;
-    if (r.was_offline && !r.offline_call.empty()) {
-        // Back after an offline episode: record it, and close the technical call if nobody has
-        // taken it yet (an operator who has stays in charge of it).
-        auto res = co_await ctx_.store.auto_resolve(r.offline_call, "technical", "device back online");
-        spdlog::info("device {}: back online; offline call {} {}", device_id_, r.offline_call,
-                     res.ok() ? "resolved" : "left with its operator");
-        if (res.ok()) {
-            anxin::console::v1::ConsoleEvent w;
-            w.mutable_withdrawn()->set_call_id(r.offline_call);
-            w.mutable_withdrawn()->set_reason("resolved");
-            for (std::size_t i = 1; i < res.data.size(); ++i) ctx_.bus.to_operator(res.data[i], w);
-        }
-        co_await ctx_.router->call_changed(r.offline_call, false);
+    if (r.was_offline) {
+        spdlog::info("device {}: back online{}", device_id_,
+                     r.offline_call.empty() ? "" : "; call " + r.offline_call + " resolves if it stays back");
     }
     auto change = battery_transition(r.low_battery_episode, battery, sup);
     if (change == battery_change::none) co_return;

@@ -7,6 +7,7 @@
 #include "anxin/dispatcher/console_session.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
+#include "anxin/dispatcher/report.hpp"
 #include "anxin/protocol/device_auth.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -68,9 +69,75 @@ bool authorized(const request& req, const server_context& ctx) {
     return protocol::constant_time_equal(h.substr(prefix.size()), ctx.settings.admin_token);
 }
 
+// The value of `name` in the query string (no percent-decoding: values here are plain).
+std::string query_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto pair = query.substr(0, amp);
+        auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query = query.substr(amp + 1);
+    }
+    return {};
+}
+
+asio::awaitable<response> report(const request& req, server_context& ctx, std::string_view query) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"), format = query_param(query, "format");
+    std::int64_t from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
+    std::int64_t to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
+    if (from < 0 || to < 0 || to <= from) {
+        co_return error(req, http::status::bad_request, "bad_range",
+                        "from/to must be epoch milliseconds or YYYY-MM-DD, with from < to");
+    }
+    if (!format.empty() && format != "json" && format != "csv") {
+        co_return error(req, http::status::bad_request, "bad_format", "format must be json or csv");
+    }
+    auto ids = co_await ctx.store.redis().exec(redis_cmd("ZRANGEBYSCORE", "anx:calls:by_time", std::to_string(from),
+                                                         "(" + std::to_string(to), "LIMIT", "0", "500000"));
+    if (!ids.ok()) co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids.reply.elements) {
+        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id.str, "station", "type", "priority", "state", "outcome",
+                                 "operator", "received_ms", "accepted_ms", "closed_ms"));
+    }
+    auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::vector<call_summary> calls;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (!rows[i].ok() || rows[i].reply.elements.size() != 9) continue;
+        const auto& e = rows[i].reply.elements;
+        call_summary c;
+        c.id = ids.reply.elements[i].str;
+        c.station_id = e[0].str;
+        c.alarm_type = e[1].str;
+        c.priority = static_cast<int>(e[2].as_int());
+        c.state = e[3].str;
+        c.outcome = e[4].str;
+        c.operator_id = e[5].str;
+        c.received_ms = e[6].as_int();
+        c.accepted_ms = e[7].as_int();
+        c.closed_ms = e[8].as_int();
+        calls.push_back(std::move(c));
+    }
+    adm::Report rep;
+    build_report(calls, from, to, rep);
+    auto offline = co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:devices:offline", "0", "-1"));
+    if (offline.ok()) {
+        for (const auto& d : offline.reply.elements) rep.add_devices_offline_now(d.str);
+    }
+    if (format == "csv") co_return reply(req, http::status::ok, report_csv(rep), "text/csv; charset=utf-8");
+    co_return reply(req, http::status::ok, to_json(rep));
+}
+
 asio::awaitable<response> handle(const request& req, server_context& ctx) {
     std::string_view target = req.target();
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    std::string_view query;
+    if (auto q = target.find('?'); q != std::string_view::npos) {
+        query = target.substr(q + 1);
+        target = target.substr(0, q);
+    }
 
     if (target == "/healthz") {
         if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
@@ -113,6 +180,10 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
         spdlog::info("admin: provisioned {} stations, {} residents, {} devices, {} operators", result.stations(),
                      result.residents(), result.devices(), result.operators());
         co_return reply(req, http::status::ok, to_json(result));
+    }
+    if (target == "/api/reports") {
+        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        co_return co_await report(req, ctx, query);
     }
     if (target == "/api/stations") {
         if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");

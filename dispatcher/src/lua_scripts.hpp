@@ -323,7 +323,10 @@ return out
 )lua";
 
 // A device was heard from. ARGV: device, heartbeat_interval_s, deadline_offset_ms, battery ('-1'
-// unknown) -> {was_offline ('1'/'0'), offline_call or '', low_battery_episode ('1'/'0')}
+// unknown), recovery_ms -> {was_offline ('1'/'0'), offline_call or '', low_battery_episode}
+// Coming back does not end an offline episode at once: the episode's call is resolved only after
+// the device has stayed back for recovery_ms (see device_recovered), so a bouncing link makes one
+// call, not one per bounce.
 inline constexpr const char* device_seen = R"lua(
 local d = ARGV[1]
 local dk = 'anx:device:' .. d
@@ -332,13 +335,16 @@ local f = redis.call('HMGET', dk, 'offline', 'offline_call', 'low_battery')
 local fields = {'last_seen_ms', now, 'offline', 0}
 if ARGV[4] ~= '-1' then table.insert(fields, 'battery') table.insert(fields, ARGV[4]) end
 redis.call('HSET', dk, unpack(fields))
-redis.call('HDEL', dk, 'offline_call')
 redis.call('ZREM', 'anx:devices:offline', d)
+if f[1] == '1' and f[2] then
+  redis.call('ZADD', 'anx:devices:recovering', nown + tonumber(ARGV[5]), d)
+end
 return {f[1] == '1' and '1' or '0', f[2] or '', f[3] == '1' and '1' or '0'}
 )lua";
 
-// Claims an offline episode for a device whose supervision deadline passed: exactly one caller
-// gets 'raise'. ARGV: device -> {'raise', episode} | {'no'}
+// Claims an offline episode for a device whose supervision deadline passed. ARGV: device
+// -> {'raise', episode} (exactly one caller: raise a call) | {'again', call} (the episode's call
+// is still open: the device bounced) | {'no'}
 inline constexpr const char* device_offline = R"lua(
 local d = ARGV[1]
 local score = redis.call('ZSCORE', 'anx:supervision', d)
@@ -346,10 +352,32 @@ if not score or tonumber(score) > nown then return {'no'} end
 redis.call('ZREM', 'anx:supervision', d)
 local dk = 'anx:device:' .. d
 if redis.call('HGET', dk, 'offline') == '1' then return {'no'} end
-local episode = redis.call('HINCRBY', dk, 'offline_episodes', 1)
 redis.call('HSET', dk, 'offline', 1, 'offline_since_ms', now)
 redis.call('ZADD', 'anx:devices:offline', now, d)
+redis.call('ZREM', 'anx:devices:recovering', d)
+local open = redis.call('HGET', dk, 'offline_call')
+if open and redis.call('HGET', 'anx:call:' .. open, 'state') ~= 'closed' then
+  history(open, 'device_offline_again', 'router', '', 'silent again before recovering')
+  return {'again', open}
+end
+redis.call('HDEL', dk, 'offline_call')
+local episode = redis.call('HINCRBY', dk, 'offline_episodes', 1)
 return {'raise', tostring(episode)}
+)lua";
+
+// A device that came back has stayed back: its offline episode is over. ARGV: device
+// -> {'ok', call} (resolve it) | {'no'}
+inline constexpr const char* device_recovered = R"lua(
+local d = ARGV[1]
+local score = redis.call('ZSCORE', 'anx:devices:recovering', d)
+if not score or tonumber(score) > nown then return {'no'} end
+redis.call('ZREM', 'anx:devices:recovering', d)
+local dk = 'anx:device:' .. d
+if redis.call('HGET', dk, 'offline') == '1' then return {'no'} end
+local call = redis.call('HGET', dk, 'offline_call')
+if not call then return {'no'} end
+redis.call('HDEL', dk, 'offline_call')
+return {'ok', call}
 )lua";
 
 // ARGV: device, in_episode ('1' start / '0' end) -> {'changed', episode} | {'no'}

@@ -148,6 +148,11 @@ struct supervision_config {
 std::int64_t offline_deadline(std::int64_t last_seen_ms, int heartbeat_interval_s,
                               const supervision_config& cfg);
 
+// How long a device that came back must stay back before its offline episode ends (and the
+// episode's call is resolved): two heartbeat intervals. Going silent again within it continues
+// the same episode, so a bouncing link raises one call.
+std::int64_t recovery_period(int heartbeat_interval_s, const supervision_config& cfg);
+
 enum class battery_change { none, episode_started, episode_ended };
 battery_change battery_transition(bool in_episode, int battery_percent, const supervision_config& cfg);
 

@@ -124,8 +124,12 @@ public:
 
     // Supervision.
     boost::asio::awaitable<device_seen_result> device_seen(const std::string& device, int heartbeat_interval_s,
-                                                           std::int64_t deadline_offset_ms, int battery);
-    boost::asio::awaitable<std::optional<std::string>> claim_offline(const std::string& device);
+                                                           std::int64_t deadline_offset_ms, int battery,
+                                                           std::int64_t recovery_ms);
+    // {"raise", episode} | {"again", call} | {"no"}
+    boost::asio::awaitable<transition_result> claim_offline(const std::string& device);
+    // The offline call to resolve for a device that stayed back, if any.
+    boost::asio::awaitable<std::optional<std::string>> recovered(const std::string& device);
     boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device, bool low);
 
     boost::asio::awaitable<redis_result> eval(const char* body, std::vector<std::string> args);
