@@ -299,7 +299,12 @@ asio::awaitable<bool> call_router::route_new(const std::string& call_id) {
         calls = co_await snapshot(ids, nullptr);
         if (calls.empty()) co_return true;
     }
-    // Offer this call at once; the next reconcile pass balances it against the others.
+    if (ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle) {
+        // One operator per call is a choice among all waiting calls: leave it to a full pass.
+        kick();
+        co_return true;
+    }
+    // Ring-all offers of one call do not depend on the others: offer it at once.
     auto plan = plan_offers(calls, w->ops, w->now, ctx_.settings.routing);
     co_await offer(calls.front(), plan[call_id]);
     co_return true;

@@ -81,11 +81,12 @@ if not f[1] then return {'missing'} end
 if (f[1] ~= 'received' and f[1] ~= 'offered') or f[2] ~= ARGV[2] then return {'stale'} end
 if ARGV[10] == '1' and (tonumber(f[4]) == 0 or tonumber(f[4]) > nown) then return {'stale'} end
 local away = {}
--- Everyone who had the offer and let the tier time out missed it.
+-- Everyone who had the offer and let the tier time out missed it (once per call).
 if ARGV[10] == '1' then
   for _, op in ipairs(redis.call('SMEMBERS', key .. ':offers')) do
     local sk = 'anx:opstate:' .. op
-    local missed = redis.call('HINCRBY', sk, 'missed', 1)
+    local missed = tonumber(redis.call('HGET', sk, 'missed') or '0')
+    if redis.call('SADD', key .. ':missed', op) == 1 then missed = redis.call('HINCRBY', sk, 'missed', 1) end
     if missed >= tonumber(ARGV[9]) and redis.call('HGET', sk, 'status') == 'available' then
       redis.call('HSET', sk, 'status', 'away')
       table.insert(away, op)

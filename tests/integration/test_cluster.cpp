@@ -196,25 +196,31 @@ std::string dispatcher_process::log_tail(std::size_t lines) const {
 std::string secret_of(const std::string& device_id) { return "secret-of-" + device_id + "-0123456789"; }
 
 std::string district_json() {
-    std::string residents;
-    auto resident = [](const char* id, const char* name, double lat, double lon, const char* dev) {
-        char buf[512];
+    auto resident = [](const char* id, const char* name, double lat, double lon, const char* dev, int heartbeat) {
+        char buf[1024];
         std::snprintf(buf, sizeof buf,
                       R"({"id":"%s","name":"%s","address":"Tongzhou, Building %s","phone":"13800000%s",)"
-                      R"("lat":%.4f,"lon":%.4f,"devices":[{"id":"%s","secret":"%s"}]})",
-                      id, name, id + 4, id + 4, lat, lon, dev, secret_of(dev).c_str());
+                      R"("lat":%.4f,"lon":%.4f,"date_of_birth":"1938-05-04","health_conditions":"heart failure",)"
+                      R"("medication":"furosemide 40 mg mornings","gp":"Dr. Zhao, 010-60001234",)"
+                      R"("key_holders":[{"name":"Wang Li","relation":"daughter","phone":"13900000001"},)"
+                      R"({"name":"Neighbour Chen","relation":"neighbour","phone":"13900000002"}],)"
+                      R"("devices":[{"id":"%s","secret":"%s","heartbeat_interval_s":%d}]})",
+                      id, name, id + 4, id + 4, lat, lon, dev, secret_of(dev).c_str(), heartbeat);
         return std::string(buf);
     };
-    residents = resident("res-1", "Wang Guilan", 39.901, 116.601, "dev-1") + "," +
-                resident("res-2", "Li Jianguo", 39.951, 116.701, "dev-2") + "," +
-                resident("res-3", "Zhang Xiuying", 39.899, 116.602, "dev-3");
+    std::string residents = resident("res-1", "Wang Guilan", 39.901, 116.601, "dev-1", 0) + "," +
+                            resident("res-2", "Li Jianguo", 39.951, 116.701, "dev-2", 0) + "," +
+                            resident("res-3", "Zhang Xiuying", 39.899, 116.602, "dev-3", 5);
     return std::string(R"({"stations":[)"
                        R"({"id":"st-a","name":"Zhongcang station","area":"Zhongcang","lat":39.900,"lon":116.600},)"
-                       R"({"id":"st-b","name":"Songzhuang station","area":"Songzhuang","lat":39.950,"lon":116.700}],)"
+                       R"({"id":"st-b","name":"Songzhuang station","area":"Songzhuang","lat":39.950,"lon":116.700},)"
+                       R"({"id":"st-c","name":"Zhangjiawan station","area":"Zhangjiawan","lat":39.850,"lon":116.650}],)"
                        R"("operators":[)"
                        R"({"id":"op-a1","name":"Liu Fang","station_id":"st-a","password":"correct-horse-1"},)"
                        R"({"id":"op-a2","name":"Zhang Wei","station_id":"st-a","password":"correct-horse-1"},)"
-                       R"({"id":"op-b1","name":"Wang Jing","station_id":"st-b","password":"correct-horse-1"}],)"
+                       R"({"id":"op-b1","name":"Wang Jing","station_id":"st-b","password":"correct-horse-1"},)"
+                       R"({"id":"op-c1","name":"Chen Lei","station_id":"st-c","password":"correct-horse-1"},)"
+                       R"({"id":"sup-1","name":"Zhou Qiang","role":"supervisor","password":"correct-horse-1"}],)"
                        R"("residents":[)") +
            residents + "]}";
 }
@@ -243,9 +249,9 @@ cluster::~cluster() {
     if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_);
 }
 
-bool cluster::start() {
+bool cluster::start(const std::vector<std::string>& dispatcher_args) {
     if (redis_ && !redis_->start()) return false;
-    return dispatcher_->start();
+    return dispatcher_->start(dispatcher_args);
 }
 
 bool cluster::provision() {

@@ -101,7 +101,7 @@ public:
     explicit cluster(redis_mode mode = redis_mode::unix_socket);
     ~cluster();
 
-    bool start();
+    bool start(const std::vector<std::string>& dispatcher_args = {});
     bool provision();
     dispatcher_process& dispatcher() { return *dispatcher_; }
     redis_server& redis() { return *redis_; }
