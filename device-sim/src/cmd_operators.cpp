@@ -57,12 +57,15 @@ int cmd_operators(int argc, char** argv) {
     unsigned short http_port = 8080;
     double accept_delay = 2, close_delay = 5;
     int per_station = 1, duration_s = 0;
+    bool never_accept = false;
     po::options_description desc("device-sim operators: bot operators that take and close calls");
     desc.add_options()("help,h", "help")
         ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
         ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")
         ("operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"), "from `device-sim provision`")
-        ("stations", po::value(&stations_arg)->default_value("all"), "comma-separated station ids, or all")
+        ("stations", po::value(&stations_arg)->default_value("all"),
+         "comma-separated station ids (cc: the command centre's supervisors), or all")
+        ("never-accept", po::bool_switch(&never_accept), "log in and let every offer time out (to watch escalation)")
         ("per-station", po::value(&per_station)->default_value(1), "operators to log in per station")
         ("accept-delay", po::value(&accept_delay)->default_value(2), "mean seconds before taking an offer (±50%)")
         ("close-delay", po::value(&close_delay)->default_value(5), "mean seconds on a call before closing it (±50%)")
@@ -137,7 +140,7 @@ int cmd_operators(int argc, char** argv) {
                     const auto& c = ev->offer().call();
                     log_line(op + ": offer " + c.id() + " " + c.alarm_type() + " for " + ev->offer().resident().name() +
                              " (" + std::to_string(c.distance_km()).substr(0, 4) + " km)");
-                    if (!b.busy) {
+                    if (!b.busy && !never_accept) {
                         b.busy = true;
                         b.todo.push_back({now + jittered(accept_delay), false, c.id()});
                     }
@@ -156,6 +159,11 @@ int cmd_operators(int argc, char** argv) {
                     b.busy = false;
                 } else if (ev->has_cancelled()) {
                     log_line(op + ": resident cancelled " + ev->cancelled().call_id());
+                } else if (ev->has_status_changed() && ev->status_changed().operator_id() == op &&
+                           ev->status_changed().status() == "away" && !never_accept) {
+                    // Set away for missed offers: a person would notice and come back.
+                    log_line(op + ": set away (" + ev->status_changed().reason() + "); back in 5 s");
+                    b.todo.push_back({now + std::chrono::seconds(5), false, "@available"});
                 } else if (ev->has_error()) {
                     log_line(op + ": error " + ev->error().code() + ": " + ev->error().message());
                     if (ev->error().code() == "already_taken" || ev->error().code() == "not_offered") b.busy = false;
@@ -171,7 +179,9 @@ int cmd_operators(int argc, char** argv) {
                     continue;
                 }
                 cv::ConsoleRequest req;
-                if (it->close) {
+                if (it->call_id == "@available") {
+                    req.mutable_set_status()->set_status("available");
+                } else if (it->close) {
                     req.mutable_close()->set_call_id(it->call_id);
                     req.mutable_close()->set_outcome(outcome);
                     req.mutable_close()->set_note("bot " + b.account.operator_id + " phoned the resident");

@@ -132,6 +132,7 @@ int cmd_press(int argc, char** argv) {
     auto last_heartbeat = std::chrono::steady_clock::now();
     auto heartbeat_every = std::chrono::seconds(w->welcome().heartbeat_interval_s());
     bool cancelled = false;
+    bool offered_once = false;
     std::chrono::steady_clock::time_point acked_at;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
     while (std::chrono::steady_clock::now() < deadline) {
@@ -187,8 +188,14 @@ int cmd_press(int argc, char** argv) {
                 switch (u.state()) {
                     case dv::RECEIVED: step("device shows: call received"); break;
                     case dv::OFFERED:
-                        std::snprintf(buf, sizeof buf, "OFFERED to operators at %s (press->offered %.1f ms)",
-                                      u.station_name().c_str(), since_press());
+                        if (offered_once) {
+                            std::snprintf(buf, sizeof buf, "ESCALATED: now also offered at %s (%.1f s after the press)",
+                                          u.station_name().c_str(), since_press() / 1000);
+                        } else {
+                            std::snprintf(buf, sizeof buf, "OFFERED to operators at %s (press->offered %.1f ms)",
+                                          u.station_name().c_str(), since_press());
+                        }
+                        offered_once = true;
                         step(buf);
                         break;
                     case dv::OPERATOR_ASSIGNED:

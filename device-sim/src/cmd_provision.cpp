@@ -45,6 +45,7 @@ int cmd_provision(int argc, char** argv) {
         ("stations", po::value(&d.stations)->default_value(139), "number of care stations")
         ("residents", po::value(&d.residents)->default_value(2000), "number of residents (one call button each)")
         ("operators-per-station", po::value(&d.operators_per_station)->default_value(2), "operators per station")
+        ("supervisors", po::value(&d.supervisors)->default_value(3), "supervisors at the district command centre")
         ("password", po::value(&d.operator_password)->default_value("anxin-demo"), "password of every generated operator")
         ("batch", po::value(&batch)->default_value(1000), "residents per admin API request")
         ("out", po::value(&out_dir)->default_value("sim-data"), "directory for devices.csv and operators.csv");
@@ -108,8 +109,11 @@ int cmd_provision(int argc, char** argv) {
     }
     {
         std::ofstream f(out_dir + "/operators.csv");
-        f << "operator_id,password,station_id,name\n";
-        for (const auto& o : dist.operators) f << o.id() << "," << o.password() << "," << o.station_id() << "," << o.name() << "\n";
+        f << "operator_id,password,station_id,name\n";  // station_id "cc": a command-centre supervisor
+        for (const auto& o : dist.operators) {
+            f << o.id() << "," << o.password() << "," << (o.role() == "supervisor" ? "cc" : o.station_id()) << ","
+              << o.name() << "\n";
+        }
     }
     std::filesystem::permissions(out_dir + "/devices.csv", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     // A pairing for demos: the first resident whose nearest station is the first station, so a
@@ -135,7 +139,7 @@ int cmd_provision(int argc, char** argv) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     std::cout << "provisioned " << dist.stations.size() << " stations in " << district_areas().size()
               << " streets/towns, " << dist.residents.size() << " residents with devices, " << dist.operators.size()
-              << " operators in " << ms << " ms\n"
+              << " operators (" << d.supervisors << " of them command-centre supervisors) in " << ms << " ms\n"
               << "device secrets: " << out_dir << "/devices.csv; operator accounts: " << out_dir << "/operators.csv\n";
     return 0;
 }

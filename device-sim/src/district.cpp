@@ -133,6 +133,15 @@ district generate_district(const district_options& opts) {
             d.operators.push_back(std::move(o));
         }
     }
+    // The district command centre's supervisors (no station).
+    for (int k = 1; k <= opts.supervisors; ++k) {
+        anxin::admin::v1::Operator o;
+        o.set_id("sup-" + std::to_string(k));
+        o.set_name(operator_names[rng() % std::size(operator_names)]);
+        o.set_role("supervisor");
+        o.set_password(opts.operator_password);
+        d.operators.push_back(std::move(o));
+    }
     return d;
 }
 

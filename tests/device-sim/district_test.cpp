@@ -142,14 +142,21 @@ TEST(district, each_resident_has_one_device_with_a_32_hex_secret) {
 
 TEST(district, default_operators_belong_to_existing_stations) {
     const auto& d = default_district();
-    EXPECT_EQ(d.operators.size(), 139u * 2);
+    EXPECT_EQ(d.operators.size(), 139u * 2 + 3);  // + the command centre's supervisors
     std::set<std::string> station_ids;
     for (const auto& s : d.stations) station_ids.insert(s.id());
+    int supervisors = 0;
     for (const auto& o : d.operators) {
-        EXPECT_TRUE(station_ids.contains(o.station_id())) << o.id() << " -> " << o.station_id();
+        if (o.role() == "supervisor") {
+            ++supervisors;
+            EXPECT_TRUE(o.station_id().empty()) << o.id();
+        } else {
+            EXPECT_TRUE(station_ids.contains(o.station_id())) << o.id() << " -> " << o.station_id();
+        }
         EXPECT_EQ(o.password(), "anxin-demo");
         EXPECT_FALSE(o.name().empty());
     }
+    EXPECT_EQ(supervisors, 3);
 }
 
 TEST(district, operators_per_station_is_respected) {
@@ -159,6 +166,7 @@ TEST(district, operators_per_station_is_respected) {
         opts.residents = 10;
         opts.operators_per_station = per_station;
         opts.operator_password = "s3cret";
+        opts.supervisors = 0;
         const district d = generate_district(opts);
         EXPECT_EQ(d.operators.size(), d.stations.size() * static_cast<std::size_t>(per_station));
 
@@ -181,10 +189,11 @@ TEST(district, smaller_districts_honour_the_counts) {
     opts.stations = 30;
     opts.residents = 7;
     opts.operators_per_station = 1;
+    opts.supervisors = 2;
     const district d = generate_district(opts);
     EXPECT_EQ(d.stations.size(), 30u);
     EXPECT_EQ(d.residents.size(), 7u);
-    EXPECT_EQ(d.operators.size(), 30u);
+    EXPECT_EQ(d.operators.size(), 32u);
     for (const auto& s : d.stations) EXPECT_TRUE(in_tongzhou(s.lat(), s.lon())) << s.id();
 }
 
