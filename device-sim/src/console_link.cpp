@@ -22,7 +22,14 @@ std::string to_json(const google::protobuf::Message& m) {
 
 console_link::console_link(asio::io_context& io) : io_(io) {}
 
-console_link::~console_link() { close(); }
+console_link::~console_link() {
+    close();
+    // The read in flight refers to this object: let it finish (aborted) before we go away.
+    for (int i = 0; reading_ && i < 100; ++i) {
+        io_.restart();
+        io_.run_one_for(std::chrono::milliseconds(10));
+    }
+}
 
 void console_link::close() {
     if (ws_) {

@@ -18,7 +18,14 @@ std::int64_t wall_ms() {
 
 device_link::device_link(asio::io_context& io) : io_(io), socket_(io) {}
 
-device_link::~device_link() { close(); }
+device_link::~device_link() {
+    close();
+    // The read in flight refers to this object: let it finish (aborted) before we go away.
+    for (int i = 0; reading_ && i < 100; ++i) {
+        io_.restart();
+        io_.run_one_for(std::chrono::milliseconds(10));
+    }
+}
 
 void device_link::close() {
     boost::system::error_code ec;
