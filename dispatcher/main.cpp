@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
+    int max_calls = 1;
     int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3, missed_heartbeats = 3;
     po::options_description desc("anxin dispatcher — receives home emergency calls and routes them to operators");
     desc.add_options()
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
         ("escalation-limit", po::value(&escalation_limit_s)->default_value(45), "seconds before an untaken call goes to the command centre")
         ("max-tiers", po::value(&max_tiers)->default_value(3), "stations tried before the command centre")
         ("wrap-up", po::value(&wrap_up_s)->default_value(10), "seconds after closing a call before new offers")
+        ("max-calls-per-operator", po::value(&max_calls)->default_value(1), "calls an operator may hold at once")
         ("missed-offers", po::value(&missed_offers)->default_value(3), "offers in a row an operator may let time out before being set away")
         ("reconnect-grace", po::value(&grace_s)->default_value(60), "seconds a vanished console keeps its calls")
         ("priorities", po::value(&priorities), "overrides, e.g. smoke=1,inactivity=1 (1 emergency, 2 urgent, 3 technical)")
@@ -125,6 +127,11 @@ int main(int argc, char** argv) {
     rc.tier_timeout_ms = static_cast<std::int64_t>(tier_timeout_s * 1000);
     rc.escalation_limit_ms = static_cast<std::int64_t>(escalation_limit_s * 1000);
     rc.max_station_tiers = max_tiers;
+    if (max_calls < 1 || max_calls > 20) {
+        std::cerr << "dispatcher: --max-calls-per-operator must be 1..20\n";
+        return 2;
+    }
+    rc.max_calls_per_operator = max_calls;
     rc.missed_offers_before_away = missed_offers;
     rc.reconnect_grace_ms = static_cast<std::int64_t>(grace_s * 1000);
     opts.settings.wrap_up_ms = static_cast<std::int64_t>(wrap_up_s * 1000);
