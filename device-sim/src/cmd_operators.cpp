@@ -2,6 +2,7 @@
 // another. device-sim console: one person operating a console from the terminal.
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "sim_files.hpp"
 
 #include "anxin/sim/console_link.hpp"
@@ -72,17 +73,7 @@ int cmd_operators(int argc, char** argv) {
         ("outcome", po::value(&outcome)->default_value("resolved_by_phone"), "outcome to close with")
         ("duration", po::value(&duration_s)->default_value(0), "stop after this many seconds (0: until Ctrl-C)");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << e.what() << "\n" << desc;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << desc;
-        return 0;
-    }
+    if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     std::set<std::string> wanted;
     if (stations_arg != "all") {
         std::stringstream ss(stations_arg);
@@ -209,17 +200,7 @@ int cmd_console(int argc, char** argv) {
         ("operator", po::value(&op)->required(), "operator id")
         ("password", po::value(&password)->required(), "password");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
-        if (vm.count("help")) {
-            std::cout << desc;
-            return 0;
-        }
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << e.what() << "\n" << desc;
-        return 2;
-    }
+    if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     boost::asio::io_context io;
     console_link link(io);
     if (!link.connect(host, http_port, 5s)) {

@@ -1,6 +1,7 @@
 // device-sim press: one resident presses the button; every step is printed with its time.
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "sim_files.hpp"
 
 #include "anxin/sim/device_link.hpp"
@@ -50,17 +51,7 @@ int cmd_press(int argc, char** argv) {
         ("cancel-after", po::value(&cancel_after_s), "press cancel (false alarm) this many seconds after the ack")
         ("wait", po::value(&wait_s)->default_value(600), "give up after this many seconds without the call being closed");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << e.what() << "\n" << desc;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << desc;
-        return 0;
-    }
+    if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     auto type = parse_type(type_name);
     if (!type) {
         std::cerr << "device-sim: unknown --type " << type_name << "\n";

@@ -1,6 +1,7 @@
 // device-sim provision: generate a district and load it through the admin API.
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "sim_files.hpp"
 
 #include "anxin/dispatcher/geo.hpp"
@@ -50,17 +51,7 @@ int cmd_provision(int argc, char** argv) {
         ("batch", po::value(&batch)->default_value(1000), "residents per admin API request")
         ("out", po::value(&out_dir)->default_value("sim-data"), "directory for devices.csv and operators.csv");
     po::variables_map vm;
-    try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << e.what() << "\n" << desc;
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << desc;
-        return 0;
-    }
+    if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     if (token.empty()) {
         auto t = read_first_line(token_file);
         if (!t) {

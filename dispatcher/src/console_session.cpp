@@ -92,6 +92,19 @@ void console_session::send_error(const std::string& req_id, const std::string& c
     send(ev);
 }
 
+bool console_session::refused(const std::string& req_id, const std::string& call_id, const transition_result& r,
+                              const std::string& bad_state_message) {
+    if (r.ok()) return false;
+    const std::string who = r.data.empty() || r.data[0].empty() ? std::string("another operator") : r.data[0];
+    if (r.code == "unavailable") send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+    else if (r.code == "missing") send_error(req_id, "not_found", "no such call", call_id);
+    else if (r.code == "taken") send_error(req_id, "already_taken", "taken by " + who, call_id);
+    else if (r.code == "not_offered") send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
+    else if (r.code == "not_yours") send_error(req_id, "not_yours", "this call is held by " + who, call_id);
+    else send_error(req_id, "bad_state", bad_state_message + (r.data.empty() ? "" : " (call is " + r.data[0] + ")"), call_id);
+    return true;
+}
+
 void console_session::shutdown() {
     if (closed_) return;
     closed_ = true;
@@ -390,22 +403,7 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
     if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
     auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id, station_id,
                                          station_name, wall_ms() + ctx_.settings.routing.tier_timeout_ms);
-    if (r.code == "unavailable") {
-        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
-        co_return;
-    }
-    if (r.code == "missing") {
-        send_error(req_id, "not_found", "no such call", call_id);
-        co_return;
-    }
-    if (r.code == "not_yours") {
-        send_error(req_id, "not_yours", "this call is held by " + r.data[0], call_id);
-        co_return;
-    }
-    if (!r.ok()) {
-        send_error(req_id, "bad_state", "only a call you hold can be transferred", call_id);
-        co_return;
-    }
+    if (refused(req_id, call_id, r, "only a call you hold can be transferred")) co_return;
     spdlog::info("call {}: transferred by {} to {}", call_id, operator_id_, station_id);
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
@@ -419,22 +417,7 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
 asio::awaitable<void> console_session::on_accept(const std::string& req_id, const std::string& call_id) {
     auto self = shared_from_this();
     auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_);
-    if (r.code == "unavailable") {
-        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
-        co_return;
-    }
-    if (r.code == "missing") {
-        send_error(req_id, "not_found", "no such call", call_id);
-        co_return;
-    }
-    if (r.code == "taken") {
-        send_error(req_id, "already_taken", "taken by " + (r.data.empty() ? std::string("another operator") : r.data[0]), call_id);
-        co_return;
-    }
-    if (!r.ok()) {
-        send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
-        co_return;
-    }
+    if (refused(req_id, call_id, r, "this call cannot be taken now")) co_return;
     // data: device, station_name, other offered operators...
     spdlog::info("call {}: accepted by operator {}", call_id, operator_id_);
     cv::ConsoleEvent ev;
@@ -468,23 +451,7 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id, const
         co_return;
     }
     auto r = co_await ctx_.store.close(call_id, operator_id_, outcome, note, ctx_.settings.wrap_up_ms);
-    if (r.code == "unavailable") {
-        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
-        co_return;
-    }
-    if (r.code == "missing") {
-        send_error(req_id, "not_found", "no such call", call_id);
-        co_return;
-    }
-    if (r.code == "not_yours") {
-        send_error(req_id, "not_yours", "this call is held by " + r.data[0], call_id);
-        co_return;
-    }
-    if (!r.ok()) {
-        send_error(req_id, "bad_state", "call is " + (r.data.empty() ? std::string("?") : r.data[0]) + ", not accepted",
-                   call_id);
-        co_return;
-    }
+    if (refused(req_id, call_id, r, "only an accepted call can be closed")) co_return;
     spdlog::info("call {}: closed by operator {} ({})", call_id, operator_id_, outcome);
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
@@ -512,14 +479,7 @@ asio::awaitable<void> console_session::on_note(const std::string& req_id, const 
         co_return;
     }
     auto r = co_await ctx_.store.add_note(call_id, operator_id_, text);
-    if (r.code == "unavailable") {
-        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
-        co_return;
-    }
-    if (!r.ok()) {
-        send_error(req_id, "not_found", "no such call", call_id);
-        co_return;
-    }
+    if (refused(req_id, call_id, r, "cannot add a note")) co_return;
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     ev.mutable_note_added()->set_call_id(call_id);

@@ -27,6 +27,8 @@ class ConsoleEvent;
 
 namespace anxin::dispatcher {
 
+struct transition_result;
+
 class console_session : public peer, public std::enable_shared_from_this<console_session> {
 public:
     console_session(boost::beast::tcp_stream stream, server_context& ctx);
@@ -56,6 +58,9 @@ private:
     void send(const anxin::console::v1::ConsoleEvent& ev);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,
                     const std::string& call_id = {});
+    // Sends the console the error that a failed transition means; false if r succeeded.
+    bool refused(const std::string& req_id, const std::string& call_id, const transition_result& r,
+                 const std::string& bad_state_message);
     void shutdown();
 
     boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
