@@ -77,6 +77,11 @@ asio::awaitable<void> call_router::kicked_loop() {
             co_await kick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
+        if (reconciling_) {
+            // A pass is under way (waiting on Redis): let it finish; the kick stays pending.
+            co_await sleep_for(20ms);
+            continue;
+        }
         kick_pending_ = false;
         if (ctx_.store.redis().connected()) co_await reconcile();
     }
@@ -129,7 +134,13 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
         op.wrap_until_ms = e[2].as_int();
         op.idle_since_ms = e[3].as_int();
         op.missed_in_row = static_cast<int>(e[4].as_int());
-        w.ops.push_back(std::move(op));
+        // An operator moved to another station has an old, ended member too: keep the freshest.
+        auto same = std::find_if(w.ops.begin(), w.ops.end(), [&](const operator_snapshot& o) { return o.id == op.id; });
+        if (same == w.ops.end()) {
+            w.ops.push_back(std::move(op));
+        } else if (p.lease_end_ms > (same->online ? w.now + 1 : same->offline_since_ms)) {
+            *same = std::move(op);
+        }
     }
     co_return w;
 }
@@ -255,7 +266,9 @@ asio::awaitable<void> call_router::offer(const call_snapshot& call, const std::s
     if (!added.empty()) {
         cv::ConsoleEvent ev;
         auto* o = ev.mutable_offer();
-        if (co_await ctx_.store.load_console_call(call.id, *o->mutable_call())) {
+        // The call may have been taken meanwhile (its withdrawn may already be out): then say nothing.
+        if (co_await ctx_.store.load_console_call(call.id, *o->mutable_call()) &&
+            (o->call().state() == "offered" || o->call().state() == "received")) {
             co_await ctx_.dir.resident_card(o->call().resident_id(), call.id, *o->mutable_resident());
             for (const auto& op : added) ctx_.bus.to_operator(op, ev);
         }
@@ -323,10 +336,19 @@ asio::awaitable<bool> call_router::reconcile() {
 
     auto w = co_await observe();
     if (!w) co_return false;
+    // Waiting calls, most urgent first (scored by priority, then age), plus any whose escalation
+    // is due even if a surge pushed them past the first 5000.
     auto active = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
-    if (!active.ok()) co_return false;
+    auto due_timers = co_await ctx_.store.redis().exec(
+        redis_cmd("ZRANGEBYSCORE", "anx:timers", "-inf", std::to_string(w->now), "LIMIT", "0", "1000"));
+    if (!active.ok() || !due_timers.ok()) co_return false;
     std::vector<std::string> ids;
-    for (const auto& e : active.reply.elements) ids.push_back(e.str);
+    std::set<std::string> seen_ids;
+    for (const auto* list : {&active.reply, &due_timers.reply}) {
+        for (const auto& e : list->elements) {
+            if (seen_ids.insert(e.str).second) ids.push_back(e.str);
+        }
+    }
     std::vector<std::string> residents;
     auto calls = co_await snapshot(ids, &residents);
 
@@ -337,7 +359,12 @@ asio::awaitable<bool> call_router::reconcile() {
         bool first = (c.state == "received" || c.state == "offered") && c.tier_stations.empty();
         bool due = !first && c.next_escalation_ms > 0 && c.next_escalation_ms <= w->now;
         if (!first && !due) continue;
-        if (!co_await step(c, residents[i], *w, first)) co_return false;
+        // A failure on one call (an error reply) must not hold up the others.
+        if (!co_await step(c, residents[i], *w, first)) {
+            if (!ctx_.store.redis().connected()) co_return false;
+            spdlog::error("call {}: escalation step failed; retrying next pass", c.id);
+            continue;
+        }
         changed.push_back(c.id);
     }
     if (!changed.empty()) {
@@ -399,7 +426,16 @@ asio::awaitable<void> call_router::supervise() {
         in.type = "device_offline";
         in.priority = ctx_.settings.priorities.of(in.type);
         auto r = co_await ctx_.store.ingest(in);
-        if (!r.stored) continue;
+        if (!r.stored) {
+            // Not raised: put the device back under supervision so the next pass tries again
+            // (the episode's sequence makes a second attempt create the call only once).
+            std::vector<std::vector<std::string>> undo;
+            undo.push_back(redis_cmd("HSET", "anx:device:" + d.str, "offline", "0"));
+            undo.push_back(redis_cmd("HINCRBY", "anx:device:" + d.str, "offline_episodes", "-1"));
+            undo.push_back(redis_cmd("ZADD", "anx:supervision", std::to_string(now), d.str));
+            co_await ctx_.store.redis().exec_many(std::move(undo));
+            continue;
+        }
         co_await ctx_.store.redis().exec(redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
         ++ctx_.stats.devices_went_offline;
         spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str, r.call_id);
@@ -439,7 +475,9 @@ asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
             for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
                 if (fields[i].str == "call") call_id = fields[i + 1].str;
             }
-            bool done = call_id.empty() || co_await route_new(call_id);
+            // While Redis is connected a failure is this call's own (an error reply): acknowledge
+            // anyway so it cannot block the queue; the reconcile pass gives it its first step.
+            bool done = call_id.empty() || co_await route_new(call_id) || ctx_.store.redis().connected();
             if (!done) {
                 all_ok = false;
                 continue;

@@ -117,8 +117,9 @@ asio::awaitable<transition_result> call_store::apply_offers(const std::string& c
 }
 
 asio::awaitable<transition_result> call_store::accept(const std::string& call_id, const std::string& op,
-                                                      bool supervisor) {
-    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_, supervisor ? "1" : "0")));
+                                                      bool supervisor, int max_calls) {
+    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_, supervisor ? "1" : "0",
+                                                                 std::to_string(max_calls))));
 }
 
 asio::awaitable<transition_result> call_store::close(const std::string& call_id, const std::string& op,

@@ -100,6 +100,7 @@ bool console_session::refused(const std::string& req_id, const std::string& call
     else if (r.code == "missing") send_error(req_id, "not_found", "no such call", call_id);
     else if (r.code == "taken") send_error(req_id, "already_taken", "taken by " + who, call_id);
     else if (r.code == "not_offered") send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
+    else if (r.code == "busy") send_error(req_id, "busy", "close the call you hold first", call_id);
     else if (r.code == "not_yours") send_error(req_id, "not_yours", "this call is held by " + who, call_id);
     else send_error(req_id, "bad_state", bad_state_message + (r.data.empty() ? "" : " (call is " + r.data[0] + ")"), call_id);
     return true;
@@ -400,10 +401,10 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
         send_error(req_id, "not_found", "no station " + station_id, call_id);
         co_return;
     }
-    if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
     auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id, station_id,
                                          station_name, wall_ms() + ctx_.settings.routing.tier_timeout_ms);
     if (refused(req_id, call_id, r, "only a call you hold can be transferred")) co_return;
+    if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
     spdlog::info("call {}: transferred by {} to {}", call_id, operator_id_, station_id);
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
@@ -416,7 +417,7 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
 
 asio::awaitable<void> console_session::on_accept(const std::string& req_id, const std::string& call_id) {
     auto self = shared_from_this();
-    auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_);
+    auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_, ctx_.settings.routing.max_calls_per_operator);
     if (refused(req_id, call_id, r, "this call cannot be taken now")) co_return;
     // data: device, station_name, other offered operators...
     spdlog::info("call {}: accepted by operator {}", call_id, operator_id_);

@@ -35,6 +35,8 @@ local function clear_offers(id)
   return ops
 end
 local function bump(key) return redis.call('HINCRBY', key, 'ver', 1) end
+-- anx:calls:active is ordered by priority, then age: the most urgent waiting calls come first.
+local function active_score(priority, received) return tonumber(priority) * 1e13 + tonumber(received) end
 -- Operator runtime state: anx:opstate:<op> {status, active, wrap_until, idle_since, missed}
 local function op_busy(op, delta)
   redis.call('HINCRBY', 'anx:opstate:' .. op, 'active', delta)
@@ -58,7 +60,7 @@ redis.call('HSET', key, 'id', id, 'state', 'received', 'device', device, 'seq', 
 history(id, 'received', 'device:' .. device, ARGV[7], ARGV[3])
 count(nil, 'received')
 redis.call('ZADD', 'anx:calls:open', now, id)
-redis.call('ZADD', 'anx:calls:active', now, id)
+redis.call('ZADD', 'anx:calls:active', active_score(ARGV[8], nown), id)
 redis.call('ZADD', 'anx:calls:by_time', now, id)
 redis.call('ZADD', 'anx:device:' .. device .. ':open', now, id)
 if ARGV[6] ~= '' then redis.call('ZADD', 'anx:resident:' .. ARGV[6] .. ':calls', now, id) end
@@ -146,9 +148,9 @@ for _, op in ipairs(removed) do table.insert(out, op) end
 return out
 )lua";
 
-// ARGV: call, operator, instance, supervisor ('1' may take any waiting call)
+// ARGV: call, operator, instance, supervisor ('1' may take any waiting call), max_calls
 // -> {'ok', device, station_name, other offered ops...} | {'taken', by} | {'not_offered'} |
-//    {'missing'} | {'state', s}
+//    {'busy'} | {'missing'} | {'state', s}
 inline constexpr const char* accept = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
@@ -157,6 +159,9 @@ if not f[1] then return {'missing'} end
 if f[1] == 'accepted' or f[1] == 'closed' then return {'taken', f[4] or ''} end
 if f[1] ~= 'offered' and f[1] ~= 'received' then return {'state', f[1]} end
 if ARGV[4] ~= '1' and redis.call('SISMEMBER', key .. ':offers', op) == 0 then return {'not_offered'} end
+if ARGV[4] ~= '1' and tonumber(redis.call('HGET', 'anx:opstate:' .. op, 'active') or '0') >= tonumber(ARGV[5]) then
+  return {'busy'}
+end
 local prev = f[1]
 redis.call('HSET', key, 'state', 'accepted', 'operator', op, 'accepted_ms', now, 'next_esc_ms', 0)
 bump(key)
@@ -211,14 +216,19 @@ if f[1] ~= 'accepted' then return {'state', f[1]} end
 if f[3] ~= op then return {'not_yours', f[3] or ''} end
 redis.call('HSET', key, 'state', 'offered', 'operator', '', 'next_esc_ms', ARGV[7])
 redis.call('HDEL', key, 'accepted_ms')
+local cc = redis.call('HGET', key, 'cc')
+local next_esc = ARGV[7]
+-- At the command centre there is nowhere further to escalate (unless transferred away).
+if cc == '1' and ARGV[5] == '' then next_esc = '0' end
+redis.call('HSET', key, 'next_esc_ms', next_esc)
 if ARGV[5] ~= '' then
   redis.call('HSET', key, 'tiers', ARGV[5], 'cc', 0, 'station', ARGV[5], 'station_name', ARGV[6])
 end
 bump(key)
 redis.call('SREM', 'anx:operator:' .. op .. ':calls', id)
 op_busy(op, -1)
-redis.call('ZADD', 'anx:calls:active', f[4], id)
-redis.call('ZADD', 'anx:timers', ARGV[7], id)
+redis.call('ZADD', 'anx:calls:active', active_score(redis.call('HGET', key, 'priority') or '1', f[4]), id)
+if next_esc ~= '0' then redis.call('ZADD', 'anx:timers', next_esc, id) end
 history(id, ARGV[5] ~= '' and 'transferred' or 'released', 'operator:' .. op, ARGV[3], ARGV[4])
 count('accepted', 'offered')
 return {'ok', f[2]}

@@ -79,8 +79,9 @@ public:
                                                        bool require_due);
     boost::asio::awaitable<transition_result> apply_offers(const std::string& call_id, std::int64_t version,
                                                            const std::vector<std::string>& operators);
+    // Refused with "busy" when a (non-supervisor) operator already holds max_calls calls.
     boost::asio::awaitable<transition_result> accept(const std::string& call_id, const std::string& op,
-                                                     bool supervisor);
+                                                     bool supervisor, int max_calls);
     boost::asio::awaitable<transition_result> close(const std::string& call_id, const std::string& op,
                                                     const std::string& outcome, const std::string& note,
                                                     std::int64_t wrap_up_ms);
