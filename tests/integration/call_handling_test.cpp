@@ -222,6 +222,28 @@ TEST_F(CallHandling, LoggingOutWithACallInHandGivesItBackAtOnce) {
     EXPECT_TRUE(wait_for(*a2, offer_of(call), 3s));
 }
 
+TEST_F(CallHandling, AnOperatorHoldsOneCallAtATime) {
+    start({});
+    auto a1 = c->console("op-a1");
+    auto dev = c->device("dev-1");
+    ASSERT_TRUE(a1 && dev);
+    auto first = press(*dev, 1);
+    auto second = press(*dev, 2);
+    ASSERT_TRUE(wait_for(*a1, offer_of(first)));
+    ASSERT_TRUE(wait_for(*a1, offer_of(second)));
+    // Both clicked before the second offer is withdrawn: the second is refused.
+    cv::ConsoleRequest accept1, accept2;
+    accept1.mutable_accept()->set_call_id(first);
+    accept2.mutable_accept()->set_call_id(second);
+    a1->send(accept1);
+    a1->send(accept2);
+    ASSERT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) { return e.has_accepted() && e.accepted().call().id() == first; }));
+    auto err = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_error(); });
+    ASSERT_TRUE(err);
+    EXPECT_EQ(err->error().code(), "busy");
+    EXPECT_EQ(hget("anx:call:" + second, "state"), "offered");
+}
+
 TEST_F(CallHandling, TransferHandsTheCallToAnotherStation) {
     start({});
     auto a1 = c->console("op-a1");
