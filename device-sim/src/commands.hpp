@@ -7,5 +7,6 @@ int cmd_provision(int argc, char** argv);
 int cmd_press(int argc, char** argv);
 int cmd_operators(int argc, char** argv);
 int cmd_console(int argc, char** argv);
+int cmd_load(int argc, char** argv);
 
 }  // namespace anxin::sim

@@ -90,7 +90,10 @@ void console_link::start_read() {
         cv::ConsoleEvent ev;
         google::protobuf::util::JsonParseOptions po;
         po.ignore_unknown_fields = true;
-        if (google::protobuf::util::JsonStringToMessage(text, &ev, po).ok()) inbox_.push_back(std::move(ev));
+        if (google::protobuf::util::JsonStringToMessage(text, &ev, po).ok()) {
+            if (handler_) handler_(ev);
+            else inbox_.push_back(std::move(ev));
+        }
         start_read();
     });
 }

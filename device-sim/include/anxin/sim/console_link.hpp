@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,9 @@ public:
     bool closed() const { return closed_; }
     const std::string& error() const { return error_; }
     void close();
+    // When set, events go to this handler as they arrive (inside the io_context) instead of the
+    // inbox: for load tests that timestamp them.
+    void set_event_handler(std::function<void(const anxin::console::v1::ConsoleEvent&)> h) { handler_ = std::move(h); }
 
 private:
     void start_read();
@@ -46,6 +50,7 @@ private:
     std::unique_ptr<boost::beast::websocket::stream<boost::beast::tcp_stream>> ws_;
     boost::beast::flat_buffer buf_;
     std::deque<anxin::console::v1::ConsoleEvent> inbox_;
+    std::function<void(const anxin::console::v1::ConsoleEvent&)> handler_;
     bool reading_ = false;
     bool closed_ = true;
     std::string error_;
