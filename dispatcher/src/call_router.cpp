@@ -49,6 +49,8 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+std::chrono::steady_clock::time_point clock_type_max() { return std::chrono::steady_clock::time_point::max(); }
+
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -299,27 +301,58 @@ asio::awaitable<void> call_router::call_changed(const std::string& call_id, bool
     ctx_.bus.to_device(c->device_id(), m);
 }
 
-asio::awaitable<bool> call_router::route_new(const std::string& call_id) {
+// Runs f(0..n-1) concurrently (their Redis commands pipeline on the one connection) and
+// resumes when all have finished.
+template <class F>
+asio::awaitable<void> for_each_concurrently(std::size_t n, F f) {
+    if (n == 0) co_return;
+    auto ex = co_await asio::this_coro::executor;
+    auto remaining = std::make_shared<std::size_t>(n);
+    auto all_done = std::make_shared<asio::steady_timer>(ex, clock_type_max());
+    for (std::size_t i = 0; i < n; ++i) {
+        asio::co_spawn(
+            ex,
+            [f, i, remaining, all_done]() -> asio::awaitable<void> {
+                co_await f(i);
+                if (--*remaining == 0) all_done->cancel();
+            },
+            asio::detached);
+    }
+    // co_spawn may run a coroutine inline up to its first suspension: all may be finished already
+    // (then the cancel above happened before there was a wait to cancel).
+    if (*remaining == 0) co_return;
+    boost::system::error_code ec;
+    co_await all_done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<bool> call_router::route_new(const std::vector<std::string>& ids) {
     auto w = co_await observe();
     if (!w) co_return false;
     std::vector<std::string> residents;
-    std::vector<std::string> ids{call_id};
     auto calls = co_await snapshot(ids, &residents);
     if (calls.empty()) co_return true;  // gone
-    auto& call = calls.front();
-    if (call.state == "received" && call.tier_stations.empty() && !call.at_command_centre) {
-        if (!co_await step(call, residents.front(), *w, true)) co_return false;
-        calls = co_await snapshot(ids, nullptr);
-        if (calls.empty()) co_return true;
-    }
+    // Named, not a temporary in the co_await: g++ 12 destroys such temporaries twice.
+    auto ok = std::make_shared<bool>(true);
+    auto first_steps = [this, &calls, &residents, &w, ok](std::size_t i) -> asio::awaitable<void> {
+        const auto& call = calls[i];
+        if (call.state == "received" && call.tier_stations.empty() && !call.at_command_centre) {
+            if (!co_await step(call, residents[i], *w, true)) *ok = false;
+        }
+    };
+    co_await for_each_concurrently(calls.size(), first_steps);
+    if (!*ok) co_return false;
     if (ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle) {
         // One operator per call is a choice among all waiting calls: leave it to a full pass.
         kick();
         co_return true;
     }
-    // Ring-all offers of one call do not depend on the others: offer it at once.
-    auto plan = plan_offers(calls, w->ops, w->now, ctx_.settings.routing);
-    co_await offer(calls.front(), plan[call_id]);
+    // Ring-all offers of a call do not depend on the others: offer these at once.
+    auto fresh = co_await snapshot(ids, nullptr);
+    auto plan = plan_offers(fresh, w->ops, w->now, ctx_.settings.routing);
+    auto offers = [this, &fresh, &plan](std::size_t i) -> asio::awaitable<void> {
+        co_await offer(fresh[i], plan[fresh[i].id]);
+    };
+    co_await for_each_concurrently(fresh.size(), offers);
     co_return true;
 }
 
@@ -464,32 +497,32 @@ asio::awaitable<void> call_router::supervise() {
 asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
     // XREADGROUP reply: [[stream, [[id, [field, value, ...]], ...]]]
     if (!reply.is_array()) co_return true;
-    bool all_ok = true;
+    std::vector<std::string> entry_ids, call_ids;
     for (const auto& s : reply.elements) {
         if (s.elements.size() != 2) continue;
         for (const auto& entry : s.elements[1].elements) {
             if (entry.elements.size() != 2) continue;
-            const std::string& id = entry.elements[0].str;
-            std::string call_id;
+            entry_ids.push_back(entry.elements[0].str);
             const auto& fields = entry.elements[1].elements;
             for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-                if (fields[i].str == "call") call_id = fields[i + 1].str;
+                if (fields[i].str == "call") call_ids.push_back(fields[i + 1].str);
             }
-            // While Redis is connected a failure is this call's own (an error reply): acknowledge
-            // anyway so it cannot block the queue; the reconcile pass gives it its first step.
-            bool done = call_id.empty() || co_await route_new(call_id) || ctx_.store.redis().connected();
-            if (!done) {
-                all_ok = false;
-                continue;
-            }
-            // The call's state now records the decision; the queue entry has served its purpose.
-            std::vector<std::vector<std::string>> done_cmds;
-            done_cmds.push_back(redis_cmd("XACK", stream, group, id));
-            done_cmds.push_back(redis_cmd("XDEL", stream, id));
-            (void)co_await ctx_.store.redis().exec_many(std::move(done_cmds));
         }
     }
-    co_return all_ok;
+    if (entry_ids.empty()) co_return true;
+    // The whole batch is routed from one snapshot of who is on duty.
+    bool done = call_ids.empty() || co_await route_new(call_ids);
+    // While Redis is connected a failure is a call's own (an error reply): acknowledge anyway so
+    // it cannot block the queue; the reconcile pass gives any such call its first step.
+    if (!done && !ctx_.store.redis().connected()) co_return false;
+    // The calls' states now record the decisions; the queue entries have served their purpose.
+    std::vector<std::vector<std::string>> done_cmds;
+    for (const auto& id : entry_ids) {
+        done_cmds.push_back(redis_cmd("XACK", stream, group, id));
+        done_cmds.push_back(redis_cmd("XDEL", stream, id));
+    }
+    (void)co_await ctx_.store.redis().exec_many(std::move(done_cmds));
+    co_return true;
 }
 
 asio::awaitable<void> call_router::consume() {

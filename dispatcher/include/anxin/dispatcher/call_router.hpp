@@ -58,7 +58,8 @@ private:
     boost::asio::awaitable<bool> reconcile();
     boost::asio::awaitable<void> supervise();
     boost::asio::awaitable<bool> handle_entries(const redis_reply& stream_reply);
-    boost::asio::awaitable<bool> route_new(const std::string& call_id);
+    // First steps (and, ring-all, offers) for a batch of new calls.
+    boost::asio::awaitable<bool> route_new(const std::vector<std::string>& call_ids);
 
     boost::asio::awaitable<std::optional<world>> observe();
     boost::asio::awaitable<std::vector<call_snapshot>> snapshot(const std::vector<std::string>& ids,
