@@ -1,0 +1,41 @@
+file(REMOVE_RECURSE
+  "CMakeFiles/anxin_dispatcher.dir/src/call_policy.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_policy.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_router.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_router.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_state.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_state.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_store.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/call_store.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/console_session.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/console_session.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/device_session.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/device_session.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/directory.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/directory.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/embedded_redis.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/embedded_redis.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/event_bus.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/event_bus.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/geo.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/geo.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/http_session.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/http_session.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/metrics.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/metrics.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/password.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/password.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/redis_connection.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/redis_connection.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/report.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/report.cpp.o.d"
+  "CMakeFiles/anxin_dispatcher.dir/src/server.cpp.o"
+  "CMakeFiles/anxin_dispatcher.dir/src/server.cpp.o.d"
+  "libanxin_dispatcher.a"
+  "libanxin_dispatcher.pdb"
+)
+
+# Per-language clean rules from dependency scanning.
+foreach(lang CXX)
+  include(CMakeFiles/anxin_dispatcher.dir/cmake_clean_${lang}.cmake OPTIONAL)
+endforeach()

@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libanxin_proto_gen.a"
+)

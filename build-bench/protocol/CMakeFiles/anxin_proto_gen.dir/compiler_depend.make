@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for anxin_proto_gen.
+# This may be replaced when dependencies are built.

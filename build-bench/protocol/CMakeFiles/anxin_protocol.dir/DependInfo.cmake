@@ -1,0 +1,21 @@
+
+# Consider dependencies only in project.
+set(CMAKE_DEPENDS_IN_PROJECT_ONLY OFF)
+
+# The set of languages for which implicit dependencies are needed:
+set(CMAKE_DEPENDS_LANGUAGES
+  )
+
+# The set of dependency files which are needed:
+set(CMAKE_DEPENDS_DEPENDENCY_FILES
+  "/work/main/protocol/src/device_auth.cpp" "protocol/CMakeFiles/anxin_protocol.dir/src/device_auth.cpp.o" "gcc" "protocol/CMakeFiles/anxin_protocol.dir/src/device_auth.cpp.o.d"
+  "/work/main/protocol/src/framing.cpp" "protocol/CMakeFiles/anxin_protocol.dir/src/framing.cpp.o" "gcc" "protocol/CMakeFiles/anxin_protocol.dir/src/framing.cpp.o.d"
+  )
+
+# Targets to which this target links.
+set(CMAKE_TARGET_LINKED_INFO_FILES
+  "/work/main/build-bench/protocol/CMakeFiles/anxin_proto_gen.dir/DependInfo.cmake"
+  )
+
+# Fortran module output directory.
+set(CMAKE_Fortran_TARGET_MODULE_DIR "")

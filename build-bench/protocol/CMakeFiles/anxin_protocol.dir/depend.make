@@ -1,0 +1,2 @@
+# Empty dependencies file for anxin_protocol.
+# This may be replaced when dependencies are built.
