@@ -50,6 +50,7 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 
 std::chrono::steady_clock::time_point clock_type_max() { return std::chrono::steady_clock::time_point::max(); }
+std::chrono::steady_clock::time_point clock_type_now() { return std::chrono::steady_clock::now(); }
 
 std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -106,7 +107,9 @@ asio::awaitable<void> call_router::leader_loop() {
             }
         }
         if (!leader) continue;
-        co_await reconcile();
+        const bool full = ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle ||
+                          clock_type_now() - last_full_ > 5s;
+        co_await reconcile(full);
         co_await supervise();
     }
 }
@@ -356,7 +359,7 @@ asio::awaitable<bool> call_router::route_new(const std::vector<std::string>& ids
     co_return true;
 }
 
-asio::awaitable<bool> call_router::reconcile() {
+asio::awaitable<bool> call_router::reconcile(bool full) {
     if (reconciling_) {
         kick_pending_ = true;  // run again after the current pass
         co_return true;
@@ -369,9 +372,22 @@ asio::awaitable<bool> call_router::reconcile() {
 
     auto w = co_await observe();
     if (!w) co_return false;
+    // Who can take offers now: if that changed, every waiting call's offers must be looked at.
+    std::string world_key;
+    for (const auto& op : w->ops) {
+        if (can_take_offers(op, w->now, ctx_.settings.routing)) world_key += op.station_id + "/" + op.id + ";";
+    }
+    if (world_key != last_world_) full = true;
+    if (full) {
+        last_world_ = world_key;
+        last_full_ = clock_type_now();
+    }
     // Waiting calls, most urgent first (scored by priority, then age), plus any whose escalation
     // is due even if a surge pushed them past the first 5000.
-    auto active = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
+    redis_result active;
+    active.st = redis_result::status::ok;
+    active.reply.type = redis_reply::kind::array;
+    if (full) active = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
     auto due_timers = co_await ctx_.store.redis().exec(
         redis_cmd("ZRANGEBYSCORE", "anx:timers", "-inf", std::to_string(w->now), "LIMIT", "0", "1000"));
     if (!active.ok() || !due_timers.ok()) co_return false;

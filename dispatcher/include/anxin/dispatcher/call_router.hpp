@@ -8,8 +8,9 @@
 //   call's next_esc_ms in Redis, so it fires whichever instance started it, and once: the
 //   escalate script checks it is due and the call's version), who each call is on offer to
 //   (ring-all / longest-idle), and calls held by operators who vanished past the grace period.
-//   The instance holding the anx:leader:router lease runs it every 500 ms; any instance runs it
-//   at once when kicked (an operator logged in, closed a call, became available...).
+//   The instance holding the anx:leader:router lease runs it every 500 ms (over all waiting calls
+//   when who is on duty changed or every 5 s, else over the calls whose escalation is due); any
+//   instance runs a full pass at once when kicked (an operator logged in, closed a call...).
 // * supervise(): devices whose heartbeats stopped raise one "device_offline" call per episode
 //   (leader only).
 //
@@ -55,7 +56,9 @@ private:
     boost::asio::awaitable<void> consume();
     boost::asio::awaitable<void> leader_loop();
     boost::asio::awaitable<void> kicked_loop();
-    boost::asio::awaitable<bool> reconcile();
+    // full: every waiting call (offers re-planned); otherwise only calls whose escalation is due
+    // (ring-all only: longest-idle plans need every call).
+    boost::asio::awaitable<bool> reconcile(bool full = true);
     boost::asio::awaitable<void> supervise();
     boost::asio::awaitable<bool> handle_entries(const redis_reply& stream_reply);
     // First steps (and, ring-all, offers) for a batch of new calls.
@@ -76,6 +79,8 @@ private:
     std::shared_ptr<redis_connection> blocking_;
     boost::asio::steady_timer kick_timer_;
     bool kick_pending_ = false;
+    std::string last_world_;  // who could take offers at the last full pass
+    std::chrono::steady_clock::time_point last_full_{};
     bool reconciling_ = false;
     struct cached_home {
         std::optional<geo_point> home;

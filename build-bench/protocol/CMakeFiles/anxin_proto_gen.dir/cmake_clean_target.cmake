@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libanxin_proto_gen.a"
-)

@@ -1,2 +1,0 @@
-# Empty compiler generated dependencies file for anxin_proto_gen.
-# This may be replaced when dependencies are built.

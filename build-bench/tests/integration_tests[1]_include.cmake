@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build-bench/tests/integration_tests[1]_tests.cmake")
-  include("/work/main/build-bench/tests/integration_tests[1]_tests.cmake")
-else()
-  add_test(integration_tests_NOT_BUILT integration_tests_NOT_BUILT)
-endif()
