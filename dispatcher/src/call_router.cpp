@@ -249,7 +249,22 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
         if (!op_station.empty()) ctx_.bus.to_station(op_station, ev);
         spdlog::warn("operator {}: set away after {} missed offers", r.data[i], cfg.missed_offers_before_away);
     }
-    co_await call_changed(call.id, true);
+    bool supervisors = std::any_of(w.ops.begin(), w.ops.end(), [](const operator_snapshot& op) {
+        return op.supervisor && op.online;
+    });
+    if (supervisors) {
+        co_await call_changed(call.id, true);
+    } else {
+        // Nobody at the command centre to show the whole call to: the device's update needs no
+        // read of the call (this is the hot path of a surge).
+        dv::ServerMessage m;
+        auto* u = m.mutable_call_update();
+        u->set_call_id(call.id);
+        u->set_state(dv::OFFERED);
+        u->set_server_time_ms(wall_ms());
+        u->set_station_name(station_name);
+        ctx_.bus.to_device(r.data[0], m);
+    }
     co_return true;
 }
 
