@@ -376,7 +376,7 @@ asio::awaitable<bool> call_router::route_new(const std::vector<std::string>& ids
 
 asio::awaitable<bool> call_router::reconcile(bool full) {
     if (reconciling_) {
-        kick_pending_ = true;  // run again after the current pass
+        kick();  // run again after the current pass
         co_return true;
     }
     reconciling_ = true;
@@ -464,7 +464,7 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
             spdlog::warn("call {}: operator {} gone for {} s; offered again", c.str, op.id,
                          (w->now - op.offline_since_ms) / 1000);
             co_await call_changed(c.str, true);
-            kick_pending_ = true;
+            kick();  // offer it again at once (a full pass)
         }
     }
     co_return true;
