@@ -60,9 +60,13 @@ load connections --devices $CONNECTIONS --connect-rate 3000 --heartbeat 10 --ala
 RSS1=$(rss_kb)
 stop_dispatcher
 
-# 2. Steady: 5,000 alarms/s open-loop (the target), heartbeats from 5,000 devices.
+# 2. Steady: 5,000 alarms/s open-loop (the target), heartbeats from 5,000 devices. Meanwhile a
+#    coarse profile: CPU per process and Redis's command statistics.
 start_dispatcher
+redis-cli -s "$WORK/d/redis.sock" CONFIG RESETSTAT > /dev/null
+( sleep $((STEADY_S / 2 + 3)); top -b -n 1 -w 200 | grep -E "dispatcher|redis-ser|device-sim" > "$WORK/profile-top.txt" ) &
 load steady5k --devices 5000 --alarm-rate 5000 --duration $STEADY_S --types sos,fall,medical,smoke,low_battery
+redis-cli -s "$WORK/d/redis.sock" INFO commandstats | tr -d '\r' | grep cmdstat | sort -t= -k3 -n -r | head -8 > "$WORK/profile-redis.txt"
 stop_dispatcher
 
 # 3. Highest sustained durable ack rate: steady runs at rising rates, 10 s each.
@@ -77,7 +81,16 @@ start_dispatcher
 load surge --devices 15000 --connect-rate 3000 --surge 10000 --surge-window 1 --types sos,fall,low_battery,tamper
 stop_dispatcher
 
-# 5. press -> offered at a console and press -> assigned: bots at every station.
+# 5. Churn (200 connections dropped per second, reconnecting with backoff) and slow peers (10% of
+#    devices read only every 2 s) while alarms flow.
+start_dispatcher
+load churn --devices 5000 --alarm-rate 500 --duration 20 --churn 200 --types sos,fall
+stop_dispatcher
+start_dispatcher
+load slow --devices 5000 --alarm-rate 500 --duration 20 --slow 0.1 --slow-pause-ms 2000 --types sos,fall
+stop_dispatcher
+
+# 6. press -> offered at a console and press -> assigned: bots at every station.
 start_dispatcher --tier-timeout 600 --escalation-limit 600 --missed-offers 100000 --wrap-up 0
 load offered --devices 2000 --alarm-rate 20 --duration 20 --bots 139 --accept-delay 1 --close-delay 1
 stop_dispatcher

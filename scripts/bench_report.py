@@ -26,7 +26,7 @@ def cpu():
     return platform.processor()
 
 mem_gib = int(open("/proc/meminfo").readline().split()[1]) / 1024 / 1024
-runs = {n: load(n) for n in ["connections", "steady5k", "rate10000", "rate20000", "surge", "offered"]}
+runs = {n: load(n) for n in ["connections", "steady5k", "rate10000", "rate20000", "surge", "churn", "slow", "offered"]}
 
 def ms(h, k):
     return "-" if not h or not h.get("count") else f"{h[k]:.2f}"
@@ -88,7 +88,10 @@ su = runs["surge"]
 if su:
     w(f"**Surge**: {su['online']} devices connected, {su['presses']} presses within 1 s (sos, fall, low_battery, tamper): "
       f"acked {su['acked']}, max press → ack **{ms(su['ack'],'max_ms')} ms** (target: all within 2 s), lost {su['lost']}, "
-      f"all routed {su['settled_s']:.1f} s after the last press.")
+      f"all routed {su['settled_s']:.1f} s after the last press. Press → first offered (station or command centre): "
+      f"emergencies p50 {ms(su.get('routed_emergency'),'p50_ms')} / p99 {ms(su.get('routed_emergency'),'p99_ms')} ms, "
+      f"technical alarms p50 {ms(su.get('routed_technical'),'p50_ms')} / p99 {ms(su.get('routed_technical'),'p99_ms')} ms "
+      f"(ms resolution; the emergencies should come first).")
     w("")
 o = runs["offered"]
 if o:
@@ -97,6 +100,33 @@ if o:
       f"{o['presses']/max(1e-9,o['send_window_s']):.0f}/s); press → \"operator assigned\" at the device p50 "
       f"{ms(o['assigned'],'p50_ms')} ms (bots accept after 0.5-1.5 s).")
     w("")
+for name, text in [("churn", "**Churn** (200 connections dropped per second, reconnecting with backoff, 500 alarms/s)"),
+                   ("slow", "**Slow peers** (10 % of devices read only every 2 s, 500 alarms/s)")]:
+    r = runs[name]
+    if r:
+        w(f"{text}: acked {r['acked']}/{r['presses']}, resent {r['resent']}, disconnects {r['disconnects']}, lost {r['lost']}, "
+          f"duplicated {r['duplicated']}, press → ack p99 {ms(r['ack'],'p99_ms')} ms (the slow devices' own acks wait for "
+          f"their reads: that is in these figures).")
+        w("")
+def read(name):
+    try:
+        return open(os.path.join(work, name)).read().strip()
+    except Exception:
+        return ""
+w("## Where the time goes (coarse profile during the steady 5,000/s run)")
+w("")
+w("CPU per process (top, mid-run; 2 cores = 200 %):")
+w("")
+w("```")
+w(read("profile-top.txt") or "(not captured)")
+w("```")
+w("")
+w("Redis commands by total time (INFO commandstats over the run):")
+w("")
+w("```")
+w(read("profile-redis.txt") or "(not captured)")
+w("```")
+w("")
 w("## Command lines")
 w("")
 w("```")

@@ -591,6 +591,7 @@ int cmd_load(int argc, char** argv) {
 
     // Lost / duplicated, against Redis.
     long long lost = -1, duplicated = 0, checked = 0, unacked = 0, unrouted = 0;
+    latency_histogram routed_emergency, routed_technical;
     for (const auto& p : e.presses) {
         if (!p->acked) ++unacked;
         if (p->call_ids.size() > 1) ++duplicated;
@@ -601,12 +602,16 @@ int cmd_load(int argc, char** argv) {
     while (rc && !rc->err) {
         lost = 0;
         unrouted = 0;
+        routed_emergency = latency_histogram();
+        routed_technical = latency_histogram();
+        const auto steady_now = clock_type::now();
+        const auto wall_now_ms = wall_ms();
         long long dup_redis = 0;
         checked = 0;
         for (const auto& p : e.presses) {
             if (!p->acked) continue;
             const auto& call = *p->call_ids.begin();
-            redisAppendCommand(rc, "HMGET anx:call:%s state tiers cc", call.c_str());
+            redisAppendCommand(rc, "HMGET anx:call:%s state tiers cc routed_ms", call.c_str());
             redisAppendCommand(rc, "GET anx:dedupe:%s:%u", p->device.c_str(), p->seq);
         }
         for (const auto& p : e.presses) {
@@ -618,10 +623,21 @@ int cmd_load(int argc, char** argv) {
             ++checked;
             // Lost: no call in Redis for an acked press. Unrouted: stored, but not yet offered to a
             // station or the command centre when the settle time ran out (a backlog, not a loss).
-            bool stored = r1 && r1->type == REDIS_REPLY_ARRAY && r1->elements == 3 &&
+            bool stored = r1 && r1->type == REDIS_REPLY_ARRAY && r1->elements == 4 &&
                           r1->element[0]->type == REDIS_REPLY_STRING;
             if (!stored) ++lost;
             else if (std::string(r1->element[0]->str) == "received") ++unrouted;
+            else if (r1->element[3]->type == REDIS_REPLY_STRING) {
+                // press -> first offered (station or command centre), by priority class: in a
+                // surge, emergencies should get there before technical alarms.
+                auto routed_wall = std::stoll(r1->element[3]->str);
+                auto intended_wall = wall_now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       steady_now - p->intended).count();
+                bool technical = p->type == dv::LOW_BATTERY || p->type == dv::TAMPER || p->type == dv::POWER_LOSS;
+                bool emergency = p->type == dv::SOS || p->type == dv::FALL || p->type == dv::MEDICAL;
+                if (emergency) routed_emergency.record((routed_wall - intended_wall) * 1000);
+                if (technical) routed_technical.record((routed_wall - intended_wall) * 1000);
+            }
             if (r2 && r2->type == REDIS_REPLY_STRING && std::string(r2->str) != *p->call_ids.begin()) ++dup_redis;
             if (r1) freeReplyObject(r1);
             if (r2) freeReplyObject(r2);
@@ -641,14 +657,15 @@ int cmd_load(int argc, char** argv) {
         std::printf("{\"devices\":%zu,\"online\":%zu,\"connect_s\":%.2f,\"presses\":%llu,\"acked\":%llu,\"nacked\":%llu,"
                     "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
                     "\"duplicated\":%lld,\"unrouted\":%lld,\"checked\":%lld,\"settled_s\":%.1f,\"send_window_s\":%.3f,\"ack_rate\":%.1f,"
-                    "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s}\n",
+                    "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_emergency\":%s,\"routed_technical\":%s}\n",
                     e.devices.size(), online, connect_s, static_cast<unsigned long long>(s.presses),
                     static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.nacked),
                     static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
                     static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted, checked, settle_s_used, send_window_s,
                     static_cast<double>(s.acked) / send_window_s, json_histogram(s.ack).c_str(),
                     json_histogram(s.offered).c_str(), json_histogram(s.assigned).c_str(),
-                    json_histogram(s.heartbeat).c_str(), json_histogram(s.connect).c_str());
+                    json_histogram(s.heartbeat).c_str(), json_histogram(s.connect).c_str(),
+                    json_histogram(routed_emergency).c_str(), json_histogram(routed_technical).c_str());
     } else {
         std::printf("devices %zu (online %zu, connected in %.1f s), presses %llu over %.1f s, acked %llu, nacked %llu, "
                     "resent %llu, errors %llu, disconnects %llu\n",
@@ -663,6 +680,8 @@ int cmd_load(int argc, char** argv) {
         print_histogram("press -> assigned", s.assigned);
         print_histogram("heartbeat -> ack", s.heartbeat);
         print_histogram("connect -> welcome", s.connect);
+        print_histogram("press -> routed (emerg.)", routed_emergency);
+        print_histogram("press -> routed (tech.)", routed_technical);
         std::printf("unacked %lld, lost %s, duplicated %lld, not yet routed %lld (checked %lld acked presses against "
                     "Redis %.1f s after the last press)\n",
                     unacked, lost < 0 ? "not checked (no --redis)" : std::to_string(lost).c_str(), duplicated, unrouted,

@@ -541,6 +541,19 @@ asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
         }
     }
     if (entry_ids.empty()) co_return true;
+    // Within a batch, the most urgent calls go first (a surge fills batches with mixed priorities).
+    auto pr = co_await ctx_.store.redis().exec_many([&] {
+        std::vector<std::vector<std::string>> cmds;
+        for (const auto& id : call_ids) cmds.push_back(redis_cmd("HGET", "anx:call:" + id, "priority"));
+        return cmds;
+    }());
+    std::vector<std::pair<std::int64_t, std::string>> ordered;
+    for (std::size_t i = 0; i < call_ids.size(); ++i) {
+        ordered.emplace_back(i < pr.size() && pr[i].ok() ? pr[i].reply.as_int() : 1, call_ids[i]);
+    }
+    std::stable_sort(ordered.begin(), ordered.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < ordered.size(); ++i) call_ids[i] = ordered[i].second;
     // The whole batch is routed from one snapshot of who is on duty.
     bool done = call_ids.empty() || co_await route_new(call_ids);
     // While Redis is connected a failure is a call's own (an error reply): acknowledge anyway so
@@ -594,7 +607,7 @@ asio::awaitable<void> call_router::consume() {
                 co_await handle_entries(wrapped);
             }
         }
-        auto r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "64", "BLOCK",
+        auto r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "BLOCK",
                                                     pending_first ? "1" : "2000", "STREAMS", stream,
                                                     pending_first ? "0" : ">"));
         if (!r.ok()) {

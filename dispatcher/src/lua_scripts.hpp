@@ -95,6 +95,8 @@ if ARGV[10] == '1' then
     end
   end
 end
+-- When the call first reached a station or the command centre (reports, surge ordering).
+if f[3] == '' and f[6] ~= '1' then redis.call('HSET', key, 'routed_ms', now) end
 if ARGV[3] == 'cc' then
   redis.call('HSET', key, 'cc', 1, 'next_esc_ms', 0, 'station_name', ARGV[5])
   if f[1] == 'received' then redis.call('HSET', key, 'state', 'offered') count('received', 'offered') end
