@@ -27,7 +27,8 @@ using namespace std::chrono_literals;
 namespace anxin::dispatcher {
 
 namespace {
-constexpr const char* stream = "anx:alarms";
+// One stream per priority (1 emergency, 2 urgent, 3 technical), drained in that order.
+const std::vector<std::string> streams = {"anx:alarms:1", "anx:alarms:2", "anx:alarms:3"};
 constexpr const char* group = "router";
 constexpr const char* leader_key = "anx:leader:router";
 
@@ -528,12 +529,13 @@ asio::awaitable<void> call_router::supervise() {
 asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
     // XREADGROUP reply: [[stream, [[id, [field, value, ...]], ...]]]
     if (!reply.is_array()) co_return true;
-    std::vector<std::string> entry_ids, call_ids;
+    std::vector<std::pair<std::string, std::string>> entry_ids;  // (stream, entry id)
+    std::vector<std::string> call_ids;
     for (const auto& s : reply.elements) {
         if (s.elements.size() != 2) continue;
         for (const auto& entry : s.elements[1].elements) {
             if (entry.elements.size() != 2) continue;
-            entry_ids.push_back(entry.elements[0].str);
+            entry_ids.emplace_back(s.elements[0].str, entry.elements[0].str);
             const auto& fields = entry.elements[1].elements;
             for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
                 if (fields[i].str == "call") call_ids.push_back(fields[i + 1].str);
@@ -561,7 +563,7 @@ asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
     if (!done && !ctx_.store.redis().connected()) co_return false;
     // The calls' states now record the decisions; the queue entries have served their purpose.
     std::vector<std::vector<std::string>> done_cmds;
-    for (const auto& id : entry_ids) {
+    for (const auto& [stream, id] : entry_ids) {
         done_cmds.push_back(redis_cmd("XACK", stream, group, id));
         done_cmds.push_back(redis_cmd("XDEL", stream, id));
     }
@@ -581,48 +583,75 @@ asio::awaitable<void> call_router::consume() {
         }
         if (!group_ready) {
             // "0": entries added before the group existed are routed too.
-            auto r = co_await blocking_->exec(redis_cmd("XGROUP", "CREATE", stream, group, "0", "MKSTREAM"));
-            if (r.ok() || (r.st == redis_result::status::ok && r.reply.str.rfind("BUSYGROUP", 0) == 0)) {
-                group_ready = true;
-            } else {
+            bool all = true;
+            for (const auto& stream : streams) {
+                auto r = co_await blocking_->exec(redis_cmd("XGROUP", "CREATE", stream, group, "0", "MKSTREAM"));
+                all &= r.ok() || (r.st == redis_result::status::ok && r.reply.str.rfind("BUSYGROUP", 0) == 0);
+            }
+            if (!all) {
                 co_await sleep_for(500ms);
                 continue;
             }
+            group_ready = true;
         }
         if (std::chrono::steady_clock::now() - last_claim > 5s) {
             // Entries another instance read but never acknowledged (it died) for 15 s are ours now.
             last_claim = std::chrono::steady_clock::now();
-            auto c = co_await blocking_->exec(
-                redis_cmd("XAUTOCLAIM", stream, group, consumer, "15000", "0-0", "COUNT", "100"));
-            if (c.ok() && c.reply.elements.size() >= 2 && !c.reply.elements[1].elements.empty()) {
-                spdlog::warn("router: claimed {} stalled alarm(s) from other instances",
-                             c.reply.elements[1].elements.size());
-                redis_reply wrapped;
-                wrapped.type = redis_reply::kind::array;
-                redis_reply s;
-                s.type = redis_reply::kind::array;
-                s.elements.push_back(redis_reply{redis_reply::kind::string, stream, 0, {}});
-                s.elements.push_back(c.reply.elements[1]);
-                wrapped.elements.push_back(std::move(s));
-                co_await handle_entries(wrapped);
+            for (const auto& stream : streams) {
+                auto c = co_await blocking_->exec(
+                    redis_cmd("XAUTOCLAIM", stream, group, consumer, "15000", "0-0", "COUNT", "100"));
+                if (c.ok() && c.reply.elements.size() >= 2 && !c.reply.elements[1].elements.empty()) {
+                    spdlog::warn("router: claimed {} stalled alarm(s) from other instances",
+                                 c.reply.elements[1].elements.size());
+                    redis_reply wrapped;
+                    wrapped.type = redis_reply::kind::array;
+                    redis_reply s;
+                    s.type = redis_reply::kind::array;
+                    s.elements.push_back(redis_reply{redis_reply::kind::string, stream, 0, {}});
+                    s.elements.push_back(c.reply.elements[1]);
+                    wrapped.elements.push_back(std::move(s));
+                    co_await handle_entries(wrapped);
+                }
             }
         }
-        auto r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "BLOCK",
-                                                    pending_first ? "1" : "2000", "STREAMS", stream,
-                                                    pending_first ? "0" : ">"));
+        auto has_entries = [](const redis_result& r) {
+            if (!r.ok() || !r.reply.is_array()) return false;
+            for (const auto& s : r.reply.elements) {
+                if (s.elements.size() == 2 && !s.elements[1].elements.empty()) return true;
+            }
+            return false;
+        };
+        redis_result r;
+        if (pending_first) {
+            r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "STREAMS",
+                                                   streams[0], streams[1], streams[2], "0", "0", "0"));
+            if (r.ok() && !has_entries(r)) {
+                pending_first = false;
+                continue;
+            }
+        } else {
+            // Strict priority: take emergencies while there are any, then urgent, then technical;
+            // block on all three only when every queue is empty.
+            bool got = false;
+            for (const auto& stream : streams) {
+                r = co_await blocking_->exec(
+                    redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "STREAMS", stream, ">"));
+                if (!r.ok() || has_entries(r)) {
+                    got = true;
+                    break;
+                }
+            }
+            if (!got) {
+                r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "BLOCK",
+                                                       "2000", "STREAMS", streams[0], streams[1], streams[2], ">", ">",
+                                                       ">"));
+            }
+        }
         if (!r.ok()) {
             if (r.st == redis_result::status::ok && r.reply.str.rfind("NOGROUP", 0) == 0) group_ready = false;
             pending_first = true;
             co_await sleep_for(200ms);
             continue;
-        }
-        if (pending_first) {
-            bool any = r.reply.is_array() && !r.reply.elements.empty() && r.reply.elements[0].elements.size() == 2 &&
-                       !r.reply.elements[0].elements[1].elements.empty();
-            if (!any) {
-                pending_first = false;
-                continue;
-            }
         }
         if (!co_await handle_entries(r.reply)) {
             pending_first = true;  // retry the ones that failed before taking new ones

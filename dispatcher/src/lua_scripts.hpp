@@ -67,7 +67,8 @@ if ARGV[6] ~= '' then redis.call('ZADD', 'anx:resident:' .. ARGV[6] .. ':calls',
 -- Sequence numbers of a device are remembered for 30 days: a device re-sending older than that
 -- is not a retry but a reset counter.
 redis.call('SET', dedupe, id, 'EX', 2592000)
-redis.call('XADD', 'anx:alarms', '*', 'call', id)
+-- One queue per priority: the router drains emergencies before urgent before technical.
+redis.call('XADD', 'anx:alarms:' .. ARGV[8], '*', 'call', id)
 return {id, 1, now}
 )lua";
 
