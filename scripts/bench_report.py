@@ -67,7 +67,8 @@ if c:
       f"(target ≤ 8 KiB). Heartbeat → ack: p50 {ms(hb,'p50_ms')} ms, p99 **{ms(hb,'p99_ms')} ms** (target ≤ 5 ms), "
       f"max {ms(hb,'max_ms')} ms over {hb['count']} heartbeats.")
     w("")
-s = runs["steady5k"]
+s5 = runs["steady5k"]
+s = s5
 if s:
     w(f"**Steady 5,000 alarms/s**: {s['presses']} presses over {s['send_window_s']:.0f} s, acked {s['acked']} "
       f"(ack p99 **{ms(s['ack'],'p99_ms')} ms**, p99.9 **{ms(s['ack'],'p999_ms')} ms**; targets 5 / 20 ms), "
@@ -100,14 +101,51 @@ if o:
       f"{o['presses']/max(1e-9,o['send_window_s']):.0f}/s); press → \"operator assigned\" at the device p50 "
       f"{ms(o['assigned'],'p50_ms')} ms (bots accept after 0.5-1.5 s).")
     w("")
-for name, text in [("churn", "**Churn** (200 connections dropped per second, reconnecting with backoff, 500 alarms/s)"),
-                   ("slow", "**Slow peers** (10 % of devices read only every 2 s, 500 alarms/s)")]:
+for name, text, note in [
+        ("churn", "**Churn** (200 connections dropped per second, reconnecting with backoff, 500 alarms/s)",
+         "a press from a device that is reconnecting is acked after its reconnect and handshake: that wait is in these figures"),
+        ("slow", "**Slow peers** (10 % of devices read only every 2 s, 500 alarms/s)",
+         "the slow devices' own acks wait for their reads: that is in these figures")]:
     r = runs[name]
     if r:
         w(f"{text}: acked {r['acked']}/{r['presses']}, resent {r['resent']}, disconnects {r['disconnects']}, lost {r['lost']}, "
-          f"duplicated {r['duplicated']}, press → ack p99 {ms(r['ack'],'p99_ms')} ms (the slow devices' own acks wait for "
-          f"their reads: that is in these figures).")
+          f"duplicated {r['duplicated']}, press → ack p99 {ms(r['ack'],'p99_ms')} ms ({note}).")
         w("")
+def met(ok):
+    return "met" if ok else "**missed**"
+w("## Targets: met and missed")
+w("")
+w("| target | measured | |")
+w("|---|---|---|")
+if c:
+    w(f"| 19,000 authenticated devices on one process | {c['online']} in {c['connect_s']:.1f} s | {met(c['online'] >= 19000)} |")
+    w(f"| ≤ 8 KiB memory per connection | {per_conn/1024:.2f} KiB | {met(per_conn <= 8192)} |")
+    w(f"| heartbeat → ack p99 ≤ 5 ms | {ms(c['heartbeat'],'p99_ms')} ms | {met(c['heartbeat']['count'] and c['heartbeat']['p99_ms'] <= 5)} |")
+if s5:
+    a = s5["ack"]
+    w(f"| 5,000 alarms/s: press → ack p99 ≤ 5 ms, p99.9 ≤ 20 ms | p99 {a['p99_ms']:.1f} ms, p99.9 {a['p999_ms']:.1f} ms "
+      f"({s5['send_window_s']:.0f} s run) | {met(a['p99_ms'] <= 5 and a['p999_ms'] <= 20)} (×{a['p99_ms']/5:.0f} / ×{a['p999_ms']/20:.0f}) |")
+    w(f"| 5,000 alarms/s: 0 lost, 0 duplicated, 0 errors | {s5['lost']}, {s5['duplicated']}, {s5['errors']} | "
+      f"{met(s5['lost'] == 0 and s5['duplicated'] == 0 and s5['errors'] == 0)} |")
+w("| 5,000 alarms/s: press → offered p99 ≤ 10 ms | not measured at 5,000/s (with nobody free the calls go to the command "
+  "centre); see the 20/s run with 139 bots above | **missed / not shown** |")
+w(f"| highest sustained durable ack rate ≥ 20,000/s | {best:,.0f}/s ({best / max(1, xadd) * 100:.1f} % of pipelined XADD) | "
+  f"{met(best >= 20000)} |")
+if su:
+    e, t = su.get("routed_emergency") or {}, su.get("routed_technical") or {}
+    w(f"| surge: all acked within 2 s | max {su['ack']['max_ms']:.1f} ms | {met(su['acked'] == su['presses'] and su['ack']['max_ms'] <= 2000)} |")
+    w(f"| surge: all offered, 0 lost | {su['lost']} lost, {su.get('unrouted', 0)} unrouted | {met(su['lost'] == 0 and su.get('unrouted', 0) == 0)} |")
+    if e.get("count") and t.get("count"):
+        w(f"| surge: emergencies offered before technical alarms | press → routed p50 {e['p50_ms']:.0f} ms vs "
+          f"{t['p50_ms']:.0f} ms | {met(e['p50_ms'] < t['p50_ms'])} |")
+w("")
+w("What is in the way, from the profile below: on 2 cores, Redis, the dispatcher's single event-loop thread and the "
+  "simulator share the machine. Each alarm costs Redis one ingest script (~10 writes, AOF-fsynced before the ack) and then "
+  "routing's scripts, reads and writes; the ack waits behind routing work on the same thread and the same Redis. Next: "
+  "pipeline the ingest scripts of one event-loop turn, cut routing's reads (cache station and resident data, fewer "
+  "snapshots).")
+w("")
+
 def read(name):
     try:
         return open(os.path.join(work, name)).read().strip()
