@@ -53,10 +53,16 @@ double to_double(const std::string& s) {
 
 }  // namespace
 
-call_store::call_store(std::shared_ptr<redis_connection> redis, std::string instance)
-    : redis_(std::move(redis)), instance_(std::move(instance)) {}
+call_store::call_store(std::shared_ptr<redis_connection> redis, std::string instance,
+                       std::shared_ptr<redis_connection> ingest)
+    : redis_(std::move(redis)), ingest_(std::move(ingest)), instance_(std::move(instance)) {}
 
 asio::awaitable<redis_result> call_store::eval(const char* body, std::vector<std::string> args) {
+    return eval_on(*redis_, body, std::move(args));
+}
+
+asio::awaitable<redis_result> call_store::eval_on(redis_connection& conn, const char* body,
+                                                  std::vector<std::string> args) {
     // The script text is the prelude plus the body; its SHA1 is computed once per script.
     static std::unordered_map<const char*, std::pair<std::string, std::string>> cache;
     auto it = cache.find(body);
@@ -70,18 +76,21 @@ asio::awaitable<redis_result> call_store::eval(const char* body, std::vector<std
     cmd.push_back(it->second.first);
     cmd.push_back("0");
     for (auto& a : args) cmd.push_back(a);
-    auto r = co_await redis_->exec(cmd);
+    auto r = co_await conn.exec(cmd);
     if (r.st == redis_result::status::ok && r.reply.is_error() && r.reply.str.rfind("NOSCRIPT", 0) == 0) {
         // First use on this Redis (or after a restart): send the text, which also caches it.
         cmd[0] = "EVAL";
         cmd[1] = it->second.second;
-        r = co_await redis_->exec(std::move(cmd));
+        r = co_await conn.exec(std::move(cmd));
     }
     co_return r;
 }
 
 asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
-    auto r = co_await eval(lua::ingest, redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
+    // Acks wait for this reply only: on a connection of its own it does not queue behind the
+    // routing work pipelined on the main connection.
+    auto& conn = ingest_ ? *ingest_ : *redis_;
+    auto r = co_await eval_on(conn, lua::ingest, redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
                                                   std::to_string(a.battery_percent), a.resident_id, instance_,
                                                   std::to_string(a.priority)));
     ingest_result out;

@@ -31,7 +31,7 @@ struct server::impl {
     asio::io_context io{1};
     asio::thread_pool pool{2};
     std::unique_ptr<embedded_redis> embedded;
-    std::shared_ptr<redis_connection> cmd, blocking, sub;
+    std::shared_ptr<redis_connection> cmd, ingest, blocking, sub;
     std::unique_ptr<call_store> store;
     std::unique_ptr<directory> dir;
     session_registry registry;
@@ -91,11 +91,12 @@ int server::run() {
 
     redis_connection::options ro;
     m.cmd = redis_connection::create(m.io, ep, ro, "cmd");
+    m.ingest = redis_connection::create(m.io, ep, ro, "ingest");
     auto blocking_opts = ro;
     blocking_opts.command_timeout = 5s;  // XREADGROUP BLOCK 2000 must not count as a timeout
     m.blocking = redis_connection::create(m.io, ep, blocking_opts, "router");
     m.sub = redis_connection::create(m.io, ep, ro, "bus");
-    m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance);
+    m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
     m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry);
     m.ctx = std::unique_ptr<server_context>(
@@ -114,6 +115,7 @@ int server::run() {
     }
 
     m.cmd->start();
+    m.ingest->start();
     m.blocking->start();
     m.sub->start();
     m.bus->start();
@@ -150,6 +152,7 @@ int server::run() {
     m.io.run();
 
     m.cmd->stop();
+    m.ingest->stop();
     m.blocking->stop();
     m.sub->stop();
     m.pool.join();

@@ -63,7 +63,10 @@ struct device_seen_result {
 
 class call_store {
 public:
-    call_store(std::shared_ptr<redis_connection> redis, std::string instance);
+    // ingest: an optional connection of its own for storing alarms (the ack path), so that acks
+    // never wait behind routing commands queued on `redis`.
+    call_store(std::shared_ptr<redis_connection> redis, std::string instance,
+               std::shared_ptr<redis_connection> ingest = nullptr);
 
     const std::string& instance() const { return instance_; }
     redis_connection& redis() { return *redis_; }
@@ -134,9 +137,12 @@ public:
     boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device, bool low);
 
     boost::asio::awaitable<redis_result> eval(const char* body, std::vector<std::string> args);
+    boost::asio::awaitable<redis_result> eval_on(redis_connection& conn, const char* body,
+                                                 std::vector<std::string> args);
 
 private:
     std::shared_ptr<redis_connection> redis_;
+    std::shared_ptr<redis_connection> ingest_;
     std::string instance_;
 };
 
