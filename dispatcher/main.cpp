@@ -109,7 +109,6 @@ int main(int argc, char** argv) {
         std::cerr << "dispatcher: --missed-heartbeats must be 1..10\n";
         return 2;
     }
-    opts.settings.missed_heartbeats = missed_heartbeats;
     opts.settings.supervision.missed_heartbeats = missed_heartbeats;
     auto& rc = opts.settings.routing;
     if (strategy == "ring-all") rc.offer_strategy = routing_config::strategy::ring_all;

@@ -261,7 +261,6 @@ void sim_device::press(std::shared_ptr<press_record> p) {
     // No ack in time: re-send the same alarm (same sequence), as the protocol says.
     auto t = std::make_shared<asio::steady_timer>(e_.io, std::chrono::milliseconds(e_.resend_ms));
     auto self = shared_from_this();
-    std::function<void(boost::system::error_code)> again;
     auto again_ptr = std::make_shared<std::function<void(boost::system::error_code)>>();
     *again_ptr = [self, p, t, again_ptr](boost::system::error_code ec) {
         if (ec || p->acked || stop_requested) return;

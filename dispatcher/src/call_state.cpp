@@ -39,6 +39,9 @@ std::optional<call_state> next_state(call_state s, call_event e) {
             return s;
         case call_event::note:
             return s;
+        case call_event::release:
+            if (s == call_state::accepted) return call_state::offered;
+            return std::nullopt;
     }
     return std::nullopt;
 }

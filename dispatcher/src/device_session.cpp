@@ -222,9 +222,9 @@ asio::awaitable<void> device_session::watchdog() {
     auto self = shared_from_this();
     const auto& s = ctx_.settings;
     // The interval is per device (known after the handshake); re-read it on each loop.
-    auto idle_limit = s.heartbeat_interval * s.missed_heartbeats + 10s;
+    auto idle_limit = s.heartbeat_interval * s.supervision.missed_heartbeats + 10s;
     while (!closed_) {
-        idle_limit = heartbeat_interval_ * s.missed_heartbeats + 10s;
+        idle_limit = heartbeat_interval_ * s.supervision.missed_heartbeats + 10s;
         auto now = std::chrono::steady_clock::now();
         auto read_deadline = last_read_ + (authenticated_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
                                                           : std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.handshake_timeout));

@@ -19,7 +19,7 @@ namespace dv = anxin::device::v1;
 constexpr call_state all_states[] = {call_state::received, call_state::offered,
                                      call_state::accepted, call_state::closed};
 constexpr call_event all_events[] = {call_event::offer, call_event::accept, call_event::close,
-                                     call_event::cancel, call_event::note};
+                                     call_event::cancel, call_event::note, call_event::release};
 
 std::string name(call_event e) {
     switch (e) {
@@ -33,6 +33,8 @@ std::string name(call_event e) {
             return "cancel";
         case call_event::note:
             return "note";
+        case call_event::release:
+            return "release";
     }
     return "?";
 }
@@ -71,6 +73,12 @@ const std::vector<transition> table = {
     {call_state::closed, call_event::close, std::nullopt},
     {call_state::closed, call_event::cancel, std::nullopt},
     {call_state::closed, call_event::note, call_state::closed},
+
+    // release: an operator gives an accepted call back (logout, vanished console, transfer).
+    {call_state::received, call_event::release, std::nullopt},
+    {call_state::offered, call_event::release, std::nullopt},
+    {call_state::accepted, call_event::release, call_state::offered},
+    {call_state::closed, call_event::release, std::nullopt},
 };
 
 TEST(call_state, table_covers_every_state_event_pair_once) {

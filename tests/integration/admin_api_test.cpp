@@ -10,16 +10,9 @@ using anxin::test::cluster;
 
 namespace {
 
-class AdminApi : public ::testing::Test {
+class AdminApi : public anxin::test::cluster_test {
 protected:
-    void SetUp() override {
-        c = std::make_unique<cluster>();
-        ASSERT_TRUE(c->start()) << c->dispatcher().log_tail();
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail() << std::endl;
-    }
-    std::unique_ptr<cluster> c;
+    void SetUp() override { start_cluster({}, /*provision=*/false); }
 };
 
 TEST_F(AdminApi, RequiresTheBearerToken) {

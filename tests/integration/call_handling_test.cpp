@@ -20,16 +20,9 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-class CallHandling : public ::testing::Test {
+class CallHandling : public anxin::test::cluster_test {
 protected:
-    void start(const std::vector<std::string>& args) {
-        c = std::make_unique<cluster>();
-        ASSERT_TRUE(c->start(args)) << c->dispatcher().log_tail();
-        ASSERT_TRUE(c->provision()) << c->dispatcher().log_tail();
-    }
-    void TearDown() override {
-        if (HasFailure() && c) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail(120) << std::endl;
-    }
+    void start(const std::vector<std::string>& args) { start_cluster(args); }
     std::string press(anxin::sim::device_link& dev, std::uint32_t seq, dv::AlarmType type = dv::SOS) {
         if (!dev.send(make_alarm(seq, type))) return {};
         auto ack = wait_for(dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack(); });
@@ -44,7 +37,6 @@ protected:
     static auto offer_of(const std::string& call) {
         return [call](const cv::ConsoleEvent& e) { return e.has_offer() && e.offer().call().id() == call; };
     }
-    std::unique_ptr<cluster> c;
 };
 
 TEST_F(CallHandling, UntakenCallEscalatesStationByStationThenToTheCommandCentre) {

@@ -16,16 +16,9 @@ using anxin::test::wait_for;
 
 namespace {
 
-class Console : public ::testing::Test {
+class Console : public anxin::test::cluster_test {
 protected:
-    void SetUp() override {
-        c = std::make_unique<cluster>();
-        ASSERT_TRUE(c->start()) << c->dispatcher().log_tail();
-        ASSERT_TRUE(c->provision());
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail() << std::endl;
-    }
+    void SetUp() override { start_cluster(); }
     std::unique_ptr<anxin::sim::console_link> connect() {
         auto link = std::make_unique<anxin::sim::console_link>(c->io);
         if (!link->connect("127.0.0.1", c->dispatcher().http_port(), 5s)) return nullptr;
@@ -42,7 +35,6 @@ protected:
         devices_.push_back(std::move(dev));
         return ack->alarm_ack().call_id();
     }
-    std::unique_ptr<cluster> c;
     std::vector<std::unique_ptr<anxin::sim::device_link>> devices_;
 };
 

@@ -18,16 +18,9 @@ using anxin::test::wait_for;
 
 namespace {
 
-class DevicePort : public ::testing::Test {
+class DevicePort : public anxin::test::cluster_test {
 protected:
-    void SetUp() override {
-        c = std::make_unique<cluster>();
-        ASSERT_TRUE(c->start()) << c->dispatcher().log_tail();
-        ASSERT_TRUE(c->provision());
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail() << std::endl;
-    }
+    void SetUp() override { start_cluster(); }
     // A connection that has received its Challenge and nothing else.
     std::unique_ptr<anxin::sim::device_link> raw() {
         auto link = std::make_unique<anxin::sim::device_link>(c->io);
@@ -42,7 +35,6 @@ protected:
         while (!link.closed() && std::chrono::steady_clock::now() < until) link.receive(50ms);
         return link.closed();
     }
-    std::unique_ptr<cluster> c;
 };
 
 TEST_F(DevicePort, UnknownDeviceIsRejected) {

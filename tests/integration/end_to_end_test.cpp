@@ -18,17 +18,9 @@ using anxin::test::wait_for;
 
 namespace {
 
-class EndToEnd : public ::testing::Test {
+class EndToEnd : public anxin::test::cluster_test {
 protected:
-    void SetUp() override {
-        c = std::make_unique<cluster>();
-        ASSERT_TRUE(c->start()) << c->dispatcher().log_tail();
-        ASSERT_TRUE(c->provision()) << c->dispatcher().log_tail();
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail() << std::endl;
-    }
-    std::unique_ptr<cluster> c;
+    void SetUp() override { start_cluster(); }
 };
 
 bool is_ack(const dv::ServerMessage& m) { return m.has_alarm_ack(); }

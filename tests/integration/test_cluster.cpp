@@ -7,6 +7,7 @@
 #include <deque>
 #include <fcntl.h>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sys/wait.h>
 #include <thread>
@@ -279,6 +280,18 @@ sim::http_result cluster::http(const std::string& method, const std::string& tar
                                bool with_token) {
     return sim::http_request("127.0.0.1", dispatcher_->http_port(), method, target, body, with_token ? token_ : "",
                              std::chrono::seconds(10));
+}
+
+void cluster_test::start_cluster(const std::vector<std::string>& args, bool provision) {
+    c = std::make_unique<cluster>();
+    ASSERT_TRUE(c->start(args)) << c->dispatcher().log_tail();
+    if (provision) {
+        ASSERT_TRUE(c->provision()) << c->dispatcher().log_tail();
+    }
+}
+
+void cluster_test::TearDown() {
+    if (HasFailure() && c) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail(120) << std::endl;
 }
 
 anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type) {

@@ -7,6 +7,7 @@
 #include "anxin/sim/device_link.hpp"
 #include "anxin/sim/http_client.hpp"
 
+#include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
 #include <boost/asio/io_context.hpp>
@@ -137,6 +138,15 @@ auto wait_for(Link& link, Pred pred, std::chrono::milliseconds timeout = std::ch
         if (pred(*m)) return m;
     }
 }
+
+// A fixture owning one cluster; on failure it prints the dispatcher's log tail.
+class cluster_test : public ::testing::Test {
+protected:
+    // Starts a cluster (dispatcher options `args`) and, unless told not to, provisions the district.
+    void start_cluster(const std::vector<std::string>& args = {}, bool provision = true);
+    void TearDown() override;
+    std::unique_ptr<cluster> c;
+};
 
 anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq,
                                             anxin::device::v1::AlarmType type = anxin::device::v1::SOS);

@@ -1,11 +1,15 @@
 #pragma once
-// The call state machine, pure. The same rules are enforced atomically in Redis by the Lua
-// scripts in call_store (which is what makes them hold across dispatcher instances); this is the
-// reference the scripts are tested against and the vocabulary the rest of the code uses.
+// The call state machine, pure: the vocabulary the rest of the code uses, and the transitions the
+// Lua scripts in lua_scripts.hpp enforce atomically in Redis (which is what makes them hold across
+// dispatcher instances). next_state() documents those rules; the scripts are the enforcement.
 //
 //   received --offer--> offered --accept--> accepted --close--> closed
-//      ^                  |  ^ (re-offer: station lost its operators)
-//      +---- (no operator online anywhere: stays received, waits) ----+
+//                        ^  |  (offer again: escalation     |
+//                        +--+   to more stations)           |
+//                        ^-------------- release -----------+  (logout, vanished console, transfer)
+//
+// Two paths exist only in the scripts: a command-centre supervisor may accept a call that is
+// still `received`, and a resident's cancel closes a waiting technical alarm (false_alarm).
 
 #include <optional>
 #include <string_view>
@@ -15,7 +19,7 @@
 namespace anxin::dispatcher {
 
 enum class call_state { received, offered, accepted, closed };
-enum class call_event { offer, accept, close, cancel, note };
+enum class call_event { offer, accept, close, cancel, note, release };
 
 std::string_view to_string(call_state s);
 std::optional<call_state> parse_call_state(std::string_view s);

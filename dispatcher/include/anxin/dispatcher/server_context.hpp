@@ -22,7 +22,6 @@ struct server_settings {
     std::string instance;                          // unique per process, written to the audit trail
     std::string admin_token;                       // bearer token for /api
     std::chrono::seconds heartbeat_interval{60};   // told to devices in Welcome
-    int missed_heartbeats = 3;                     // idle limit = interval * (missed) + grace
     std::chrono::seconds handshake_timeout{10};
     std::chrono::seconds write_timeout{10};        // a peer that will not read is dropped
     std::size_t max_queued_frames = 256;           // per device connection
