@@ -4,13 +4,13 @@
 
 #include "anxin/protocol/device_auth.hpp"
 
-#include <boost/program_options.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/program_options.hpp>
 
-#include <fstream>
-#include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fstream>
+#include <iostream>
 
 namespace po = boost::program_options;
 using namespace anxin::dispatcher;
@@ -45,35 +45,58 @@ int main(int argc, char** argv) {
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
     int max_calls = 1;
-    int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3, missed_heartbeats = 3;
-    po::options_description desc("anxin dispatcher — receives home emergency calls and routes them to operators");
-    desc.add_options()
-        ("help,h", "show this help")
-        ("bind", po::value(&opts.bind_address)->default_value("0.0.0.0"), "address to listen on")
-        ("device-port", po::value(&opts.device_port)->default_value(7700), "TCP port for call buttons (0: any)")
-        ("http-port", po::value(&opts.http_port)->default_value(8080), "HTTP port: admin API, /console, /metrics (0: any)")
-        ("redis", po::value(&redis_uri), "use this Redis (redis://host:port or /path/to.sock) instead of an embedded one")
-        ("data-dir", po::value(&opts.data_dir)->default_value("data"), "embedded Redis data and the admin token")
-        ("redis-server", po::value(&opts.redis_binary)->default_value("redis-server"), "redis-server binary for the embedded Redis")
-        ("instance", po::value(&instance), "instance name (default: hostname:device-port); must be unique and stable")
-        ("admin-token", po::value(&admin_token), "bearer token for /api (default: $ANXIN_ADMIN_TOKEN or <data-dir>/admin-token)")
-        ("heartbeat-interval", po::value(&heartbeat_s)->default_value(60), "seconds between device heartbeats (per-device override in provisioning)")
-        ("missed-heartbeats", po::value(&missed_heartbeats)->default_value(3), "silent intervals before a device is offline and a call is raised")
-        ("pbkdf2-iterations", po::value(&opts.pbkdf2_iterations)->default_value(100000), "cost of operator password hashes")
-        ("strategy", po::value(&strategy)->default_value("ring-all"), "offering within a station: ring-all or longest-idle")
-        ("tier-timeout", po::value(&tier_timeout_s)->default_value(20), "seconds before the next-nearest station is offered a call as well")
-        ("escalation-limit", po::value(&escalation_limit_s)->default_value(45), "seconds before an untaken call goes to the command centre")
-        ("max-tiers", po::value(&max_tiers)->default_value(3), "stations tried before the command centre")
-        ("wrap-up", po::value(&wrap_up_s)->default_value(10), "seconds after closing a call before new offers")
-        ("max-calls-per-operator", po::value(&max_calls)->default_value(1), "calls an operator may hold at once")
-        ("missed-offers", po::value(&missed_offers)->default_value(3), "offers in a row an operator may let time out before being set away")
-        ("reconnect-grace", po::value(&grace_s)->default_value(60), "seconds a vanished console keeps its calls")
-        ("priorities", po::value(&priorities), "overrides, e.g. smoke=1,inactivity=1 (1 emergency, 2 urgent, 3 technical)")
-        ("low-battery", po::value(&low_battery)->default_value(20), "battery percent below which a low-battery call is raised")
-        ("auto-close-cancelled", po::value(&auto_close_priority)->default_value(3),
-         "a resident's cancel closes waiting calls of this priority or less urgent (0: never)")
-        ("command-centre-name", po::value(&opts.settings.command_centre_name)->default_value("区级养老指挥中心"), "shown to devices and consoles")
-        ("log-level", po::value(&log_level)->default_value("info"), "trace, debug, info, warn, error");
+    int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3,
+        missed_heartbeats = 3;
+    po::options_description desc(
+        "anxin dispatcher — receives home emergency calls and routes them to operators");
+    desc.add_options()("help,h", "show this help")(
+        "bind", po::value(&opts.bind_address)->default_value("0.0.0.0"), "address to listen on")(
+        "device-port", po::value(&opts.device_port)->default_value(7700),
+        "TCP port for call buttons (0: any)")("http-port",
+                                              po::value(&opts.http_port)->default_value(8080),
+                                              "HTTP port: admin API, /console, /metrics (0: any)")(
+        "redis", po::value(&redis_uri),
+        "use this Redis (redis://host:port or /path/to.sock) instead of an embedded one")(
+        "data-dir", po::value(&opts.data_dir)->default_value("data"),
+        "embedded Redis data and the admin token")(
+        "redis-server", po::value(&opts.redis_binary)->default_value("redis-server"),
+        "redis-server binary for the embedded Redis")(
+        "instance", po::value(&instance),
+        "instance name (default: hostname:device-port); must be unique and stable")(
+        "admin-token", po::value(&admin_token),
+        "bearer token for /api (default: $ANXIN_ADMIN_TOKEN or <data-dir>/admin-token)")(
+        "heartbeat-interval", po::value(&heartbeat_s)->default_value(60),
+        "seconds between device heartbeats (per-device override in provisioning)")(
+        "missed-heartbeats", po::value(&missed_heartbeats)->default_value(3),
+        "silent intervals before a device is offline and a call is raised")(
+        "pbkdf2-iterations", po::value(&opts.pbkdf2_iterations)->default_value(100000),
+        "cost of operator password hashes")("strategy",
+                                            po::value(&strategy)->default_value("ring-all"),
+                                            "offering within a station: ring-all or longest-idle")(
+        "tier-timeout", po::value(&tier_timeout_s)->default_value(20),
+        "seconds before the next-nearest station is offered a call as well")(
+        "escalation-limit", po::value(&escalation_limit_s)->default_value(45),
+        "seconds before an untaken call goes to the command centre")(
+        "max-tiers", po::value(&max_tiers)->default_value(3),
+        "stations tried before the command centre")(
+        "wrap-up", po::value(&wrap_up_s)->default_value(10),
+        "seconds after closing a call before new offers")("max-calls-per-operator",
+                                                          po::value(&max_calls)->default_value(1),
+                                                          "calls an operator may hold at once")(
+        "missed-offers", po::value(&missed_offers)->default_value(3),
+        "offers in a row an operator may let time out before being set away")(
+        "reconnect-grace", po::value(&grace_s)->default_value(60),
+        "seconds a vanished console keeps its calls")(
+        "priorities", po::value(&priorities),
+        "overrides, e.g. smoke=1,inactivity=1 (1 emergency, 2 urgent, 3 technical)")(
+        "low-battery", po::value(&low_battery)->default_value(20),
+        "battery percent below which a low-battery call is raised")(
+        "auto-close-cancelled", po::value(&auto_close_priority)->default_value(3),
+        "a resident's cancel closes waiting calls of this priority or less urgent (0: never)")(
+        "command-centre-name",
+        po::value(&opts.settings.command_centre_name)->default_value("区级养老指挥中心"),
+        "shown to devices and consoles")("log-level", po::value(&log_level)->default_value("info"),
+                                         "trace, debug, info, warn, error");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -111,15 +134,17 @@ int main(int argc, char** argv) {
     }
     opts.settings.supervision.missed_heartbeats = missed_heartbeats;
     auto& rc = opts.settings.routing;
-    if (strategy == "ring-all") rc.offer_strategy = routing_config::strategy::ring_all;
-    else if (strategy == "longest-idle") rc.offer_strategy = routing_config::strategy::longest_idle;
+    if (strategy == "ring-all")
+        rc.offer_strategy = routing_config::strategy::ring_all;
+    else if (strategy == "longest-idle")
+        rc.offer_strategy = routing_config::strategy::longest_idle;
     else {
         std::cerr << "dispatcher: --strategy must be ring-all or longest-idle\n";
         return 2;
     }
-    if (tier_timeout_s < 1 || escalation_limit_s < tier_timeout_s || max_tiers < 0 || missed_offers < 1 ||
-        wrap_up_s < 0 || grace_s < 0 || low_battery < 0 || low_battery > 100 || auto_close_priority < 0 ||
-        auto_close_priority > 3) {
+    if (tier_timeout_s < 1 || escalation_limit_s < tier_timeout_s || max_tiers < 0 ||
+        missed_offers < 1 || wrap_up_s < 0 || grace_s < 0 || low_battery < 0 || low_battery > 100 ||
+        auto_close_priority < 0 || auto_close_priority > 3) {
         std::cerr << "dispatcher: call-handling options out of range (see --help)\n";
         return 2;
     }

@@ -15,11 +15,11 @@
 
 #include "device.pb.h"
 
+#include <hiredis/hiredis.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <hiredis/hiredis.h>
 
 #include <csignal>
 #include <cstdio>
@@ -61,8 +61,8 @@ struct press_record {
 
 struct load_stats {
     latency_histogram ack, offered, assigned, heartbeat, connect;
-    std::uint64_t presses = 0, sent = 0, acked = 0, nacked = 0, resent = 0, errors = 0, disconnects = 0,
-                  connected = 0, rejected = 0, heartbeats = 0, offers_seen = 0;
+    std::uint64_t presses = 0, sent = 0, acked = 0, nacked = 0, resent = 0, errors = 0,
+                  disconnects = 0, connected = 0, rejected = 0, heartbeats = 0, offers_seen = 0;
     std::map<std::string, std::uint64_t> offered_by_priority_order;  // for surge ordering check
 };
 
@@ -70,7 +70,7 @@ struct engine;
 
 // One simulated button. Lives as long as the engine; reconnects by itself.
 class sim_device : public std::enable_shared_from_this<sim_device> {
-public:
+  public:
     sim_device(engine& e, device_entry entry, std::string source_ip)
         : e_(e), entry_(std::move(entry)), source_ip_(std::move(source_ip)) {}
     void start(clock_type::duration delay);
@@ -78,12 +78,14 @@ public:
     bool online() const { return online_; }
     const std::string& id() const { return entry_.device_id; }
     // Churn: the link drops (the device reconnects with backoff, re-sending what is unacked).
-    void bounce() { if (online_) drop("churn"); }
+    void bounce() {
+        if (online_) drop("churn");
+    }
     // A slow peer: after every read it waits this long before reading again.
     void set_slow(std::chrono::milliseconds pause) { slow_pause_ = pause; }
     std::uint32_t next_seq() { return seq_++; }
 
-private:
+  private:
     void connect();
     void read();
     void on_frame(const dv::ServerMessage& m);
@@ -148,16 +150,17 @@ void sim_device::connect() {
     outq_.clear();
     writing_ = false;
     connect_started_ = clock_type::now();
-    sock_->async_connect(e_.server, [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-        if (gen != self->generation_) return;
-        if (ec) {
-            self->drop("connect");
-            return;
-        }
-        boost::system::error_code ignored;
-        self->sock_->set_option(tcp::no_delay(true), ignored);
-        self->read();
-    });
+    sock_->async_connect(
+        e_.server, [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+            if (gen != self->generation_) return;
+            if (ec) {
+                self->drop("connect");
+                return;
+            }
+            boost::system::error_code ignored;
+            self->sock_->set_option(tcp::no_delay(true), ignored);
+            self->read();
+        });
 }
 
 void sim_device::drop(const char* why) {
@@ -182,30 +185,32 @@ void sim_device::drop(const char* why) {
 
 void sim_device::read() {
     auto space = dec_.prepare(2048);
-    sock_->async_read_some(asio::buffer(space.data(), space.size()),
-                           [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t n) {
-                               if (gen != self->generation_) return;
-                               if (ec) {
-                                   self->drop("read");
-                                   return;
-                               }
-                               self->dec_.commit(n);
-                               for (;;) {
-                                   auto r = self->dec_.next();
-                                   if (r.st != protocol::frame_decoder::status::frame) break;
-                                   dv::ServerMessage m;
-                                   if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) self->on_frame(m);
-                                   if (gen != self->generation_) return;
-                               }
-                               if (self->slow_pause_.count() == 0) {
-                                   self->read();
-                                   return;
-                               }
-                               auto t = std::make_shared<asio::steady_timer>(self->e_.io, self->slow_pause_);
-                               t->async_wait([self, t, gen](boost::system::error_code ec) {
-                                   if (!ec && gen == self->generation_) self->read();
-                               });
-                           });
+    sock_->async_read_some(
+        asio::buffer(space.data(), space.size()), [self = shared_from_this(), gen = generation_](
+                                                      boost::system::error_code ec, std::size_t n) {
+            if (gen != self->generation_) return;
+            if (ec) {
+                self->drop("read");
+                return;
+            }
+            self->dec_.commit(n);
+            for (;;) {
+                auto r = self->dec_.next();
+                if (r.st != protocol::frame_decoder::status::frame) break;
+                dv::ServerMessage m;
+                if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size())))
+                    self->on_frame(m);
+                if (gen != self->generation_) return;
+            }
+            if (self->slow_pause_.count() == 0) {
+                self->read();
+                return;
+            }
+            auto t = std::make_shared<asio::steady_timer>(self->e_.io, self->slow_pause_);
+            t->async_wait([self, t, gen](boost::system::error_code ec) {
+                if (!ec && gen == self->generation_) self->read();
+            });
+        });
 }
 
 void sim_device::send(const dv::DeviceMessage& m) {
@@ -216,31 +221,33 @@ void sim_device::send(const dv::DeviceMessage& m) {
 void sim_device::write() {
     if (writing_ || outq_.empty() || !sock_) return;
     writing_ = true;
-    asio::async_write(*sock_, asio::buffer(outq_.front()),
-                      [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t) {
-                          if (gen != self->generation_) return;
-                          self->writing_ = false;
-                          if (ec) {
-                              self->drop("write");
-                              return;
-                          }
-                          self->outq_.pop_front();
-                          self->write();
-                      });
+    asio::async_write(
+        *sock_, asio::buffer(outq_.front()),
+        [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t) {
+            if (gen != self->generation_) return;
+            self->writing_ = false;
+            if (ec) {
+                self->drop("write");
+                return;
+            }
+            self->outq_.pop_front();
+            self->write();
+        });
 }
 
 void sim_device::heartbeat() {
     hb_timer_->expires_after(std::chrono::seconds(e_.heartbeat_s));
-    hb_timer_->async_wait([self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
-        if (ec || gen != self->generation_ || !self->online_) return;
-        dv::DeviceMessage m;
-        m.mutable_heartbeat()->set_battery_percent(90);
-        m.mutable_heartbeat()->set_has_battery(true);
-        self->hb_sent_.push_back(clock_type::now());
-        self->send(m);
-        ++self->e_.stats.heartbeats;
-        self->heartbeat();
-    });
+    hb_timer_->async_wait(
+        [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+            if (ec || gen != self->generation_ || !self->online_) return;
+            dv::DeviceMessage m;
+            m.mutable_heartbeat()->set_battery_percent(90);
+            m.mutable_heartbeat()->set_has_battery(true);
+            self->hb_sent_.push_back(clock_type::now());
+            self->send(m);
+            ++self->e_.stats.heartbeats;
+            self->heartbeat();
+        });
 }
 
 void sim_device::send_alarm(press_record& p) {
@@ -277,7 +284,8 @@ void sim_device::on_frame(const dv::ServerMessage& m) {
             dv::DeviceMessage h;
             h.mutable_hello()->set_device_id(entry_.device_id);
             h.mutable_hello()->set_protocol_version(1);
-            h.mutable_hello()->set_hmac(protocol::hmac_sha256(entry_.secret, m.challenge().nonce()));
+            h.mutable_hello()->set_hmac(
+                protocol::hmac_sha256(entry_.secret, m.challenge().nonce()));
             send(h);
             break;
         }
@@ -333,7 +341,8 @@ void sim_device::on_frame(const dv::ServerMessage& m) {
             ++e_.stats.errors;
             drop("error");
             break;
-        default: break;
+        default:
+            break;
     }
 }
 
@@ -343,17 +352,20 @@ void print_histogram(const char* name, const latency_histogram& h) {
         return;
     }
     std::printf("  %-22s %10llu %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f\n", name,
-                static_cast<unsigned long long>(h.count()), h.percentile(50) / 1000.0, h.percentile(90) / 1000.0,
-                h.percentile(99) / 1000.0, h.percentile(99.9) / 1000.0, h.max() / 1000.0, h.mean() / 1000.0);
+                static_cast<unsigned long long>(h.count()), h.percentile(50) / 1000.0,
+                h.percentile(90) / 1000.0, h.percentile(99) / 1000.0, h.percentile(99.9) / 1000.0,
+                h.max() / 1000.0, h.mean() / 1000.0);
 }
 
 std::string json_histogram(const latency_histogram& h) {
     char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "{\"count\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,"
+                  "{\"count\":%llu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%."
+                  "3f,\"max_ms\":%.3f,"
                   "\"mean_ms\":%.3f}",
-                  static_cast<unsigned long long>(h.count()), h.percentile(50) / 1000.0, h.percentile(90) / 1000.0,
-                  h.percentile(99) / 1000.0, h.percentile(99.9) / 1000.0, h.max() / 1000.0, h.mean() / 1000.0);
+                  static_cast<unsigned long long>(h.count()), h.percentile(50) / 1000.0,
+                  h.percentile(90) / 1000.0, h.percentile(99) / 1000.0, h.percentile(99.9) / 1000.0,
+                  h.max() / 1000.0, h.mean() / 1000.0);
     return buf;
 }
 
@@ -373,8 +385,10 @@ redisContext* connect_redis(const std::string& uri) {
 int cmd_load(int argc, char** argv) {
     engine e;
     std::string devices_file, operators_file, redis_uri, types_arg;
-    int devices_n = 1000, shard = 0, shards = 1, source_ips = 8, duration_s = 30, surge = 0, bots = 0;
-    double connect_rate = 2000, alarm_rate = 10, surge_window_s = 1, accept_delay = 2, close_delay = 3;
+    int devices_n = 1000, shard = 0, shards = 1, source_ips = 8, duration_s = 30, surge = 0,
+        bots = 0;
+    double connect_rate = 2000, alarm_rate = 10, surge_window_s = 1, accept_delay = 2,
+           close_delay = 3;
     bool json = false, never_accept = false;
     double churn_per_s = 0, slow_fraction = 0;
     int slow_pause_ms = 2000;
@@ -383,42 +397,65 @@ int cmd_load(int argc, char** argv) {
     unsigned short http_port = 8080;
     po::options_description desc(
         "device-sim load: many devices (and bot operators) at once; open-loop latency measurement");
-    desc.add_options()("help,h", "help")
-        ("host", po::value(&e.host)->default_value("127.0.0.1"), "dispatcher host")
-        ("device-port", po::value(&e.port)->default_value(7700), "dispatcher device port")
-        ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port (bots)")
-        ("devices-file", po::value(&devices_file)->default_value("sim-data/devices.csv"), "from `device-sim provision`")
-        ("devices", po::value(&devices_n)->default_value(1000), "devices to run in this process (<= 19000)")
-        ("shard", po::value(&shard)->default_value(0), "this process's shard (0-based): devices i with i % shards == shard")
-        ("shards", po::value(&shards)->default_value(1), "number of processes sharing the devices")
-        ("source-ips", po::value(&source_ips)->default_value(8), "loopback source addresses 127.0.0.2.. to spread connections over (0: none)")
-        ("connect-rate", po::value(&connect_rate)->default_value(2000), "connections opened per second (storm, with jitter)")
-        ("heartbeat", po::value(&e.heartbeat_s)->default_value(60), "heartbeat interval in seconds")
-        ("alarm-rate", po::value(&alarm_rate)->default_value(10), "alarms per second, Poisson, across the devices")
-        ("surge", po::value(&surge)->default_value(0), "instead of a steady rate: this many presses within --surge-window")
-        ("surge-window", po::value(&surge_window_s)->default_value(1), "seconds over which the surge presses fall")
-        ("types", po::value(&types_arg)->default_value("sos"), "alarm types mixed evenly: e.g. sos,fall,low_battery,tamper")
-        ("duration", po::value(&duration_s)->default_value(30), "seconds of alarms after all devices are connected")
-        ("resend-ms", po::value(&e.resend_ms)->default_value(5000), "re-send an unacked alarm after this long")
-        ("churn", po::value(&churn_per_s)->default_value(0), "connections dropped per second (they reconnect with backoff)")
-        ("slow", po::value(&slow_fraction)->default_value(0), "fraction of devices that read slowly (0..1)")
-        ("slow-pause-ms", po::value(&slow_pause_ms)->default_value(2000), "how long a slow device waits between reads")
-        ("bots", po::value(&bots)->default_value(0), "bot operators to log in (first N of --operators-file, one per station)")
-        ("operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"), "operator accounts")
-        ("accept-delay", po::value(&accept_delay)->default_value(2), "bots take an offer after this many seconds (mean)")
-        ("close-delay", po::value(&close_delay)->default_value(3), "bots close after this many seconds (mean)")
-        ("never-accept", po::bool_switch(&never_accept), "bots only watch offers (press->offered without load from calls)")
-        ("redis", po::value(&redis_uri), "Redis to check lost/duplicated against at the end (socket path or redis://host:port)")
-        ("settle", po::value(&settle_s)->default_value(30), "seconds to let routing catch up before checking lost")
-        ("json", po::bool_switch(&json), "print the results as one JSON object");
+    desc.add_options()("help,h", "help")("host", po::value(&e.host)->default_value("127.0.0.1"),
+                                         "dispatcher host")(
+        "device-port", po::value(&e.port)->default_value(7700), "dispatcher device port")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port (bots)")(
+        "devices-file", po::value(&devices_file)->default_value("sim-data/devices.csv"),
+        "from `device-sim provision`")("devices", po::value(&devices_n)->default_value(1000),
+                                       "devices to run in this process (<= 19000)")(
+        "shard", po::value(&shard)->default_value(0),
+        "this process's shard (0-based): devices i with i % shards == shard")(
+        "shards", po::value(&shards)->default_value(1), "number of processes sharing the devices")(
+        "source-ips", po::value(&source_ips)->default_value(8),
+        "loopback source addresses 127.0.0.2.. to spread connections over (0: none)")(
+        "connect-rate", po::value(&connect_rate)->default_value(2000),
+        "connections opened per second (storm, with jitter)")(
+        "heartbeat", po::value(&e.heartbeat_s)->default_value(60), "heartbeat interval in seconds")(
+        "alarm-rate", po::value(&alarm_rate)->default_value(10),
+        "alarms per second, Poisson, across the devices")(
+        "surge", po::value(&surge)->default_value(0),
+        "instead of a steady rate: this many presses within --surge-window")(
+        "surge-window", po::value(&surge_window_s)->default_value(1),
+        "seconds over which the surge presses fall")(
+        "types", po::value(&types_arg)->default_value("sos"),
+        "alarm types mixed evenly: e.g. sos,fall,low_battery,tamper")(
+        "duration", po::value(&duration_s)->default_value(30),
+        "seconds of alarms after all devices are connected")(
+        "resend-ms", po::value(&e.resend_ms)->default_value(5000),
+        "re-send an unacked alarm after this long")(
+        "churn", po::value(&churn_per_s)->default_value(0),
+        "connections dropped per second (they reconnect with backoff)")(
+        "slow", po::value(&slow_fraction)->default_value(0),
+        "fraction of devices that read slowly (0..1)")(
+        "slow-pause-ms", po::value(&slow_pause_ms)->default_value(2000),
+        "how long a slow device waits between reads")(
+        "bots", po::value(&bots)->default_value(0),
+        "bot operators to log in (first N of --operators-file, one per station)")(
+        "operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"),
+        "operator accounts")("accept-delay", po::value(&accept_delay)->default_value(2),
+                             "bots take an offer after this many seconds (mean)")(
+        "close-delay", po::value(&close_delay)->default_value(3),
+        "bots close after this many seconds (mean)")(
+        "never-accept", po::bool_switch(&never_accept),
+        "bots only watch offers (press->offered without load from calls)")(
+        "redis", po::value(&redis_uri),
+        "Redis to check lost/duplicated against at the end (socket path or redis://host:port)")(
+        "settle", po::value(&settle_s)->default_value(30),
+        "seconds to let routing catch up before checking lost")(
+        "json", po::bool_switch(&json), "print the results as one JSON object");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
 
     std::vector<dv::AlarmType> types;
     {
-        std::map<std::string, dv::AlarmType> names = {{"sos", dv::SOS}, {"fall", dv::FALL}, {"medical", dv::MEDICAL},
-                                                      {"smoke", dv::SMOKE}, {"inactivity", dv::INACTIVITY},
-                                                      {"low_battery", dv::LOW_BATTERY}, {"tamper", dv::TAMPER},
+        std::map<std::string, dv::AlarmType> names = {{"sos", dv::SOS},
+                                                      {"fall", dv::FALL},
+                                                      {"medical", dv::MEDICAL},
+                                                      {"smoke", dv::SMOKE},
+                                                      {"inactivity", dv::INACTIVITY},
+                                                      {"low_battery", dv::LOW_BATTERY},
+                                                      {"tamper", dv::TAMPER},
                                                       {"power_loss", dv::POWER_LOSS}};
         std::stringstream ss(types_arg);
         std::string t;
@@ -457,7 +494,8 @@ int cmd_load(int argc, char** argv) {
             auto r = link->login(o.operator_id, o.password, 30s);
             if (!r || !r->has_login_ok()) continue;
             auto* raw = link.get();
-            link->set_event_handler([&e, raw, never_accept, accept_delay, close_delay](const cv::ConsoleEvent& ev) {
+            link->set_event_handler([&e, raw, never_accept, accept_delay,
+                                     close_delay](const cv::ConsoleEvent& ev) {
                 if (ev.has_offer()) {
                     ++e.stats.offers_seen;
                     auto it = e.by_call.find(ev.offer().call().id());
@@ -467,7 +505,8 @@ int cmd_load(int argc, char** argv) {
                     }
                     if (never_accept) return;
                     auto t = std::make_shared<asio::steady_timer>(e.io);
-                    std::uniform_real_distribution<double> d(accept_delay * 0.5, accept_delay * 1.5);
+                    std::uniform_real_distribution<double> d(accept_delay * 0.5,
+                                                             accept_delay * 1.5);
                     t->expires_after(std::chrono::milliseconds(static_cast<int>(d(e.rng) * 1000)));
                     std::string id = ev.offer().call().id();
                     t->async_wait([t, raw, id](boost::system::error_code ec) {
@@ -488,7 +527,8 @@ int cmd_load(int argc, char** argv) {
                         req.mutable_close()->set_outcome("resolved_by_phone");
                         raw->send(req);
                     });
-                } else if (ev.has_status_changed() && ev.status_changed().status() == "away" && !never_accept) {
+                } else if (ev.has_status_changed() && ev.status_changed().status() == "away" &&
+                           !never_accept) {
                     cv::ConsoleRequest req;
                     req.mutable_set_status()->set_status("available");
                     raw->send(req);
@@ -503,16 +543,22 @@ int cmd_load(int argc, char** argv) {
     const auto t_start = clock_type::now();
     std::uniform_real_distribution<double> jitter(0.0, 1.0);
     for (std::size_t i = 0; i < mine.size(); ++i) {
-        std::string src = source_ips > 0 ? "127.0.0." + std::to_string(2 + i % static_cast<std::size_t>(source_ips)) : "";
+        std::string src =
+            source_ips > 0
+                ? "127.0.0." + std::to_string(2 + i % static_cast<std::size_t>(source_ips))
+                : "";
         auto d = std::make_shared<sim_device>(e, mine[i], src);
-        if (slow_fraction > 0 && jitter(e.rng) < slow_fraction) d->set_slow(std::chrono::milliseconds(slow_pause_ms));
-        auto at = std::chrono::duration<double>((static_cast<double>(i) + jitter(e.rng)) / connect_rate);
+        if (slow_fraction > 0 && jitter(e.rng) < slow_fraction)
+            d->set_slow(std::chrono::milliseconds(slow_pause_ms));
+        auto at =
+            std::chrono::duration<double>((static_cast<double>(i) + jitter(e.rng)) / connect_rate);
         d->start(std::chrono::duration_cast<clock_type::duration>(at));
         e.devices.push_back(d);
     }
     // Wait until (almost) every device is online.
-    auto connect_deadline = clock_type::now() + std::chrono::seconds(30) +
-                            std::chrono::seconds(static_cast<int>(static_cast<double>(mine.size()) / connect_rate));
+    auto connect_deadline =
+        clock_type::now() + std::chrono::seconds(30) +
+        std::chrono::seconds(static_cast<int>(static_cast<double>(mine.size()) / connect_rate));
     std::size_t online = 0;
     while (!stop_requested && clock_type::now() < connect_deadline) {
         e.io.run_for(100ms);
@@ -521,7 +567,8 @@ int cmd_load(int argc, char** argv) {
         if (online == e.devices.size()) break;
     }
     const double connect_s = std::chrono::duration<double>(clock_type::now() - t_start).count();
-    std::fprintf(stderr, "%zu/%zu devices online after %.1f s\n", online, e.devices.size(), connect_s);
+    std::fprintf(stderr, "%zu/%zu devices online after %.1f s\n", online, e.devices.size(),
+                 connect_s);
 
     // Alarms: open-loop. Each press has an intended time; it is sent at that time whatever the
     // server is doing, and latencies are measured from it.
@@ -529,15 +576,17 @@ int cmd_load(int argc, char** argv) {
     const auto t_alarms = clock_type::now() + 200ms;
     if (surge > 0) {
         for (int i = 0; i < surge; ++i) {
-            schedule.push_back(t_alarms + std::chrono::duration_cast<clock_type::duration>(
-                                              std::chrono::duration<double>(jitter(e.rng) * surge_window_s)));
+            schedule.push_back(t_alarms +
+                               std::chrono::duration_cast<clock_type::duration>(
+                                   std::chrono::duration<double>(jitter(e.rng) * surge_window_s)));
         }
         std::sort(schedule.begin(), schedule.end());
     } else if (alarm_rate > 0) {
         std::exponential_distribution<double> gap(alarm_rate);
         double t = 0;
         while ((t += gap(e.rng)) < duration_s) {
-            schedule.push_back(t_alarms + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(t)));
+            schedule.push_back(t_alarms + std::chrono::duration_cast<clock_type::duration>(
+                                              std::chrono::duration<double>(t)));
         }
     }
     std::size_t next = 0;
@@ -546,8 +595,13 @@ int cmd_load(int argc, char** argv) {
     auto last_churn = clock_type::now();
     double churn_owed = 0;
     // With no alarms (a connections/heartbeat run), run for --duration anyway.
-    const auto end_sends = schedule.empty() ? t_alarms + std::chrono::seconds(duration_s) : schedule.back();
-    const auto drain_until = [&] { return end_sends + std::chrono::seconds(10) + std::chrono::seconds(bots > 0 && !never_accept ? static_cast<int>(accept_delay * 2 + 2) : 0); };
+    const auto end_sends =
+        schedule.empty() ? t_alarms + std::chrono::seconds(duration_s) : schedule.back();
+    const auto drain_until = [&] {
+        return end_sends + std::chrono::seconds(10) +
+               std::chrono::seconds(
+                   bots > 0 && !never_accept ? static_cast<int>(accept_delay * 2 + 2) : 0);
+    };
     while (!stop_requested) {
         auto now = clock_type::now();
         while (next < schedule.size() && schedule[next] <= now) {
@@ -569,10 +623,14 @@ int cmd_load(int argc, char** argv) {
         }
         if (now - last_progress > 1s && !json) {
             last_progress = now;
-            std::fprintf(stderr, "  t=%5.1fs presses %llu acked %llu nacked %llu resent %llu offered %llu assigned %llu hb %llu online %zu\n",
+            std::fprintf(stderr,
+                         "  t=%5.1fs presses %llu acked %llu nacked %llu resent %llu offered %llu "
+                         "assigned %llu hb %llu online %zu\n",
                          std::chrono::duration<double>(now - t_alarms).count(),
-                         static_cast<unsigned long long>(e.stats.presses), static_cast<unsigned long long>(e.stats.acked),
-                         static_cast<unsigned long long>(e.stats.nacked), static_cast<unsigned long long>(e.stats.resent),
+                         static_cast<unsigned long long>(e.stats.presses),
+                         static_cast<unsigned long long>(e.stats.acked),
+                         static_cast<unsigned long long>(e.stats.nacked),
+                         static_cast<unsigned long long>(e.stats.resent),
                          static_cast<unsigned long long>(e.stats.offered.count()),
                          static_cast<unsigned long long>(e.stats.assigned.count()),
                          static_cast<unsigned long long>(e.stats.heartbeat.count()), online);
@@ -580,13 +638,15 @@ int cmd_load(int argc, char** argv) {
         if (next >= schedule.size() && now >= end_sends) {
             bool all_acked = e.stats.acked == e.stats.presses;
             bool all_offered = bots == 0 || e.stats.offered.count() >= e.stats.acked;
-            if ((all_acked && all_offered && (never_accept || bots == 0)) || now > drain_until()) break;
+            if ((all_acked && all_offered && (never_accept || bots == 0)) || now > drain_until())
+                break;
         }
         auto wake = next < schedule.size() ? std::min(schedule[next], now + 50ms) : now + 50ms;
         e.io.run_until(wake);
         e.io.restart();
     }
-    const double send_window_s = std::max(1e-3, std::chrono::duration<double>(end_sends - t_alarms).count());
+    const double send_window_s =
+        std::max(1e-3, std::chrono::duration<double>(end_sends - t_alarms).count());
 
     // Lost / duplicated, against Redis.
     long long lost = -1, duplicated = 0, checked = 0, unacked = 0, unrouted = 0;
@@ -624,26 +684,36 @@ int cmd_load(int argc, char** argv) {
             // station or the command centre when the settle time ran out (a backlog, not a loss).
             bool stored = r1 && r1->type == REDIS_REPLY_ARRAY && r1->elements == 4 &&
                           r1->element[0]->type == REDIS_REPLY_STRING;
-            if (!stored) ++lost;
-            else if (std::string(r1->element[0]->str) == "received") ++unrouted;
+            if (!stored)
+                ++lost;
+            else if (std::string(r1->element[0]->str) == "received")
+                ++unrouted;
             else if (r1->element[3]->type == REDIS_REPLY_STRING) {
                 // press -> first offered (station or command centre), by priority class: in a
                 // surge, emergencies should get there before technical alarms.
                 auto routed_wall = std::stoll(r1->element[3]->str);
-                auto intended_wall = wall_now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                       steady_now - p->intended).count();
-                bool technical = p->type == dv::LOW_BATTERY || p->type == dv::TAMPER || p->type == dv::POWER_LOSS;
-                bool emergency = p->type == dv::SOS || p->type == dv::FALL || p->type == dv::MEDICAL;
+                auto intended_wall =
+                    wall_now_ms -
+                    std::chrono::duration_cast<std::chrono::milliseconds>(steady_now - p->intended)
+                        .count();
+                bool technical = p->type == dv::LOW_BATTERY || p->type == dv::TAMPER ||
+                                 p->type == dv::POWER_LOSS;
+                bool emergency =
+                    p->type == dv::SOS || p->type == dv::FALL || p->type == dv::MEDICAL;
                 if (emergency) routed_emergency.record((routed_wall - intended_wall) * 1000);
                 if (technical) routed_technical.record((routed_wall - intended_wall) * 1000);
             }
-            if (r2 && r2->type == REDIS_REPLY_STRING && std::string(r2->str) != *p->call_ids.begin()) ++dup_redis;
+            if (r2 && r2->type == REDIS_REPLY_STRING &&
+                std::string(r2->str) != *p->call_ids.begin())
+                ++dup_redis;
             if (r1) freeReplyObject(r1);
             if (r2) freeReplyObject(r2);
         }
         if ((lost == 0 && unrouted == 0 && dup_redis == 0) || clock_type::now() > settle_until) {
             duplicated += dup_redis;
-            settle_s_used = std::chrono::duration<double>(clock_type::now() - (settle_until - std::chrono::seconds(settle_s))).count();
+            settle_s_used = std::chrono::duration<double>(
+                                clock_type::now() - (settle_until - std::chrono::seconds(settle_s)))
+                                .count();
             break;
         }
         e.io.run_for(1s);  // keep the devices alive meanwhile
@@ -653,27 +723,35 @@ int cmd_load(int argc, char** argv) {
 
     const auto& s = e.stats;
     if (json) {
-        std::printf("{\"devices\":%zu,\"online\":%zu,\"connect_s\":%.2f,\"presses\":%llu,\"acked\":%llu,\"nacked\":%llu,"
-                    "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
-                    "\"duplicated\":%lld,\"unrouted\":%lld,\"checked\":%lld,\"settled_s\":%.1f,\"send_window_s\":%.3f,\"ack_rate\":%.1f,"
-                    "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_emergency\":%s,\"routed_technical\":%s}\n",
-                    e.devices.size(), online, connect_s, static_cast<unsigned long long>(s.presses),
-                    static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.nacked),
-                    static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
-                    static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted, checked, settle_s_used, send_window_s,
-                    static_cast<double>(s.acked) / send_window_s, json_histogram(s.ack).c_str(),
-                    json_histogram(s.offered).c_str(), json_histogram(s.assigned).c_str(),
-                    json_histogram(s.heartbeat).c_str(), json_histogram(s.connect).c_str(),
-                    json_histogram(routed_emergency).c_str(), json_histogram(routed_technical).c_str());
+        std::printf(
+            "{\"devices\":%zu,\"online\":%zu,\"connect_s\":%.2f,\"presses\":%llu,\"acked\":%llu,"
+            "\"nacked\":%llu,"
+            "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
+            "\"duplicated\":%lld,\"unrouted\":%lld,\"checked\":%lld,\"settled_s\":%.1f,\"send_"
+            "window_s\":%.3f,\"ack_rate\":%.1f,"
+            "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_"
+            "emergency\":%s,\"routed_technical\":%s}\n",
+            e.devices.size(), online, connect_s, static_cast<unsigned long long>(s.presses),
+            static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.nacked),
+            static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
+            static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted,
+            checked, settle_s_used, send_window_s, static_cast<double>(s.acked) / send_window_s,
+            json_histogram(s.ack).c_str(), json_histogram(s.offered).c_str(),
+            json_histogram(s.assigned).c_str(), json_histogram(s.heartbeat).c_str(),
+            json_histogram(s.connect).c_str(), json_histogram(routed_emergency).c_str(),
+            json_histogram(routed_technical).c_str());
     } else {
-        std::printf("devices %zu (online %zu, connected in %.1f s), presses %llu over %.1f s, acked %llu, nacked %llu, "
-                    "resent %llu, errors %llu, disconnects %llu\n",
-                    e.devices.size(), online, connect_s, static_cast<unsigned long long>(s.presses), send_window_s,
-                    static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.nacked),
-                    static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
-                    static_cast<unsigned long long>(s.disconnects));
-        std::printf("  %-22s %10s %9s %9s %9s %9s %9s %10s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9",
-                    "max", "mean");
+        std::printf(
+            "devices %zu (online %zu, connected in %.1f s), presses %llu over %.1f s, acked %llu, "
+            "nacked %llu, "
+            "resent %llu, errors %llu, disconnects %llu\n",
+            e.devices.size(), online, connect_s, static_cast<unsigned long long>(s.presses),
+            send_window_s, static_cast<unsigned long long>(s.acked),
+            static_cast<unsigned long long>(s.nacked), static_cast<unsigned long long>(s.resent),
+            static_cast<unsigned long long>(s.errors),
+            static_cast<unsigned long long>(s.disconnects));
+        std::printf("  %-22s %10s %9s %9s %9s %9s %9s %10s\n", "latency (ms)", "count", "p50",
+                    "p90", "p99", "p99.9", "max", "mean");
         print_histogram("press -> ack", s.ack);
         print_histogram("press -> offered", s.offered);
         print_histogram("press -> assigned", s.assigned);
@@ -681,10 +759,12 @@ int cmd_load(int argc, char** argv) {
         print_histogram("connect -> welcome", s.connect);
         print_histogram("press -> routed (emerg.)", routed_emergency);
         print_histogram("press -> routed (tech.)", routed_technical);
-        std::printf("unacked %lld, lost %s, duplicated %lld, not yet routed %lld (checked %lld acked presses against "
-                    "Redis %.1f s after the last press)\n",
-                    unacked, lost < 0 ? "not checked (no --redis)" : std::to_string(lost).c_str(), duplicated, unrouted,
-                    checked, settle_s_used);
+        std::printf(
+            "unacked %lld, lost %s, duplicated %lld, not yet routed %lld (checked %lld acked "
+            "presses against "
+            "Redis %.1f s after the last press)\n",
+            unacked, lost < 0 ? "not checked (no --redis)" : std::to_string(lost).c_str(),
+            duplicated, unrouted, checked, settle_s_used);
     }
     stop_requested = 1;
     return (lost > 0 || duplicated > 0) ? 1 : 0;

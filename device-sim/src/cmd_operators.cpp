@@ -10,15 +10,15 @@
 
 #include <boost/program_options.hpp>
 
+#include <poll.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <poll.h>
 #include <random>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 namespace po = boost::program_options;
 namespace cv = anxin::console::v1;
@@ -60,18 +60,24 @@ int cmd_operators(int argc, char** argv) {
     int per_station = 1, duration_s = 0;
     bool never_accept = false;
     po::options_description desc("device-sim operators: bot operators that take and close calls");
-    desc.add_options()("help,h", "help")
-        ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
-        ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")
-        ("operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"), "from `device-sim provision`")
-        ("stations", po::value(&stations_arg)->default_value("all"),
-         "comma-separated station ids (cc: the command centre's supervisors), or all")
-        ("never-accept", po::bool_switch(&never_accept), "log in and let every offer time out (to watch escalation)")
-        ("per-station", po::value(&per_station)->default_value(1), "operators to log in per station")
-        ("accept-delay", po::value(&accept_delay)->default_value(2), "mean seconds before taking an offer (±50%)")
-        ("close-delay", po::value(&close_delay)->default_value(5), "mean seconds on a call before closing it (±50%)")
-        ("outcome", po::value(&outcome)->default_value("resolved_by_phone"), "outcome to close with")
-        ("duration", po::value(&duration_s)->default_value(0), "stop after this many seconds (0: until Ctrl-C)");
+    desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
+                                         "dispatcher host")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"),
+        "from `device-sim provision`")(
+        "stations", po::value(&stations_arg)->default_value("all"),
+        "comma-separated station ids (cc: the command centre's supervisors), or all")(
+        "never-accept", po::bool_switch(&never_accept),
+        "log in and let every offer time out (to watch escalation)")(
+        "per-station", po::value(&per_station)->default_value(1),
+        "operators to log in per station")("accept-delay",
+                                           po::value(&accept_delay)->default_value(2),
+                                           "mean seconds before taking an offer (±50%)")(
+        "close-delay", po::value(&close_delay)->default_value(5),
+        "mean seconds on a call before closing it (±50%)")(
+        "outcome", po::value(&outcome)->default_value("resolved_by_phone"),
+        "outcome to close with")("duration", po::value(&duration_s)->default_value(0),
+                                 "stop after this many seconds (0: until Ctrl-C)");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     std::set<std::string> wanted;
@@ -98,27 +104,31 @@ int cmd_operators(int argc, char** argv) {
     std::mt19937_64 rng(std::random_device{}());
     auto jittered = [&](double mean) {
         std::uniform_real_distribution<double> u(0.5 * mean, 1.5 * mean);
-        return std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(u(rng)));
+        return std::chrono::duration_cast<clock_type::duration>(
+            std::chrono::duration<double>(u(rng)));
     };
     int logged_in = 0;
     for (auto& b : bots) {
         b.link = std::make_unique<console_link>(io);
         if (!b.link->connect(host, http_port, 5s)) {
-            std::cerr << "device-sim: " << b.account.operator_id << ": connect failed: " << b.link->error() << "\n";
+            std::cerr << "device-sim: " << b.account.operator_id
+                      << ": connect failed: " << b.link->error() << "\n";
             return 1;
         }
         auto r = b.link->login(b.account.operator_id, b.account.password, 30s);
         if (!r || !r->has_login_ok()) {
-            std::cerr << "device-sim: " << b.account.operator_id << ": login failed: "
-                      << (r ? r->error().message() : b.link->error()) << "\n";
+            std::cerr << "device-sim: " << b.account.operator_id
+                      << ": login failed: " << (r ? r->error().message() : b.link->error()) << "\n";
             return 1;
         }
         ++logged_in;
     }
-    log_line(std::to_string(logged_in) + " bot operator(s) logged in; accept after ~" + std::to_string(accept_delay) +
-             " s, close after ~" + std::to_string(close_delay) + " s");
+    log_line(std::to_string(logged_in) + " bot operator(s) logged in; accept after ~" +
+             std::to_string(accept_delay) + " s, close after ~" + std::to_string(close_delay) +
+             " s");
 
-    const auto end = duration_s > 0 ? clock_type::now() + std::chrono::seconds(duration_s) : clock_type::time_point::max();
+    const auto end = duration_s > 0 ? clock_type::now() + std::chrono::seconds(duration_s)
+                                    : clock_type::time_point::max();
     std::uint64_t accepted = 0, closed = 0;
     while (!stop_requested && clock_type::now() < end) {
         io.restart();
@@ -129,8 +139,9 @@ int cmd_operators(int argc, char** argv) {
                 const auto& op = b.account.operator_id;
                 if (ev->has_offer()) {
                     const auto& c = ev->offer().call();
-                    log_line(op + ": offer " + c.id() + " " + c.alarm_type() + " for " + ev->offer().resident().name() +
-                             " (" + std::to_string(c.distance_km()).substr(0, 4) + " km)");
+                    log_line(op + ": offer " + c.id() + " " + c.alarm_type() + " for " +
+                             ev->offer().resident().name() + " (" +
+                             std::to_string(c.distance_km()).substr(0, 4) + " km)");
                     if (!b.busy && !never_accept) {
                         b.busy = true;
                         b.todo.push_back({now + jittered(accept_delay), false, c.id()});
@@ -138,30 +149,39 @@ int cmd_operators(int argc, char** argv) {
                 } else if (ev->has_accepted()) {
                     ++accepted;
                     log_line(op + ": took " + ev->accepted().call().id());
-                    b.todo.push_back({now + jittered(close_delay), true, ev->accepted().call().id()});
+                    b.todo.push_back(
+                        {now + jittered(close_delay), true, ev->accepted().call().id()});
                     b.busy = true;
                 } else if (ev->has_withdrawn()) {
-                    log_line(op + ": " + ev->withdrawn().call_id() + " withdrawn (" + ev->withdrawn().reason() + ")");
-                    std::erase_if(b.todo, [&](const bot::pending& p) { return !p.close && p.call_id == ev->withdrawn().call_id(); });
+                    log_line(op + ": " + ev->withdrawn().call_id() + " withdrawn (" +
+                             ev->withdrawn().reason() + ")");
+                    std::erase_if(b.todo, [&](const bot::pending& p) {
+                        return !p.close && p.call_id == ev->withdrawn().call_id();
+                    });
                     if (b.todo.empty()) b.busy = false;
                 } else if (ev->has_closed()) {
                     ++closed;
-                    log_line(op + ": closed " + ev->closed().call_id() + " (" + ev->closed().outcome() + ")");
+                    log_line(op + ": closed " + ev->closed().call_id() + " (" +
+                             ev->closed().outcome() + ")");
                     b.busy = false;
                 } else if (ev->has_cancelled()) {
                     log_line(op + ": resident cancelled " + ev->cancelled().call_id());
                 } else if (ev->has_status_changed() && ev->status_changed().operator_id() == op &&
                            ev->status_changed().status() == "away" && !never_accept) {
                     // Set away for missed offers: a person would notice and come back.
-                    log_line(op + ": set away (" + ev->status_changed().reason() + "); back in 5 s");
+                    log_line(op + ": set away (" + ev->status_changed().reason() +
+                             "); back in 5 s");
                     b.todo.push_back({now + std::chrono::seconds(5), false, "@available"});
                 } else if (ev->has_error()) {
                     log_line(op + ": error " + ev->error().code() + ": " + ev->error().message());
-                    if (ev->error().code() == "already_taken" || ev->error().code() == "not_offered") b.busy = false;
+                    if (ev->error().code() == "already_taken" ||
+                        ev->error().code() == "not_offered")
+                        b.busy = false;
                 }
             }
             if (b.link->closed()) {
-                std::cerr << "device-sim: " << b.account.operator_id << ": connection lost: " << b.link->error() << "\n";
+                std::cerr << "device-sim: " << b.account.operator_id
+                          << ": connection lost: " << b.link->error() << "\n";
                 return 1;
             }
             for (auto it = b.todo.begin(); it != b.todo.end();) {
@@ -175,7 +195,8 @@ int cmd_operators(int argc, char** argv) {
                 } else if (it->close) {
                     req.mutable_close()->set_call_id(it->call_id);
                     req.mutable_close()->set_outcome(outcome);
-                    req.mutable_close()->set_note("bot " + b.account.operator_id + " phoned the resident");
+                    req.mutable_close()->set_note("bot " + b.account.operator_id +
+                                                  " phoned the resident");
                 } else {
                     req.mutable_accept()->set_call_id(it->call_id);
                 }
@@ -184,7 +205,8 @@ int cmd_operators(int argc, char** argv) {
             }
         }
     }
-    log_line("stopping: " + std::to_string(accepted) + " calls taken, " + std::to_string(closed) + " closed");
+    log_line("stopping: " + std::to_string(accepted) + " calls taken, " + std::to_string(closed) +
+             " closed");
     return 0;
 }
 
@@ -193,12 +215,13 @@ int cmd_console(int argc, char** argv) {
     unsigned short http_port = 8080;
     po::options_description desc(
         "device-sim console: operate a console from the terminal.\n"
-        "Commands: accept <call>, close <call> <outcome> [note...], note <call> <text...>, ping, quit");
-    desc.add_options()("help,h", "help")
-        ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
-        ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")
-        ("operator", po::value(&op)->required(), "operator id")
-        ("password", po::value(&password)->required(), "password");
+        "Commands: accept <call>, close <call> <outcome> [note...], note <call> <text...>, ping, "
+        "quit");
+    desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
+                                         "dispatcher host")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "operator", po::value(&op)->required(), "operator id")(
+        "password", po::value(&password)->required(), "password");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     boost::asio::io_context io;
@@ -212,9 +235,12 @@ int cmd_console(int argc, char** argv) {
         std::cerr << "login failed: " << (r ? r->error().message() : link.error()) << "\n";
         return 1;
     }
-    log_line("logged in as " + r->login_ok().name() + " at " + r->login_ok().station_name() +
-             ". Commands: accept <call> | close <call> <outcome> [note] | note <call> <text> | quit");
-    log_line("outcomes: resolved_by_phone staff_visited ambulance_called family_contacted false_alarm technical");
+    log_line(
+        "logged in as " + r->login_ok().name() + " at " + r->login_ok().station_name() +
+        ". Commands: accept <call> | close <call> <outcome> [note] | note <call> <text> | quit");
+    log_line(
+        "outcomes: resolved_by_phone staff_visited ambulance_called family_contacted false_alarm "
+        "technical");
     for (;;) {
         while (auto ev = link.poll()) {
             if (ev->has_offer()) {
@@ -222,8 +248,9 @@ int cmd_console(int argc, char** argv) {
                 const auto& res = ev->offer().resident();
                 char d[32];
                 std::snprintf(d, sizeof d, "%.2f", c.distance_km());
-                log_line("*** OFFER " + c.id() + " [" + c.alarm_type() + "] " + res.name() + ", " + res.address() +
-                         ", tel " + res.phone() + ", " + d + " km  -> accept " + c.id());
+                log_line("*** OFFER " + c.id() + " [" + c.alarm_type() + "] " + res.name() + ", " +
+                         res.address() + ", tel " + res.phone() + ", " + d + " km  -> accept " +
+                         c.id());
             } else {
                 log_line(to_json(*ev));
             }

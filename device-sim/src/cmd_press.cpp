@@ -22,10 +22,14 @@ namespace anxin::sim {
 namespace {
 
 std::optional<dv::AlarmType> parse_type(const std::string& s) {
-    static const std::map<std::string, dv::AlarmType> types = {
-        {"sos", dv::SOS},         {"fall", dv::FALL},           {"medical", dv::MEDICAL},
-        {"smoke", dv::SMOKE},     {"inactivity", dv::INACTIVITY}, {"low_battery", dv::LOW_BATTERY},
-        {"tamper", dv::TAMPER},   {"power_loss", dv::POWER_LOSS}};
+    static const std::map<std::string, dv::AlarmType> types = {{"sos", dv::SOS},
+                                                               {"fall", dv::FALL},
+                                                               {"medical", dv::MEDICAL},
+                                                               {"smoke", dv::SMOKE},
+                                                               {"inactivity", dv::INACTIVITY},
+                                                               {"low_battery", dv::LOW_BATTERY},
+                                                               {"tamper", dv::TAMPER},
+                                                               {"power_loss", dv::POWER_LOSS}};
     auto it = types.find(s);
     if (it == types.end()) return std::nullopt;
     return it->second;
@@ -39,17 +43,23 @@ int cmd_press(int argc, char** argv) {
     int wait_s = 600, cancel_after_s = -1, resend_after_ms = 5000;
     std::uint32_t sequence = 0;
     po::options_description desc("device-sim press: play one resident pressing the call button");
-    desc.add_options()("help,h", "help")
-        ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
-        ("device-port", po::value(&port)->default_value(7700), "dispatcher device port")
-        ("devices-file", po::value(&devices_file)->default_value("sim-data/devices.csv"), "from `device-sim provision`")
-        ("device", po::value(&device_id), "device id (default: a random device from the file)")
-        ("secret", po::value(&secret), "device secret (default: from the devices file)")
-        ("type", po::value(&type_name)->default_value("sos"), "sos, fall, medical, smoke, inactivity, low_battery, tamper, power_loss")
-        ("sequence", po::value(&sequence), "alarm sequence number (default: seconds since 2026-01-01, always increasing)")
-        ("resend-after-ms", po::value(&resend_after_ms)->default_value(5000), "re-send the same alarm if no ack by then")
-        ("cancel-after", po::value(&cancel_after_s), "press cancel (false alarm) this many seconds after the ack")
-        ("wait", po::value(&wait_s)->default_value(600), "give up after this many seconds without the call being closed");
+    desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
+                                         "dispatcher host")(
+        "device-port", po::value(&port)->default_value(7700), "dispatcher device port")(
+        "devices-file", po::value(&devices_file)->default_value("sim-data/devices.csv"),
+        "from `device-sim provision`")("device", po::value(&device_id),
+                                       "device id (default: a random device from the file)")(
+        "secret", po::value(&secret), "device secret (default: from the devices file)")(
+        "type", po::value(&type_name)->default_value("sos"),
+        "sos, fall, medical, smoke, inactivity, low_battery, tamper, power_loss")(
+        "sequence", po::value(&sequence),
+        "alarm sequence number (default: seconds since 2026-01-01, always increasing)")(
+        "resend-after-ms", po::value(&resend_after_ms)->default_value(5000),
+        "re-send the same alarm if no ack by then")(
+        "cancel-after", po::value(&cancel_after_s),
+        "press cancel (false alarm) this many seconds after the ack")(
+        "wait", po::value(&wait_s)->default_value(600),
+        "give up after this many seconds without the call being closed");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     auto type = parse_type(type_name);
@@ -61,7 +71,8 @@ int cmd_press(int argc, char** argv) {
     if (secret.empty()) {
         auto devices = read_devices(devices_file);
         if (devices.empty()) {
-            std::cerr << "device-sim: no devices in " << devices_file << " (run `device-sim provision` first)\n";
+            std::cerr << "device-sim: no devices in " << devices_file
+                      << " (run `device-sim provision` first)\n";
             return 2;
         }
         const device_entry* d = nullptr;
@@ -73,7 +84,8 @@ int cmd_press(int argc, char** argv) {
                 if (e.device_id == device_id) d = &e;
             }
             if (!d) {
-                std::cerr << "device-sim: device " << device_id << " is not in " << devices_file << "\n";
+                std::cerr << "device-sim: device " << device_id << " is not in " << devices_file
+                          << "\n";
                 return 2;
             }
         }
@@ -90,9 +102,13 @@ int cmd_press(int argc, char** argv) {
     device_link link(io);
     const auto t0 = std::chrono::steady_clock::now();
     auto since = [&] {
-        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+            .count();
     };
-    auto step = [&](const std::string& what) { std::printf("%10.1f ms  %s\n", since(), what.c_str()); std::fflush(stdout); };
+    auto step = [&](const std::string& what) {
+        std::printf("%10.1f ms  %s\n", since(), what.c_str());
+        std::fflush(stdout);
+    };
 
     step("device " + device_id + who + " connecting to " + host + ":" + std::to_string(port));
     if (!link.connect(host, port, 5s)) {
@@ -104,7 +120,8 @@ int cmd_press(int argc, char** argv) {
         step(std::string("FAILED: handshake: ") + (w ? w->ShortDebugString() : link.error()));
         return 1;
     }
-    step("authenticated (heartbeat every " + std::to_string(w->welcome().heartbeat_interval_s()) + " s)");
+    step("authenticated (heartbeat every " + std::to_string(w->welcome().heartbeat_interval_s()) +
+         " s)");
 
     dv::DeviceMessage alarm;
     alarm.mutable_alarm()->set_sequence(sequence);
@@ -113,7 +130,10 @@ int cmd_press(int argc, char** argv) {
     alarm.mutable_alarm()->set_has_battery(true);
 
     const auto press = std::chrono::steady_clock::now();
-    auto since_press = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - press).count(); };
+    auto since_press = [&] {
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - press)
+            .count();
+    };
     alarm.mutable_alarm()->set_device_time_ms(wall_ms());
     link.send(alarm);
     step("PRESS: " + type_name + " alarm sent, sequence " + std::to_string(sequence));
@@ -140,7 +160,8 @@ int cmd_press(int argc, char** argv) {
             link.send(hb);
             last_heartbeat = now;
         }
-        if (!call_id.empty() && !cancelled && cancel_after_s >= 0 && now - acked_at > std::chrono::seconds(cancel_after_s)) {
+        if (!call_id.empty() && !cancelled && cancel_after_s >= 0 &&
+            now - acked_at > std::chrono::seconds(cancel_after_s)) {
             dv::DeviceMessage c;
             c.mutable_cancel()->set_sequence(sequence + 1);
             c.mutable_cancel()->set_call_id(call_id);
@@ -162,52 +183,64 @@ int cmd_press(int argc, char** argv) {
                 if (call_id.empty()) {
                     call_id = m->alarm_ack().call_id();
                     acked_at = std::chrono::steady_clock::now();
-                    std::snprintf(buf, sizeof buf, "ACK: call %s stored (press->ack %.1f ms)%s", call_id.c_str(),
-                                  since_press(), m->alarm_ack().duplicate() ? " [duplicate]" : "");
+                    std::snprintf(buf, sizeof buf, "ACK: call %s stored (press->ack %.1f ms)%s",
+                                  call_id.c_str(), since_press(),
+                                  m->alarm_ack().duplicate() ? " [duplicate]" : "");
                     step(buf);
                 }
                 break;
             case dv::ServerMessage::kAlarmNack:
                 step("NACK: " + m->alarm_nack().detail() + ", retry after " +
                      std::to_string(m->alarm_nack().retry_after_ms()) + " ms");
-                last_send = std::chrono::steady_clock::now() - std::chrono::milliseconds(resend_after_ms) +
+                last_send = std::chrono::steady_clock::now() -
+                            std::chrono::milliseconds(resend_after_ms) +
                             std::chrono::milliseconds(m->alarm_nack().retry_after_ms());
                 break;
             case dv::ServerMessage::kCallUpdate: {
                 const auto& u = m->call_update();
                 if (u.call_id() != call_id && !call_id.empty()) break;
                 switch (u.state()) {
-                    case dv::RECEIVED: step("device shows: call received"); break;
+                    case dv::RECEIVED:
+                        step("device shows: call received");
+                        break;
                     case dv::OFFERED:
                         if (offered_once) {
-                            std::snprintf(buf, sizeof buf, "ESCALATED: now also offered at %s (%.1f s after the press)",
-                                          u.station_name().c_str(), since_press() / 1000);
+                            std::snprintf(
+                                buf, sizeof buf,
+                                "ESCALATED: now also offered at %s (%.1f s after the press)",
+                                u.station_name().c_str(), since_press() / 1000);
                         } else {
-                            std::snprintf(buf, sizeof buf, "OFFERED to operators at %s (press->offered %.1f ms)",
+                            std::snprintf(buf, sizeof buf,
+                                          "OFFERED to operators at %s (press->offered %.1f ms)",
                                           u.station_name().c_str(), since_press());
                         }
                         offered_once = true;
                         step(buf);
                         break;
                     case dv::OPERATOR_ASSIGNED:
-                        std::snprintf(buf, sizeof buf, "OPERATOR ASSIGNED: help is coming (press->assigned %.2f s)",
+                        std::snprintf(buf, sizeof buf,
+                                      "OPERATOR ASSIGNED: help is coming (press->assigned %.2f s)",
                                       since_press() / 1000);
                         step(buf);
                         break;
                     case dv::CLOSED:
-                        std::snprintf(buf, sizeof buf, "CLOSED: outcome %s (press->closed %.2f s)", u.outcome().c_str(),
-                                      since_press() / 1000);
+                        std::snprintf(buf, sizeof buf, "CLOSED: outcome %s (press->closed %.2f s)",
+                                      u.outcome().c_str(), since_press() / 1000);
                         step(buf);
                         return 0;
-                    default: break;
+                    default:
+                        break;
                 }
                 break;
             }
             case dv::ServerMessage::kCancelAck:
                 step(std::string("cancel recorded on call ") + m->cancel_ack().call_id());
                 break;
-            case dv::ServerMessage::kError: step("ERROR from server: " + m->error().detail()); return 1;
-            default: break;
+            case dv::ServerMessage::kError:
+                step("ERROR from server: " + m->error().detail());
+                return 1;
+            default:
+                break;
         }
     }
     step("gave up waiting after " + std::to_string(wait_s) + " s");

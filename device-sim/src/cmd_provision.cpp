@@ -8,8 +8,8 @@
 #include "anxin/sim/district.hpp"
 #include "anxin/sim/http_client.hpp"
 
-#include <boost/program_options.hpp>
 #include <google/protobuf/util/json_util.h>
+#include <boost/program_options.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -36,20 +36,26 @@ int cmd_provision(int argc, char** argv) {
     std::string host, token, token_file, out_dir;
     unsigned short http_port = 8080;
     int batch = 1000;
-    po::options_description desc("device-sim provision: generate a district (Tongzhou-like) and load it");
-    desc.add_options()("help,h", "help")
-        ("host", po::value(&host)->default_value("127.0.0.1"), "dispatcher host")
-        ("http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")
-        ("admin-token", po::value(&token), "admin bearer token")
-        ("admin-token-file", po::value(&token_file)->default_value("data/admin-token"), "file holding the admin token")
-        ("seed", po::value(&d.seed)->default_value(d.seed), "random seed: same seed, same district")
-        ("stations", po::value(&d.stations)->default_value(139), "number of care stations")
-        ("residents", po::value(&d.residents)->default_value(2000), "number of residents (one call button each)")
-        ("operators-per-station", po::value(&d.operators_per_station)->default_value(2), "operators per station")
-        ("supervisors", po::value(&d.supervisors)->default_value(3), "supervisors at the district command centre")
-        ("password", po::value(&d.operator_password)->default_value("anxin-demo"), "password of every generated operator")
-        ("batch", po::value(&batch)->default_value(1000), "residents per admin API request")
-        ("out", po::value(&out_dir)->default_value("sim-data"), "directory for devices.csv and operators.csv");
+    po::options_description desc(
+        "device-sim provision: generate a district (Tongzhou-like) and load it");
+    desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
+                                         "dispatcher host")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "admin-token", po::value(&token), "admin bearer token")(
+        "admin-token-file", po::value(&token_file)->default_value("data/admin-token"),
+        "file holding the admin token")("seed", po::value(&d.seed)->default_value(d.seed),
+                                        "random seed: same seed, same district")(
+        "stations", po::value(&d.stations)->default_value(139), "number of care stations")(
+        "residents", po::value(&d.residents)->default_value(2000),
+        "number of residents (one call button each)")(
+        "operators-per-station", po::value(&d.operators_per_station)->default_value(2),
+        "operators per station")("supervisors", po::value(&d.supervisors)->default_value(3),
+                                 "supervisors at the district command centre")(
+        "password", po::value(&d.operator_password)->default_value("anxin-demo"),
+        "password of every generated operator")("batch", po::value(&batch)->default_value(1000),
+                                                "residents per admin API request")(
+        "out", po::value(&out_dir)->default_value("sim-data"),
+        "directory for devices.csv and operators.csv");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
     if (token.empty()) {
@@ -80,7 +86,8 @@ int cmd_provision(int argc, char** argv) {
     }
     for (std::size_t i = 0; i < dist.residents.size(); i += static_cast<std::size_t>(batch)) {
         anxin::admin::v1::ProvisionRequest req;
-        for (std::size_t j = i; j < std::min(dist.residents.size(), i + static_cast<std::size_t>(batch)); ++j) {
+        for (std::size_t j = i;
+             j < std::min(dist.residents.size(), i + static_cast<std::size_t>(batch)); ++j) {
             *req.add_residents() = dist.residents[j];
         }
         if (!post(req)) return 1;
@@ -94,19 +101,22 @@ int cmd_provision(int argc, char** argv) {
             for (const auto& dev : r.devices()) {
                 char ll[64];
                 std::snprintf(ll, sizeof ll, "%.6f,%.6f", r.lat(), r.lon());
-                f << dev.id() << "," << dev.secret() << "," << r.id() << "," << ll << "," << r.name() << "\n";
+                f << dev.id() << "," << dev.secret() << "," << r.id() << "," << ll << ","
+                  << r.name() << "\n";
             }
         }
     }
     {
         std::ofstream f(out_dir + "/operators.csv");
-        f << "operator_id,password,station_id,name\n";  // station_id "cc": a command-centre supervisor
+        f << "operator_id,password,station_id,name\n";  // station_id "cc": a command-centre
+                                                        // supervisor
         for (const auto& o : dist.operators) {
-            f << o.id() << "," << o.password() << "," << (o.role() == "supervisor" ? "cc" : o.station_id()) << ","
-              << o.name() << "\n";
+            f << o.id() << "," << o.password() << ","
+              << (o.role() == "supervisor" ? "cc" : o.station_id()) << "," << o.name() << "\n";
         }
     }
-    std::filesystem::permissions(out_dir + "/devices.csv", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(out_dir + "/devices.csv", std::filesystem::perms::owner_read |
+                                                               std::filesystem::perms::owner_write);
     // A pairing for demos: the first resident whose nearest station is the first station, so a
     // person logged in as that station's second operator is offered this resident's call.
     if (!dist.stations.empty()) {
@@ -115,23 +125,30 @@ int cmd_provision(int argc, char** argv) {
             const anxin::admin::v1::Station* nearest = nullptr;
             double best = 1e9;
             for (const auto& st : dist.stations) {
-                double km = anxin::dispatcher::great_circle_km({r.lat(), r.lon()}, {st.lat(), st.lon()});
+                double km =
+                    anxin::dispatcher::great_circle_km({r.lat(), r.lon()}, {st.lat(), st.lon()});
                 if (km < best) best = km, nearest = &st;
             }
             if (nearest == &first && r.devices_size() > 0) {
-                std::string op = "op-" + first.id().substr(3) + "-" + std::to_string(std::min(2, d.operators_per_station));
+                std::string op = "op-" + first.id().substr(3) + "-" +
+                                 std::to_string(std::min(2, d.operators_per_station));
                 std::ofstream(out_dir + "/demo-pair.txt") << r.devices(0).id() << " " << op << "\n";
-                std::cout << "demo pair: device " << r.devices(0).id() << " (" << r.name() << ") is nearest to "
-                          << first.id() << " " << first.name() << ", whose operators include " << op << "\n";
+                std::cout << "demo pair: device " << r.devices(0).id() << " (" << r.name()
+                          << ") is nearest to " << first.id() << " " << first.name()
+                          << ", whose operators include " << op << "\n";
                 break;
             }
         }
     }
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    std::cout << "provisioned " << dist.stations.size() << " stations in " << district_areas().size()
-              << " streets/towns, " << dist.residents.size() << " residents with devices, " << dist.operators.size()
-              << " operators (" << d.supervisors << " of them command-centre supervisors) in " << ms << " ms\n"
-              << "device secrets: " << out_dir << "/devices.csv; operator accounts: " << out_dir << "/operators.csv\n";
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    std::cout << "provisioned " << dist.stations.size() << " stations in "
+              << district_areas().size() << " streets/towns, " << dist.residents.size()
+              << " residents with devices, " << dist.operators.size() << " operators ("
+              << d.supervisors << " of them command-centre supervisors) in " << ms << " ms\n"
+              << "device secrets: " << out_dir << "/devices.csv; operator accounts: " << out_dir
+              << "/operators.csv\n";
     return 0;
 }
 

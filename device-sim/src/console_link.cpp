@@ -1,9 +1,9 @@
 #include "anxin/sim/console_link.hpp"
 
+#include <google/protobuf/util/json_util.h>
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
-#include <google/protobuf/util/json_util.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -38,7 +38,8 @@ void console_link::close() {
     closed_ = true;
 }
 
-bool console_link::connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout) {
+bool console_link::connect(const std::string& host, unsigned short port,
+                           std::chrono::milliseconds timeout) {
     ws_ = std::make_unique<beast::websocket::stream<beast::tcp_stream>>(io_);
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
@@ -49,17 +50,19 @@ bool console_link::connect(const std::string& host, unsigned short port, std::ch
     }
     bool done = false;
     beast::get_lowest_layer(*ws_).expires_after(timeout);
-    beast::get_lowest_layer(*ws_).async_connect(endpoints, [&](boost::system::error_code e, const tcp::endpoint&) {
-        if (e) {
-            ec = e;
-            done = true;
-            return;
-        }
-        ws_->async_handshake(host + ":" + std::to_string(port), "/console", [&](boost::system::error_code e2) {
-            ec = e2;
-            done = true;
+    beast::get_lowest_layer(*ws_).async_connect(
+        endpoints, [&](boost::system::error_code e, const tcp::endpoint&) {
+            if (e) {
+                ec = e;
+                done = true;
+                return;
+            }
+            ws_->async_handshake(host + ":" + std::to_string(port), "/console",
+                                 [&](boost::system::error_code e2) {
+                                     ec = e2;
+                                     done = true;
+                                 });
         });
-    });
     io_.restart();
     auto until = std::chrono::steady_clock::now() + timeout;
     while (!done && std::chrono::steady_clock::now() < until) io_.run_one_until(until);
@@ -91,8 +94,10 @@ void console_link::start_read() {
         google::protobuf::util::JsonParseOptions po;
         po.ignore_unknown_fields = true;
         if (google::protobuf::util::JsonStringToMessage(text, &ev, po).ok()) {
-            if (handler_) handler_(ev);
-            else inbox_.push_back(std::move(ev));
+            if (handler_)
+                handler_(ev);
+            else
+                inbox_.push_back(std::move(ev));
         }
         start_read();
     });
@@ -109,7 +114,9 @@ bool console_link::send_text(const std::string& text) {
     return true;
 }
 
-bool console_link::send(const cv::ConsoleRequest& req) { return send_text(to_json(req)); }
+bool console_link::send(const cv::ConsoleRequest& req) {
+    return send_text(to_json(req));
+}
 
 std::optional<cv::ConsoleEvent> console_link::poll() {
     io_.restart();
@@ -134,7 +141,8 @@ std::optional<cv::ConsoleEvent> console_link::receive(std::chrono::milliseconds 
     return ev;
 }
 
-std::optional<cv::ConsoleEvent> console_link::login(const std::string& op, const std::string& password,
+std::optional<cv::ConsoleEvent> console_link::login(const std::string& op,
+                                                    const std::string& password,
                                                     std::chrono::milliseconds timeout) {
     cv::ConsoleRequest req;
     req.set_req("login");

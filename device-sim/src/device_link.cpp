@@ -12,7 +12,8 @@ using asio::ip::tcp;
 namespace anxin::sim {
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -33,7 +34,8 @@ void device_link::close() {
     closed_ = true;
 }
 
-bool device_link::connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout) {
+bool device_link::connect(const std::string& host, unsigned short port,
+                          std::chrono::milliseconds timeout) {
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
     auto endpoints = resolver.resolve(host, std::to_string(port), ec);
@@ -72,22 +74,26 @@ void device_link::start_read() {
     if (reading_ || closed_) return;
     reading_ = true;
     auto space = decoder_.prepare(4096);
-    socket_.async_read_some(asio::buffer(space.data(), space.size()), [this](boost::system::error_code ec, std::size_t n) {
-        reading_ = false;
-        if (ec) {
-            closed_ = true;
-            if (ec != asio::error::eof && ec != asio::error::operation_aborted) error_ = ec.message();
-            return;
-        }
-        decoder_.commit(n);
-        for (;;) {
-            auto r = decoder_.next();
-            if (r.st != protocol::frame_decoder::status::frame) break;
-            dv::ServerMessage m;
-            if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) inbox_.push_back(std::move(m));
-        }
-        start_read();
-    });
+    socket_.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [this](boost::system::error_code ec, std::size_t n) {
+            reading_ = false;
+            if (ec) {
+                closed_ = true;
+                if (ec != asio::error::eof && ec != asio::error::operation_aborted)
+                    error_ = ec.message();
+                return;
+            }
+            decoder_.commit(n);
+            for (;;) {
+                auto r = decoder_.next();
+                if (r.st != protocol::frame_decoder::status::frame) break;
+                dv::ServerMessage m;
+                if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size())))
+                    inbox_.push_back(std::move(m));
+            }
+            start_read();
+        });
 }
 
 std::optional<dv::ServerMessage> device_link::receive(std::chrono::milliseconds timeout) {
@@ -114,9 +120,12 @@ bool device_link::send_raw(const std::string& bytes) {
     return true;
 }
 
-bool device_link::send(const dv::DeviceMessage& msg) { return send_raw(protocol::encode_frame(msg)); }
+bool device_link::send(const dv::DeviceMessage& msg) {
+    return send_raw(protocol::encode_frame(msg));
+}
 
-std::optional<dv::ServerMessage> device_link::handshake(const std::string& device_id, const std::string& secret,
+std::optional<dv::ServerMessage> device_link::handshake(const std::string& device_id,
+                                                        const std::string& secret,
                                                         std::chrono::milliseconds timeout) {
     auto challenge = receive(timeout);
     if (!challenge || !challenge->has_challenge()) {

@@ -13,13 +13,15 @@ constexpr std::int64_t sub_count = std::int64_t{1} << sub_bits;
 constexpr int max_exponent = 40 - sub_bits;  // up to 2^40 us (12 days)
 }  // namespace
 
-latency_histogram::latency_histogram() : counts_(static_cast<std::size_t>((max_exponent + 1) * sub_count), 0) {}
+latency_histogram::latency_histogram()
+    : counts_(static_cast<std::size_t>((max_exponent + 1) * sub_count), 0) {}
 
 std::size_t latency_histogram::index_of(std::int64_t v) {
     if (v < sub_count) return static_cast<std::size_t>(v);
     int bits = 64 - std::countl_zero(static_cast<std::uint64_t>(v));  // v < 2^bits
-    int exponent = bits - sub_bits;                                       // >= 1
-    if (exponent > max_exponent) return static_cast<std::size_t>((max_exponent + 1) * sub_count - 1);
+    int exponent = bits - sub_bits;                                   // >= 1
+    if (exponent > max_exponent)
+        return static_cast<std::size_t>((max_exponent + 1) * sub_count - 1);
     std::int64_t sub = v >> exponent;  // in [sub_count/2, sub_count)
     return static_cast<std::size_t>(exponent * sub_count + sub);
 }

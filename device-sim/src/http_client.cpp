@@ -13,8 +13,8 @@ namespace http = beast::http;
 namespace anxin::sim {
 
 http_result http_request(const std::string& host, unsigned short port, const std::string& method,
-                         const std::string& target, const std::string& body, const std::string& bearer_token,
-                         std::chrono::seconds timeout) {
+                         const std::string& target, const std::string& body,
+                         const std::string& bearer_token, std::chrono::seconds timeout) {
     http_result out;
     try {
         asio::io_context io;

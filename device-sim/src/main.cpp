@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
         "  press       one resident presses the call button; prints each step with its time\n"
         "  operators   bot operators that take offered calls and close them\n"
         "  console     operate a console from the terminal\n"
-        "  load        many devices and bot operators at once; latency histograms, lost/duplicated\n";
+        "  load        many devices and bot operators at once; latency histograms, "
+        "lost/duplicated\n";
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         std::cout << usage;
         return argc < 2 ? 2 : 0;

@@ -6,7 +6,8 @@ namespace po = boost::program_options;
 
 namespace anxin::sim {
 
-std::optional<int> parse_options(int argc, char** argv, const po::options_description& desc, po::variables_map& vm) {
+std::optional<int> parse_options(int argc, char** argv, const po::options_description& desc,
+                                 po::variables_map& vm) {
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
         if (vm.count("help")) {

@@ -1,6 +1,7 @@
 #pragma once
 // The files `device-sim provision` writes and the other commands read: devices.csv
-// (device_id,secret,resident_id,lat,lon,name) and operators.csv (operator_id,password,station_id,name).
+// (device_id,secret,resident_id,lat,lon,name) and operators.csv
+// (operator_id,password,station_id,name).
 
 #include <optional>
 #include <string>

@@ -7,10 +7,14 @@ namespace anxin::dispatcher {
 
 priority_table priority_table::defaults() {
     priority_table t;
-    t.levels_ = {{"sos", priority_emergency},        {"fall", priority_emergency},
-                 {"medical", priority_emergency},    {"smoke", priority_urgent},
-                 {"inactivity", priority_urgent},    {"low_battery", priority_technical},
-                 {"device_offline", priority_technical}, {"tamper", priority_technical},
+    t.levels_ = {{"sos", priority_emergency},
+                 {"fall", priority_emergency},
+                 {"medical", priority_emergency},
+                 {"smoke", priority_urgent},
+                 {"inactivity", priority_urgent},
+                 {"low_battery", priority_technical},
+                 {"device_offline", priority_technical},
+                 {"tamper", priority_technical},
                  {"power_loss", priority_technical}};
     return t;
 }
@@ -51,24 +55,32 @@ int priority_table::of(std::string_view alarm_type) const {
 
 std::string_view priority_name(int level) {
     switch (level) {
-        case priority_emergency: return "emergency";
-        case priority_urgent: return "urgent";
-        case priority_technical: return "technical";
-        default: return "unknown";
+        case priority_emergency:
+            return "emergency";
+        case priority_urgent:
+            return "urgent";
+        case priority_technical:
+            return "technical";
+        default:
+            return "unknown";
     }
 }
 
 std::string_view to_string(operator_status s) {
     switch (s) {
-        case operator_status::logged_out: return "logged_out";
-        case operator_status::available: return "available";
-        case operator_status::away: return "away";
+        case operator_status::logged_out:
+            return "logged_out";
+        case operator_status::available:
+            return "available";
+        case operator_status::away:
+            return "away";
     }
     return "?";
 }
 
 std::optional<operator_status> parse_operator_status(std::string_view s) {
-    for (auto st : {operator_status::logged_out, operator_status::available, operator_status::away}) {
+    for (auto st :
+         {operator_status::logged_out, operator_status::available, operator_status::away}) {
         if (to_string(st) == s) return st;
     }
     return std::nullopt;
@@ -82,16 +94,20 @@ operator_state state_of(const operator_snapshot& op, std::int64_t now) {
 
 std::string_view to_string(operator_state s) {
     switch (s) {
-        case operator_state::idle: return "idle";
-        case operator_state::on_call: return "on_call";
-        case operator_state::wrap_up: return "wrap_up";
+        case operator_state::idle:
+            return "idle";
+        case operator_state::on_call:
+            return "on_call";
+        case operator_state::wrap_up:
+            return "wrap_up";
     }
     return "?";
 }
 
 bool can_take_offers(const operator_snapshot& op, std::int64_t now, const routing_config& cfg) {
-    return op.online && op.status == operator_status::available && op.active_calls < cfg.max_calls_per_operator &&
-           now >= op.wrap_until_ms && op.missed_in_row < cfg.missed_offers_before_away;
+    return op.online && op.status == operator_status::available &&
+           op.active_calls < cfg.max_calls_per_operator && now >= op.wrap_until_ms &&
+           op.missed_in_row < cfg.missed_offers_before_away;
 }
 
 bool offered_before(const call_snapshot& a, const call_snapshot& b) {
@@ -102,20 +118,24 @@ bool offered_before(const call_snapshot& a, const call_snapshot& b) {
 
 std::map<std::string, std::set<std::string>> plan_offers(std::vector<call_snapshot> calls,
                                                          const std::vector<operator_snapshot>& ops,
-                                                         std::int64_t now, const routing_config& cfg) {
+                                                         std::int64_t now,
+                                                         const routing_config& cfg) {
     std::sort(calls.begin(), calls.end(), offered_before);
     std::vector<const operator_snapshot*> eligible;
     for (const auto& op : ops) {
         if (can_take_offers(op, now, cfg)) eligible.push_back(&op);
     }
     // Longest idle first (ties by id, for a deterministic plan).
-    std::sort(eligible.begin(), eligible.end(), [](const operator_snapshot* a, const operator_snapshot* b) {
-        if (a->idle_since_ms != b->idle_since_ms) return a->idle_since_ms < b->idle_since_ms;
-        return a->id < b->id;
-    });
+    std::sort(eligible.begin(), eligible.end(),
+              [](const operator_snapshot* a, const operator_snapshot* b) {
+                  if (a->idle_since_ms != b->idle_since_ms)
+                      return a->idle_since_ms < b->idle_since_ms;
+                  return a->id < b->id;
+              });
     auto qualifies = [](const call_snapshot& c, const operator_snapshot& op) {
         if (op.supervisor) return c.at_command_centre;
-        return std::find(c.tier_stations.begin(), c.tier_stations.end(), op.station_id) != c.tier_stations.end();
+        return std::find(c.tier_stations.begin(), c.tier_stations.end(), op.station_id) !=
+               c.tier_stations.end();
     };
 
     std::map<std::string, std::set<std::string>> plan;
@@ -136,8 +156,9 @@ std::map<std::string, std::set<std::string>> plan_offers(std::vector<call_snapsh
     // is moved here if that call can take another free operator instead (one augmenting step), so
     // a call is never left unoffered while someone who could take it sits idle.
     std::map<std::string, const call_snapshot*> holder;  // operator -> call it was given
-    std::map<std::string, std::string> assigned;          // call -> operator
-    auto free_for = [&](const call_snapshot& c, const std::string& except) -> const operator_snapshot* {
+    std::map<std::string, std::string> assigned;         // call -> operator
+    auto free_for = [&](const call_snapshot& c,
+                        const std::string& except) -> const operator_snapshot* {
         for (const auto* op : eligible) {
             if (op->id != except && !holder.contains(op->id) && qualifies(c, *op)) return op;
         }
@@ -184,12 +205,13 @@ escalation_step first_step(const std::vector<std::string>& staffed, std::int64_t
     }
     s.what = escalation_step::kind::add_station;
     s.station_id = staffed.front();
-    s.next_due_ms = std::min(received_ms + cfg.tier_timeout_ms, received_ms + cfg.escalation_limit_ms);
+    s.next_due_ms =
+        std::min(received_ms + cfg.tier_timeout_ms, received_ms + cfg.escalation_limit_ms);
     return s;
 }
 
-escalation_step next_step(const call_snapshot& call, const std::vector<std::string>& staffed, std::int64_t now,
-                          const routing_config& cfg) {
+escalation_step next_step(const call_snapshot& call, const std::vector<std::string>& staffed,
+                          std::int64_t now, const routing_config& cfg) {
     escalation_step s;
     if (call.at_command_centre || (call.state != "received" && call.state != "offered")) return s;
     const std::int64_t limit = call.received_ms + cfg.escalation_limit_ms;
@@ -198,7 +220,9 @@ escalation_step next_step(const call_snapshot& call, const std::vector<std::stri
         return s;
     }
     for (const auto& st : staffed) {
-        if (std::find(call.tier_stations.begin(), call.tier_stations.end(), st) != call.tier_stations.end()) continue;
+        if (std::find(call.tier_stations.begin(), call.tier_stations.end(), st) !=
+            call.tier_stations.end())
+            continue;
         s.what = escalation_step::kind::add_station;
         s.station_id = st;
         s.next_due_ms = std::min(now + cfg.tier_timeout_ms, limit);
@@ -209,18 +233,24 @@ escalation_step next_step(const call_snapshot& call, const std::vector<std::stri
     return s;
 }
 
-std::int64_t offline_deadline(std::int64_t last_seen_ms, int heartbeat_interval_s, const supervision_config& cfg) {
-    return last_seen_ms + static_cast<std::int64_t>(heartbeat_interval_s) * 1000 * cfg.missed_heartbeats + cfg.grace_ms;
+std::int64_t offline_deadline(std::int64_t last_seen_ms, int heartbeat_interval_s,
+                              const supervision_config& cfg) {
+    return last_seen_ms +
+           static_cast<std::int64_t>(heartbeat_interval_s) * 1000 * cfg.missed_heartbeats +
+           cfg.grace_ms;
 }
 
 std::int64_t recovery_period(int heartbeat_interval_s, const supervision_config&) {
     return 2LL * heartbeat_interval_s * 1000;
 }
 
-battery_change battery_transition(bool in_episode, int battery_percent, const supervision_config& cfg) {
+battery_change battery_transition(bool in_episode, int battery_percent,
+                                  const supervision_config& cfg) {
     if (battery_percent < 0) return battery_change::none;  // unknown
-    if (!in_episode && battery_percent < cfg.low_battery_percent) return battery_change::episode_started;
-    if (in_episode && battery_percent >= cfg.battery_recovered_percent) return battery_change::episode_ended;
+    if (!in_episode && battery_percent < cfg.low_battery_percent)
+        return battery_change::episode_started;
+    if (in_episode && battery_percent >= cfg.battery_recovered_percent)
+        return battery_change::episode_ended;
     return battery_change::none;
 }
 

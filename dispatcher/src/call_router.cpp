@@ -9,11 +9,11 @@
 #include "anxin/dispatcher/event_bus.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
@@ -43,18 +43,24 @@ std::vector<std::string> split_commas(const std::string& s) {
     std::size_t start = 0;
     while (start < s.size()) {
         auto comma = s.find(',', start);
-        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        out.push_back(
+            s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
         if (comma == std::string::npos) break;
         start = comma + 1;
     }
     return out;
 }
 
-std::chrono::steady_clock::time_point clock_type_max() { return std::chrono::steady_clock::time_point::max(); }
-std::chrono::steady_clock::time_point clock_type_now() { return std::chrono::steady_clock::now(); }
+std::chrono::steady_clock::time_point clock_type_max() {
+    return std::chrono::steady_clock::time_point::max();
+}
+std::chrono::steady_clock::time_point clock_type_now() {
+    return std::chrono::steady_clock::now();
+}
 
 std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 }  // namespace
@@ -98,7 +104,8 @@ asio::awaitable<void> call_router::leader_loop() {
         if (!ctx_.store.redis().connected()) continue;
         // A lease, not a lock held forever: if this instance dies another takes over in 3 s. The
         // work itself is safe to run twice; the lease only avoids doing it on every instance.
-        auto r = co_await ctx_.store.redis().exec(redis_cmd("SET", leader_key, me, "NX", "PX", "3000"));
+        auto r =
+            co_await ctx_.store.redis().exec(redis_cmd("SET", leader_key, me, "NX", "PX", "3000"));
         bool leader = r.ok() && r.reply.type == redis_reply::kind::status;
         if (!leader) {
             auto who = co_await ctx_.store.redis().exec(redis_cmd("GET", leader_key));
@@ -108,8 +115,9 @@ asio::awaitable<void> call_router::leader_loop() {
             }
         }
         if (!leader) continue;
-        const bool full = ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle ||
-                          clock_type_now() - last_full_ > 5s;
+        const bool full =
+            ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle ||
+            clock_type_now() - last_full_ > 5s;
         co_await reconcile(full);
         co_await supervise();
     }
@@ -121,8 +129,8 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
     if (!present) co_return std::nullopt;
     std::vector<std::vector<std::string>> cmds;
     for (const auto& p : *present) {
-        cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + p.operator_id, "status", "active", "wrap_until",
-                                 "idle_since", "missed"));
+        cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + p.operator_id, "status", "active",
+                                 "wrap_until", "idle_since", "missed"));
     }
     auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
     for (std::size_t i = 0; i < present->size(); ++i) {
@@ -141,7 +149,8 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
         op.idle_since_ms = e[3].as_int();
         op.missed_in_row = static_cast<int>(e[4].as_int());
         // An operator moved to another station has an old, ended member too: keep the freshest.
-        auto same = std::find_if(w.ops.begin(), w.ops.end(), [&](const operator_snapshot& o) { return o.id == op.id; });
+        auto same = std::find_if(w.ops.begin(), w.ops.end(),
+                                 [&](const operator_snapshot& o) { return o.id == op.id; });
         if (same == w.ops.end()) {
             w.ops.push_back(std::move(op));
         } else if (p.lease_end_ms > (same->online ? w.now + 1 : same->offline_since_ms)) {
@@ -151,12 +160,12 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
     co_return w;
 }
 
-asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(const std::vector<std::string>& ids,
-                                                                  std::vector<std::string>* residents) {
+asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(
+    const std::vector<std::string>& ids, std::vector<std::string>* residents) {
     std::vector<std::vector<std::string>> cmds;
     for (const auto& id : ids) {
-        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "priority", "received_ms", "tiers", "cc",
-                                 "next_esc_ms", "ver", "resident", "operator"));
+        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "priority", "received_ms",
+                                 "tiers", "cc", "next_esc_ms", "ver", "resident", "operator"));
         cmds.push_back(redis_cmd("SMEMBERS", "anx:call:" + id + ":offers"));
     }
     auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
@@ -164,7 +173,8 @@ asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(const std::vec
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto& h = replies[2 * i];
         const auto& o = replies[2 * i + 1];
-        if (!h.ok() || h.reply.elements.size() != 9 || h.reply.elements[0].is_nil() || !o.ok()) continue;
+        if (!h.ok() || h.reply.elements.size() != 9 || h.reply.elements[0].is_nil() || !o.ok())
+            continue;
         const auto& e = h.reply.elements;
         call_snapshot c;
         c.id = ids[i];
@@ -183,8 +193,8 @@ asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(const std::vec
     co_return out;
 }
 
-asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(const std::string& resident_id,
-                                                                      const world& w) {
+asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(
+    const std::string& resident_id, const world& w) {
     std::vector<ranked_station> out;
     auto stations = co_await ctx_.dir.stations();
     if (!stations) co_return out;
@@ -192,20 +202,23 @@ asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(const std:
     if (!cached.home || std::chrono::steady_clock::now() - cached.at > 60s) {
         resident_record r;
         auto st = co_await ctx_.dir.find_resident(resident_id, r);
-        if (st == lookup_status::found) cached.home = r.home;
-        else if (st == lookup_status::not_found) cached.home = std::nullopt;
+        if (st == lookup_status::found)
+            cached.home = r.home;
+        else if (st == lookup_status::not_found)
+            cached.home = std::nullopt;
         cached.at = std::chrono::steady_clock::now();
     }
     std::set<std::string> eligible;
     for (const auto& op : w.ops) {
-        if (!op.supervisor && can_take_offers(op, w.now, ctx_.settings.routing)) eligible.insert(op.station_id);
+        if (!op.supervisor && can_take_offers(op, w.now, ctx_.settings.routing))
+            eligible.insert(op.station_id);
     }
     // A resident without a home on record still gets a person: stations in id order.
     co_return rank_stations(cached.home.value_or(geo_point{0, 0}), *stations, eligible);
 }
 
-asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::string& resident_id, const world& w,
-                                        bool first) {
+asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::string& resident_id,
+                                        const world& w, bool first) {
     auto ranked = co_await staffed_for(resident_id, w);
     std::vector<std::string> staffed;
     for (const auto& r : ranked) staffed.push_back(r.station->id);
@@ -213,7 +226,8 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
     // A call that went to the command centre because no station had anyone is also offered to
     // the nearest station as soon as one has: the closest help is still the best help.
     if (first && call.at_command_centre && staffed.empty()) co_return true;
-    escalation_step s = first ? first_step(staffed, call.received_ms, cfg) : next_step(call, staffed, w.now, cfg);
+    escalation_step s =
+        first ? first_step(staffed, call.received_ms, cfg) : next_step(call, staffed, w.now, cfg);
     if (s.what == escalation_step::kind::none) co_return true;
     std::string station_name = ctx_.settings.command_centre_name;
     double distance = 0;
@@ -225,15 +239,19 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
             }
         }
     }
-    const std::string station = s.what == escalation_step::kind::add_station ? s.station_id : std::string();
-    auto r = co_await ctx_.store.escalate(call.id, call.version, station, station_name, distance, s.next_due_ms,
-                                          cfg.missed_offers_before_away, !first);
+    const std::string station =
+        s.what == escalation_step::kind::add_station ? s.station_id : std::string();
+    auto r = co_await ctx_.store.escalate(call.id, call.version, station, station_name, distance,
+                                          s.next_due_ms, cfg.missed_offers_before_away, !first);
     if (r.code == "unavailable") co_return false;
     if (!r.ok()) co_return true;  // someone else moved it on
-    if (first) ++ctx_.stats.calls_routed;
-    else ++ctx_.stats.calls_escalated;
+    if (first)
+        ++ctx_.stats.calls_routed;
+    else
+        ++ctx_.stats.calls_escalated;
     spdlog::info("call {}: {} {}{}", call.id, first ? "offered at" : "escalated to",
-                 station.empty() ? "the command centre" : station, station.empty() ? "" : " (" + station_name + ")");
+                 station.empty() ? "the command centre" : station,
+                 station.empty() ? "" : " (" + station_name + ")");
     // data: device, new version, operators set away...
     for (std::size_t i = 2; i < r.data.size(); ++i) {
         cv::ConsoleEvent ev;
@@ -241,14 +259,16 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
         sc->set_operator_id(r.data[i]);
         sc->set_status("away");
         sc->set_state("idle");
-        sc->set_reason("let " + std::to_string(cfg.missed_offers_before_away) + " offers in a row time out");
+        sc->set_reason("let " + std::to_string(cfg.missed_offers_before_away) +
+                       " offers in a row time out");
         std::string op_station;
         for (const auto& op : w.ops) {
             if (op.id == r.data[i]) op_station = op.station_id;
         }
         ctx_.bus.to_operator(r.data[i], ev);
         if (!op_station.empty()) ctx_.bus.to_station(op_station, ev);
-        spdlog::warn("operator {}: set away after {} missed offers", r.data[i], cfg.missed_offers_before_away);
+        spdlog::warn("operator {}: set away after {} missed offers", r.data[i],
+                     cfg.missed_offers_before_away);
     }
     bool supervisors = std::any_of(w.ops.begin(), w.ops.end(), [](const operator_snapshot& op) {
         return op.supervisor && op.online;
@@ -269,7 +289,8 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
     co_return true;
 }
 
-asio::awaitable<void> call_router::offer(const call_snapshot& call, const std::set<std::string>& want) {
+asio::awaitable<void> call_router::offer(const call_snapshot& call,
+                                         const std::set<std::string>& want) {
     if (want == call.offered) co_return;
     std::vector<std::string> ops(want.begin(), want.end());
     auto r = co_await ctx_.store.apply_offers(call.id, call.version, ops);
@@ -287,10 +308,12 @@ asio::awaitable<void> call_router::offer(const call_snapshot& call, const std::s
     if (!added.empty()) {
         cv::ConsoleEvent ev;
         auto* o = ev.mutable_offer();
-        // The call may have been taken meanwhile (its withdrawn may already be out): then say nothing.
+        // The call may have been taken meanwhile (its withdrawn may already be out): then say
+        // nothing.
         if (co_await ctx_.store.load_console_call(call.id, *o->mutable_call()) &&
             (o->call().state() == "offered" || o->call().state() == "received")) {
-            co_await ctx_.dir.resident_card(o->call().resident_id(), call.id, *o->mutable_resident());
+            co_await ctx_.dir.resident_card(o->call().resident_id(), call.id,
+                                            *o->mutable_resident());
             for (const auto& op : added) ctx_.bus.to_operator(op, ev);
         }
     }
@@ -391,7 +414,8 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
     // Who can take offers now: if that changed, every waiting call's offers must be looked at.
     std::string world_key;
     for (const auto& op : w->ops) {
-        if (can_take_offers(op, w->now, ctx_.settings.routing)) world_key += op.station_id + "/" + op.id + ";";
+        if (can_take_offers(op, w->now, ctx_.settings.routing))
+            world_key += op.station_id + "/" + op.id + ";";
     }
     if (world_key != last_world_) full = true;
     if (full) {
@@ -403,9 +427,11 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
     redis_result active;
     active.st = redis_result::status::ok;
     active.reply.type = redis_reply::kind::array;
-    if (full) active = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
-    auto due_timers = co_await ctx_.store.redis().exec(
-        redis_cmd("ZRANGEBYSCORE", "anx:timers", "-inf", std::to_string(w->now), "LIMIT", "0", "1000"));
+    if (full)
+        active =
+            co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:active", "0", "4999"));
+    auto due_timers = co_await ctx_.store.redis().exec(redis_cmd(
+        "ZRANGEBYSCORE", "anx:timers", "-inf", std::to_string(w->now), "LIMIT", "0", "1000"));
     if (!active.ok() || !due_timers.ok()) co_return false;
     std::vector<std::string> ids;
     std::set<std::string> seen_ids;
@@ -455,12 +481,16 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
     // 3. Calls held by operators whose console vanished longer ago than the grace period.
     const auto& cfg = ctx_.settings.routing;
     for (const auto& op : w->ops) {
-        if (op.online || op.active_calls <= 0 || w->now - op.offline_since_ms < cfg.reconnect_grace_ms) continue;
-        auto held = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + op.id + ":calls"));
+        if (op.online || op.active_calls <= 0 ||
+            w->now - op.offline_since_ms < cfg.reconnect_grace_ms)
+            continue;
+        auto held = co_await ctx_.store.redis().exec(
+            redis_cmd("SMEMBERS", "anx:operator:" + op.id + ":calls"));
         if (!held.ok()) continue;
         for (const auto& c : held.reply.elements) {
-            auto r = co_await ctx_.store.release(c.str, op.id, "console gone for longer than the grace period", "", "",
-                                                 w->now + cfg.tier_timeout_ms);
+            auto r = co_await ctx_.store.release(c.str, op.id,
+                                                 "console gone for longer than the grace period",
+                                                 "", "", w->now + cfg.tier_timeout_ms);
             if (!r.ok()) continue;
             spdlog::warn("call {}: operator {} gone for {} s; offered again", c.str, op.id,
                          (w->now - op.offline_since_ms) / 1000);
@@ -473,17 +503,19 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
 
 asio::awaitable<void> call_router::supervise() {
     auto now = wall_ms();
-    auto due = co_await ctx_.store.redis().exec(
-        redis_cmd("ZRANGEBYSCORE", "anx:supervision", "-inf", std::to_string(now), "LIMIT", "0", "500"));
+    auto due = co_await ctx_.store.redis().exec(redis_cmd(
+        "ZRANGEBYSCORE", "anx:supervision", "-inf", std::to_string(now), "LIMIT", "0", "500"));
     if (!due.ok()) co_return;
     for (const auto& d : due.reply.elements) {
         auto claim = co_await ctx_.store.claim_offline(d.str);
         if (claim.code == "again") {
-            spdlog::info("device {}: silent again; still the same offline episode (call {})", d.str, claim.data[0]);
+            spdlog::info("device {}: silent again; still the same offline episode (call {})", d.str,
+                         claim.data[0]);
             continue;
         }
         if (claim.code != "raise" || claim.data.empty()) continue;
-        auto dev = co_await ctx_.store.redis().exec(redis_cmd("HGET", "anx:device:" + d.str, "resident"));
+        auto dev =
+            co_await ctx_.store.redis().exec(redis_cmd("HGET", "anx:device:" + d.str, "resident"));
         alarm_input in;
         in.device_id = d.str;
         in.resident_id = dev.ok() ? dev.reply.str : "";
@@ -501,13 +533,16 @@ asio::awaitable<void> call_router::supervise() {
             co_await ctx_.store.redis().exec_many(std::move(undo));
             continue;
         }
-        co_await ctx_.store.redis().exec(redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
+        co_await ctx_.store.redis().exec(
+            redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
         ++ctx_.stats.devices_went_offline;
-        spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str, r.call_id);
+        spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str,
+                     r.call_id);
     }
     // Devices back long enough: their offline episode is over.
     auto back = co_await ctx_.store.redis().exec(
-        redis_cmd("ZRANGEBYSCORE", "anx:devices:recovering", "-inf", std::to_string(now), "LIMIT", "0", "500"));
+        redis_cmd("ZRANGEBYSCORE", "anx:devices:recovering", "-inf", std::to_string(now), "LIMIT",
+                  "0", "500"));
     if (!back.ok()) co_return;
     for (const auto& d : back.reply.elements) {
         auto call = co_await ctx_.store.recovered(d.str);
@@ -546,7 +581,8 @@ asio::awaitable<bool> call_router::handle_entries(const redis_reply& reply) {
     // Within a batch, the most urgent calls go first (a surge fills batches with mixed priorities).
     auto pr = co_await ctx_.store.redis().exec_many([&] {
         std::vector<std::vector<std::string>> cmds;
-        for (const auto& id : call_ids) cmds.push_back(redis_cmd("HGET", "anx:call:" + id, "priority"));
+        for (const auto& id : call_ids)
+            cmds.push_back(redis_cmd("HGET", "anx:call:" + id, "priority"));
         return cmds;
     }());
     std::vector<std::pair<std::int64_t, std::string>> ordered;
@@ -585,8 +621,10 @@ asio::awaitable<void> call_router::consume() {
             // "0": entries added before the group existed are routed too.
             bool all = true;
             for (const auto& stream : streams) {
-                auto r = co_await blocking_->exec(redis_cmd("XGROUP", "CREATE", stream, group, "0", "MKSTREAM"));
-                all &= r.ok() || (r.st == redis_result::status::ok && r.reply.str.rfind("BUSYGROUP", 0) == 0);
+                auto r = co_await blocking_->exec(
+                    redis_cmd("XGROUP", "CREATE", stream, group, "0", "MKSTREAM"));
+                all &= r.ok() ||
+                       (r.st == redis_result::status::ok && r.reply.str.rfind("BUSYGROUP", 0) == 0);
             }
             if (!all) {
                 co_await sleep_for(500ms);
@@ -598,9 +636,10 @@ asio::awaitable<void> call_router::consume() {
             // Entries another instance read but never acknowledged (it died) for 15 s are ours now.
             last_claim = std::chrono::steady_clock::now();
             for (const auto& stream : streams) {
-                auto c = co_await blocking_->exec(
-                    redis_cmd("XAUTOCLAIM", stream, group, consumer, "15000", "0-0", "COUNT", "100"));
-                if (c.ok() && c.reply.elements.size() >= 2 && !c.reply.elements[1].elements.empty()) {
+                auto c = co_await blocking_->exec(redis_cmd("XAUTOCLAIM", stream, group, consumer,
+                                                            "15000", "0-0", "COUNT", "100"));
+                if (c.ok() && c.reply.elements.size() >= 2 &&
+                    !c.reply.elements[1].elements.empty()) {
                     spdlog::warn("router: claimed {} stalled alarm(s) from other instances",
                                  c.reply.elements[1].elements.size());
                     redis_reply wrapped;
@@ -623,8 +662,9 @@ asio::awaitable<void> call_router::consume() {
         };
         redis_result r;
         if (pending_first) {
-            r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "STREAMS",
-                                                   streams[0], streams[1], streams[2], "0", "0", "0"));
+            r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT",
+                                                   "256", "STREAMS", streams[0], streams[1],
+                                                   streams[2], "0", "0", "0"));
             if (r.ok() && !has_entries(r)) {
                 pending_first = false;
                 continue;
@@ -634,21 +674,22 @@ asio::awaitable<void> call_router::consume() {
             // block on all three only when every queue is empty.
             bool got = false;
             for (const auto& stream : streams) {
-                r = co_await blocking_->exec(
-                    redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "STREAMS", stream, ">"));
+                r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer,
+                                                       "COUNT", "256", "STREAMS", stream, ">"));
                 if (!r.ok() || has_entries(r)) {
                     got = true;
                     break;
                 }
             }
             if (!got) {
-                r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "BLOCK",
-                                                       "2000", "STREAMS", streams[0], streams[1], streams[2], ">", ">",
-                                                       ">"));
+                r = co_await blocking_->exec(redis_cmd(
+                    "XREADGROUP", "GROUP", group, consumer, "COUNT", "256", "BLOCK", "2000",
+                    "STREAMS", streams[0], streams[1], streams[2], ">", ">", ">"));
             }
         }
         if (!r.ok()) {
-            if (r.st == redis_result::status::ok && r.reply.str.rfind("NOGROUP", 0) == 0) group_ready = false;
+            if (r.st == redis_result::status::ok && r.reply.str.rfind("NOGROUP", 0) == 0)
+                group_ready = false;
             pending_first = true;
             co_await sleep_for(200ms);
             continue;

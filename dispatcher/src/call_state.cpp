@@ -8,16 +8,21 @@ namespace dv = anxin::device::v1;
 
 std::string_view to_string(call_state s) {
     switch (s) {
-        case call_state::received: return "received";
-        case call_state::offered: return "offered";
-        case call_state::accepted: return "accepted";
-        case call_state::closed: return "closed";
+        case call_state::received:
+            return "received";
+        case call_state::offered:
+            return "offered";
+        case call_state::accepted:
+            return "accepted";
+        case call_state::closed:
+            return "closed";
     }
     return "?";
 }
 
 std::optional<call_state> parse_call_state(std::string_view s) {
-    for (auto st : {call_state::received, call_state::offered, call_state::accepted, call_state::closed}) {
+    for (auto st :
+         {call_state::received, call_state::offered, call_state::accepted, call_state::closed}) {
         if (to_string(st) == s) return st;
     }
     return std::nullopt;
@@ -48,25 +53,38 @@ std::optional<call_state> next_state(call_state s, call_event e) {
 
 dv::CallState device_view(call_state s) {
     switch (s) {
-        case call_state::received: return dv::RECEIVED;
-        case call_state::offered: return dv::OFFERED;
-        case call_state::accepted: return dv::OPERATOR_ASSIGNED;
-        case call_state::closed: return dv::CLOSED;
+        case call_state::received:
+            return dv::RECEIVED;
+        case call_state::offered:
+            return dv::OFFERED;
+        case call_state::accepted:
+            return dv::OPERATOR_ASSIGNED;
+        case call_state::closed:
+            return dv::CLOSED;
     }
     return dv::CALL_STATE_UNSPECIFIED;
 }
 
 std::string_view alarm_type_name(dv::AlarmType t) {
     switch (t) {
-        case dv::SOS: return "sos";
-        case dv::FALL: return "fall";
-        case dv::MEDICAL: return "medical";
-        case dv::SMOKE: return "smoke";
-        case dv::INACTIVITY: return "inactivity";
-        case dv::LOW_BATTERY: return "low_battery";
-        case dv::TAMPER: return "tamper";
-        case dv::POWER_LOSS: return "power_loss";
-        default: return "unspecified";
+        case dv::SOS:
+            return "sos";
+        case dv::FALL:
+            return "fall";
+        case dv::MEDICAL:
+            return "medical";
+        case dv::SMOKE:
+            return "smoke";
+        case dv::INACTIVITY:
+            return "inactivity";
+        case dv::LOW_BATTERY:
+            return "low_battery";
+        case dv::TAMPER:
+            return "tamper";
+        case dv::POWER_LOSS:
+            return "power_loss";
+        default:
+            return "unspecified";
     }
 }
 
@@ -76,8 +94,8 @@ bool valid_alarm_type(int t) {
 
 bool valid_outcome(std::string_view outcome) {
     static constexpr std::array<std::string_view, 6> outcomes = {
-        "resolved_by_phone", "staff_visited", "ambulance_called", "family_contacted",
-        "false_alarm",       "technical"};
+        "resolved_by_phone", "staff_visited", "ambulance_called",
+        "family_contacted",  "false_alarm",   "technical"};
     for (auto o : outcomes) {
         if (o == outcome) return true;
     }

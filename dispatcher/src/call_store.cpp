@@ -33,7 +33,8 @@ transition_result to_transition(const redis_result& r) {
         return out;
     }
     out.code = r.reply.elements[0].as_string();
-    for (std::size_t i = 1; i < r.reply.elements.size(); ++i) out.data.push_back(r.reply.elements[i].as_string());
+    for (std::size_t i = 1; i < r.reply.elements.size(); ++i)
+        out.data.push_back(r.reply.elements[i].as_string());
     return out;
 }
 
@@ -77,7 +78,8 @@ asio::awaitable<redis_result> call_store::eval_on(redis_connection& conn, const 
     cmd.push_back("0");
     for (auto& a : args) cmd.push_back(a);
     auto r = co_await conn.exec(cmd);
-    if (r.st == redis_result::status::ok && r.reply.is_error() && r.reply.str.rfind("NOSCRIPT", 0) == 0) {
+    if (r.st == redis_result::status::ok && r.reply.is_error() &&
+        r.reply.str.rfind("NOSCRIPT", 0) == 0) {
         // First use on this Redis (or after a restart): send the text, which also caches it.
         cmd[0] = "EVAL";
         cmd[1] = it->second.second;
@@ -90,9 +92,11 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     // Acks wait for this reply only: on a connection of its own it does not queue behind the
     // routing work pipelined on the main connection.
     auto& conn = ingest_ ? *ingest_ : *redis_;
-    auto r = co_await eval_on(conn, lua::ingest, redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
-                                                  std::to_string(a.battery_percent), a.resident_id, instance_,
-                                                  std::to_string(a.priority)));
+    auto r = co_await eval_on(
+        conn, lua::ingest,
+        redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
+                  std::to_string(a.battery_percent), a.resident_id, instance_,
+                  std::to_string(a.priority)));
     ingest_result out;
     if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 3) {
         out.error = r.error_text();
@@ -105,44 +109,48 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     co_return out;
 }
 
-asio::awaitable<transition_result> call_store::escalate(const std::string& call_id, std::int64_t version,
-                                                        const std::string& station_id,
-                                                        const std::string& station_name, double distance_km,
-                                                        std::int64_t next_due_ms, int missed_threshold,
-                                                        bool require_due) {
+asio::awaitable<transition_result> call_store::escalate(
+    const std::string& call_id, std::int64_t version, const std::string& station_id,
+    const std::string& station_name, double distance_km, std::int64_t next_due_ms,
+    int missed_threshold, bool require_due) {
     char dist[32];
     std::snprintf(dist, sizeof dist, "%.3f", distance_km);
-    auto args = redis_cmd(call_id, std::to_string(version), station_id.empty() ? "cc" : "station", station_id,
-                          station_name, dist, std::to_string(next_due_ms), instance_,
+    auto args = redis_cmd(call_id, std::to_string(version), station_id.empty() ? "cc" : "station",
+                          station_id, station_name, dist, std::to_string(next_due_ms), instance_,
                           std::to_string(missed_threshold), require_due ? "1" : "0");
     co_return to_transition(co_await eval(lua::escalate, std::move(args)));
 }
 
-asio::awaitable<transition_result> call_store::apply_offers(const std::string& call_id, std::int64_t version,
-                                                            const std::vector<std::string>& operators) {
+asio::awaitable<transition_result> call_store::apply_offers(
+    const std::string& call_id, std::int64_t version, const std::vector<std::string>& operators) {
     std::vector<std::string> args{call_id, std::to_string(version)};
     args.insert(args.end(), operators.begin(), operators.end());
     co_return to_transition(co_await eval(lua::apply_offers, std::move(args)));
 }
 
-asio::awaitable<transition_result> call_store::accept(const std::string& call_id, const std::string& op,
-                                                      bool supervisor, int max_calls) {
-    co_return to_transition(co_await eval(lua::accept, redis_cmd(call_id, op, instance_, supervisor ? "1" : "0",
-                                                                 std::to_string(max_calls))));
-}
-
-asio::awaitable<transition_result> call_store::close(const std::string& call_id, const std::string& op,
-                                                     const std::string& outcome, const std::string& note,
-                                                     std::int64_t wrap_up_ms) {
-    co_return to_transition(
-        co_await eval(lua::close, redis_cmd(call_id, op, outcome, note, instance_, std::to_string(wrap_up_ms))));
-}
-
-asio::awaitable<transition_result> call_store::release(const std::string& call_id, const std::string& op,
-                                                       const std::string& reason, const std::string& station_id,
-                                                       const std::string& station_name, std::int64_t next_due_ms) {
+asio::awaitable<transition_result> call_store::accept(const std::string& call_id,
+                                                      const std::string& op, bool supervisor,
+                                                      int max_calls) {
     co_return to_transition(co_await eval(
-        lua::release, redis_cmd(call_id, op, instance_, reason, station_id, station_name, std::to_string(next_due_ms))));
+        lua::accept,
+        redis_cmd(call_id, op, instance_, supervisor ? "1" : "0", std::to_string(max_calls))));
+}
+
+asio::awaitable<transition_result> call_store::close(const std::string& call_id,
+                                                     const std::string& op,
+                                                     const std::string& outcome,
+                                                     const std::string& note,
+                                                     std::int64_t wrap_up_ms) {
+    co_return to_transition(co_await eval(
+        lua::close, redis_cmd(call_id, op, outcome, note, instance_, std::to_string(wrap_up_ms))));
+}
+
+asio::awaitable<transition_result> call_store::release(
+    const std::string& call_id, const std::string& op, const std::string& reason,
+    const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms) {
+    co_return to_transition(
+        co_await eval(lua::release, redis_cmd(call_id, op, instance_, reason, station_id,
+                                              station_name, std::to_string(next_due_ms))));
 }
 
 asio::awaitable<transition_result> call_store::add_note(const std::string& call_id,
@@ -151,20 +159,26 @@ asio::awaitable<transition_result> call_store::add_note(const std::string& call_
     co_return to_transition(co_await eval(lua::note, redis_cmd(call_id, op, text, instance_)));
 }
 
-asio::awaitable<transition_result> call_store::cancel(const std::string& device_id, const std::string& call_id,
+asio::awaitable<transition_result> call_store::cancel(const std::string& device_id,
+                                                      const std::string& call_id,
                                                       int auto_close_priority) {
-    co_return to_transition(
-        co_await eval(lua::cancel, redis_cmd(device_id, call_id, instance_, std::to_string(auto_close_priority))));
+    co_return to_transition(co_await eval(
+        lua::cancel,
+        redis_cmd(device_id, call_id, instance_, std::to_string(auto_close_priority))));
 }
 
-asio::awaitable<transition_result> call_store::auto_resolve(const std::string& call_id, const std::string& outcome,
+asio::awaitable<transition_result> call_store::auto_resolve(const std::string& call_id,
+                                                            const std::string& outcome,
                                                             const std::string& detail) {
-    co_return to_transition(co_await eval(lua::auto_resolve, redis_cmd(call_id, outcome, detail, instance_)));
+    co_return to_transition(
+        co_await eval(lua::auto_resolve, redis_cmd(call_id, outcome, detail, instance_)));
 }
 
-asio::awaitable<transition_result> call_store::set_status(const std::string& op, const std::string& status,
+asio::awaitable<transition_result> call_store::set_status(const std::string& op,
+                                                          const std::string& status,
                                                           const std::string& reason) {
-    co_return to_transition(co_await eval(lua::set_status, redis_cmd(op, status, reason, instance_)));
+    co_return to_transition(
+        co_await eval(lua::set_status, redis_cmd(op, status, reason, instance_)));
 }
 
 asio::awaitable<call_store::loaded_call> call_store::load(const std::string& call_id) {
@@ -173,7 +187,8 @@ asio::awaitable<call_store::loaded_call> call_store::load(const std::string& cal
     if (!r.ok()) co_return out;
     out.ok = true;
     const auto& e = r.reply.elements;
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) out.fields.emplace_back(e[i].str, e[i + 1].str);
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2)
+        out.fields.emplace_back(e[i].str, e[i + 1].str);
     out.found = !out.fields.empty();
     co_return out;
 }
@@ -184,66 +199,90 @@ asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
     if (!loaded.found) co_return false;
     c.set_battery_percent(-1);
     for (const auto& [k, v] : loaded.fields) {
-        if (k == "id") c.set_id(v);
-        else if (k == "state") c.set_state(v);
-        else if (k == "type") c.set_alarm_type(v);
-        else if (k == "device") c.set_device_id(v);
-        else if (k == "resident") c.set_resident_id(v);
-        else if (k == "received_ms") c.set_received_ms(to_i64(v));
-        else if (k == "station") c.set_station_id(v);
-        else if (k == "station_name") c.set_station_name(v);
-        else if (k == "distance_km") c.set_distance_km(to_double(v));
-        else if (k == "operator") c.set_operator_id(v);
-        else if (k == "accepted_ms") c.set_accepted_ms(to_i64(v));
-        else if (k == "closed_ms") c.set_closed_ms(to_i64(v));
-        else if (k == "outcome") c.set_outcome(v);
-        else if (k == "cancelled_ms") c.set_cancelled_ms(to_i64(v));
-        else if (k == "battery") c.set_battery_percent(static_cast<int>(to_i64(v)));
+        if (k == "id")
+            c.set_id(v);
+        else if (k == "state")
+            c.set_state(v);
+        else if (k == "type")
+            c.set_alarm_type(v);
+        else if (k == "device")
+            c.set_device_id(v);
+        else if (k == "resident")
+            c.set_resident_id(v);
+        else if (k == "received_ms")
+            c.set_received_ms(to_i64(v));
+        else if (k == "station")
+            c.set_station_id(v);
+        else if (k == "station_name")
+            c.set_station_name(v);
+        else if (k == "distance_km")
+            c.set_distance_km(to_double(v));
+        else if (k == "operator")
+            c.set_operator_id(v);
+        else if (k == "accepted_ms")
+            c.set_accepted_ms(to_i64(v));
+        else if (k == "closed_ms")
+            c.set_closed_ms(to_i64(v));
+        else if (k == "outcome")
+            c.set_outcome(v);
+        else if (k == "cancelled_ms")
+            c.set_cancelled_ms(to_i64(v));
+        else if (k == "battery")
+            c.set_battery_percent(static_cast<int>(to_i64(v)));
         else if (k == "priority") {
             c.set_priority(static_cast<int>(to_i64(v)));
             c.set_priority_name(std::string(priority_name(c.priority())));
-        } else if (k == "cc") c.set_at_command_centre(v == "1");
+        } else if (k == "cc")
+            c.set_at_command_centre(v == "1");
         else if (k == "tiers") {
             std::size_t start = 0;
             while (start < v.size()) {
                 auto comma = v.find(',', start);
-                c.add_tier_station_ids(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+                c.add_tier_station_ids(v.substr(
+                    start, comma == std::string::npos ? std::string::npos : comma - start));
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }
         }
     }
-    auto notes = co_await redis_->exec(redis_cmd("LRANGE", "anx:call:" + call_id + ":notes", "0", "-1"));
+    auto notes =
+        co_await redis_->exec(redis_cmd("LRANGE", "anx:call:" + call_id + ":notes", "0", "-1"));
     if (notes.ok()) {
         for (const auto& n : notes.reply.elements) {
             anxin::console::v1::Note note;
-            if (google::protobuf::util::JsonStringToMessage(n.str, &note).ok()) *c.add_notes() = note;
+            if (google::protobuf::util::JsonStringToMessage(n.str, &note).ok())
+                *c.add_notes() = note;
         }
     }
     co_return true;
 }
 
-asio::awaitable<std::vector<std::string>> call_store::device_open_calls(const std::string& device_id) {
+asio::awaitable<std::vector<std::string>> call_store::device_open_calls(
+    const std::string& device_id) {
     std::vector<std::string> out;
-    auto r = co_await redis_->exec(redis_cmd("ZRANGE", "anx:device:" + device_id + ":open", "0", "-1"));
+    auto r =
+        co_await redis_->exec(redis_cmd("ZRANGE", "anx:device:" + device_id + ":open", "0", "-1"));
     if (r.ok()) {
         for (auto& e : r.reply.elements) out.push_back(e.str);
     }
     co_return out;
 }
 
-asio::awaitable<bool> call_store::refresh_presence(const std::string& station_id, const std::string& op,
-                                                   std::int64_t lease_ms) {
-    auto r = co_await eval(lua::presence_refresh, redis_cmd(station_id + "/" + op, std::to_string(lease_ms)));
+asio::awaitable<bool> call_store::refresh_presence(const std::string& station_id,
+                                                   const std::string& op, std::int64_t lease_ms) {
+    auto r = co_await eval(lua::presence_refresh,
+                           redis_cmd(station_id + "/" + op, std::to_string(lease_ms)));
     co_return r.ok();
 }
 
-asio::awaitable<bool> call_store::drop_presence(const std::string& station_id, const std::string& op) {
+asio::awaitable<bool> call_store::drop_presence(const std::string& station_id,
+                                                const std::string& op) {
     auto r = co_await eval(lua::presence_refresh, redis_cmd(station_id + "/" + op, "0"));
     co_return r.ok();
 }
 
-asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence(std::int64_t& now_ms) {
+asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence(
+    std::int64_t& now_ms) {
     auto r = co_await eval(lua::presence_all, redis_cmd());
     if (!r.ok() || !r.reply.is_array() || r.reply.elements.empty()) co_return std::nullopt;
     now_ms = to_i64(r.reply.elements[0].as_string());
@@ -258,13 +297,15 @@ asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence
     co_return out;
 }
 
-asio::awaitable<device_seen_result> call_store::device_seen(const std::string& device, int heartbeat_interval_s,
-                                                            std::int64_t deadline_offset_ms, int battery,
-                                                            std::int64_t recovery_ms) {
+asio::awaitable<device_seen_result> call_store::device_seen(const std::string& device,
+                                                            int heartbeat_interval_s,
+                                                            std::int64_t deadline_offset_ms,
+                                                            int battery, std::int64_t recovery_ms) {
     device_seen_result out;
-    auto r = co_await eval(lua::device_seen, redis_cmd(device, std::to_string(heartbeat_interval_s),
-                                                       std::to_string(deadline_offset_ms), std::to_string(battery),
-                                                       std::to_string(recovery_ms)));
+    auto r = co_await eval(
+        lua::device_seen,
+        redis_cmd(device, std::to_string(heartbeat_interval_s), std::to_string(deadline_offset_ms),
+                  std::to_string(battery), std::to_string(recovery_ms)));
     if (!r.ok() || r.reply.elements.size() != 3) co_return out;
     out.ok = true;
     out.was_offline = r.reply.elements[0].str == "1";
@@ -283,7 +324,8 @@ asio::awaitable<std::optional<std::string>> call_store::recovered(const std::str
     co_return r.data[0];
 }
 
-asio::awaitable<std::optional<std::string>> call_store::battery_episode(const std::string& device, bool low) {
+asio::awaitable<std::optional<std::string>> call_store::battery_episode(const std::string& device,
+                                                                        bool low) {
     auto r = to_transition(co_await eval(lua::battery_episode, redis_cmd(device, low ? "1" : "0")));
     if (r.code != "changed" || r.data.empty()) co_return std::nullopt;
     co_return r.data[0];

@@ -10,6 +10,8 @@
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/redis_reply.hpp"
 
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,8 +20,6 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-#include <google/protobuf/util/json_util.h>
-#include <spdlog/spdlog.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -67,7 +67,9 @@ console_session::console_session(beast::tcp_stream stream, server_context& ctx)
     ++ctx_.stats.console_connections;
 }
 
-console_session::~console_session() { --ctx_.stats.console_connections; }
+console_session::~console_session() {
+    --ctx_.stats.console_connections;
+}
 
 void console_session::deliver(std::string json) {
     if (closed_) return;
@@ -80,7 +82,9 @@ void console_session::deliver(std::string json) {
     wake_writer_.cancel_one();
 }
 
-void console_session::send(const cv::ConsoleEvent& ev) { deliver(to_console_json(ev)); }
+void console_session::send(const cv::ConsoleEvent& ev) {
+    deliver(to_console_json(ev));
+}
 
 void console_session::send_error(const std::string& req_id, const std::string& code,
                                  const std::string& message, const std::string& call_id) {
@@ -92,17 +96,27 @@ void console_session::send_error(const std::string& req_id, const std::string& c
     send(ev);
 }
 
-bool console_session::refused(const std::string& req_id, const std::string& call_id, const transition_result& r,
-                              const std::string& bad_state_message) {
+bool console_session::refused(const std::string& req_id, const std::string& call_id,
+                              const transition_result& r, const std::string& bad_state_message) {
     if (r.ok()) return false;
-    const std::string who = r.data.empty() || r.data[0].empty() ? std::string("another operator") : r.data[0];
-    if (r.code == "unavailable") send_error(req_id, "unavailable", "store unavailable, try again", call_id);
-    else if (r.code == "missing") send_error(req_id, "not_found", "no such call", call_id);
-    else if (r.code == "taken") send_error(req_id, "already_taken", "taken by " + who, call_id);
-    else if (r.code == "not_offered") send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
-    else if (r.code == "busy") send_error(req_id, "busy", "close the call you hold first", call_id);
-    else if (r.code == "not_yours") send_error(req_id, "not_yours", "this call is held by " + who, call_id);
-    else send_error(req_id, "bad_state", bad_state_message + (r.data.empty() ? "" : " (call is " + r.data[0] + ")"), call_id);
+    const std::string who =
+        r.data.empty() || r.data[0].empty() ? std::string("another operator") : r.data[0];
+    if (r.code == "unavailable")
+        send_error(req_id, "unavailable", "store unavailable, try again", call_id);
+    else if (r.code == "missing")
+        send_error(req_id, "not_found", "no such call", call_id);
+    else if (r.code == "taken")
+        send_error(req_id, "already_taken", "taken by " + who, call_id);
+    else if (r.code == "not_offered")
+        send_error(req_id, "not_offered", "this call is not on offer to you", call_id);
+    else if (r.code == "busy")
+        send_error(req_id, "busy", "close the call you hold first", call_id);
+    else if (r.code == "not_yours")
+        send_error(req_id, "not_yours", "this call is held by " + who, call_id);
+    else
+        send_error(req_id, "bad_state",
+                   bad_state_message + (r.data.empty() ? "" : " (call is " + r.data[0] + ")"),
+                   call_id);
     return true;
 }
 
@@ -125,7 +139,8 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
     if (ec) co_return;
     ws_.text(true);
     wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
-    asio::co_spawn(ws_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    asio::co_spawn(
+        ws_.get_executor(), [self] { return self->writer(); }, asio::detached);
 
     beast::flat_buffer buf;
     for (;;) {
@@ -177,21 +192,29 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
             send(ev);
             co_return;
         }
-        default: break;
+        default:
+            break;
     }
     if (operator_id_.empty()) {
         send_error(id, "not_logged_in", "log in first");
         co_return;
     }
     switch (req.body_case()) {
-        case cv::ConsoleRequest::kAccept: co_await on_accept(id, req.accept().call_id()); break;
+        case cv::ConsoleRequest::kAccept:
+            co_await on_accept(id, req.accept().call_id());
+            break;
         case cv::ConsoleRequest::kClose:
             co_await on_close(id, req.close().call_id(), req.close().outcome(), req.close().note());
             break;
-        case cv::ConsoleRequest::kAddNote: co_await on_note(id, req.add_note().call_id(), req.add_note().text()); break;
-        case cv::ConsoleRequest::kSetStatus: co_await on_set_status(id, req.set_status().status()); break;
+        case cv::ConsoleRequest::kAddNote:
+            co_await on_note(id, req.add_note().call_id(), req.add_note().text());
+            break;
+        case cv::ConsoleRequest::kSetStatus:
+            co_await on_set_status(id, req.set_status().status());
+            break;
         case cv::ConsoleRequest::kTransfer:
-            co_await on_transfer(id, req.transfer().call_id(), req.transfer().station_id(), req.transfer().note());
+            co_await on_transfer(id, req.transfer().call_id(), req.transfer().station_id(),
+                                 req.transfer().note());
             break;
         case cv::ConsoleRequest::kLogout: {
             co_await logout(true);
@@ -201,11 +224,14 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
             send(ev);
             break;
         }
-        default: send_error(id, "bad_request", "message has no known body"); break;
+        default:
+            send_error(id, "bad_request", "message has no known body");
+            break;
     }
 }
 
-asio::awaitable<void> console_session::on_login(const std::string& req_id, std::string op, std::string password) {
+asio::awaitable<void> console_session::on_login(const std::string& req_id, std::string op,
+                                                std::string password) {
     auto self = shared_from_this();
     if (!operator_id_.empty()) {
         send_error(req_id, "bad_request", "already logged in as " + operator_id_);
@@ -217,20 +243,24 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         send_error(req_id, "unavailable", "directory unavailable, try again");
         co_return;
     }
-    bool ok = st == lookup_status::found && co_await ctx_.dir.verify_password(std::move(password), rec.password_hash);
+    bool ok = st == lookup_status::found &&
+              co_await ctx_.dir.verify_password(std::move(password), rec.password_hash);
     if (closed_) co_return;
     if (!ok) {
         ++ctx_.stats.console_login_failures;
         spdlog::info("console ({}): failed login for '{}'", peer_, op);
         // Slow down guessing: each failure on this connection costs a growing pause.
-        asio::steady_timer t(ws_.get_executor(), std::chrono::milliseconds(500 * std::min(++failed_logins_, 10)));
+        asio::steady_timer t(ws_.get_executor(),
+                             std::chrono::milliseconds(500 * std::min(++failed_logins_, 10)));
         boost::system::error_code ec;
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         send_error(req_id, "bad_credentials", "unknown operator or wrong password");
         co_return;
     }
-    const std::string station = rec.supervisor ? std::string(command_centre_station) : rec.station_id;
-    if (!co_await ctx_.store.refresh_presence(station, rec.id, ctx_.settings.presence_lease.count())) {
+    const std::string station =
+        rec.supervisor ? std::string(command_centre_station) : rec.station_id;
+    if (!co_await ctx_.store.refresh_presence(station, rec.id,
+                                              ctx_.settings.presence_lease.count())) {
         send_error(req_id, "unavailable", "cannot record presence, try again");
         co_return;
     }
@@ -245,8 +275,8 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     supervisor_ = rec.supervisor;
     ++ctx_.stats.console_logins;
     ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
-    spdlog::info("console ({}): {} {} logged in at {}", peer_, supervisor_ ? "supervisor" : "operator", operator_id_,
-                 station_id_);
+    spdlog::info("console ({}): {} {} logged in at {}", peer_,
+                 supervisor_ ? "supervisor" : "operator", operator_id_, station_id_);
 
     std::string station_name = supervisor_ ? ctx_.settings.command_centre_name : std::string();
     if (auto stations = co_await ctx_.dir.stations(); stations && !supervisor_) {
@@ -267,32 +297,40 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     send(ok_ev);
     announce_status("available", "logged in");
 
-    asio::co_spawn(ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
+    asio::co_spawn(
+        ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
 
     // Calls this operator already holds (a reconnect within the grace period).
-    auto mine = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));
+    auto mine = co_await ctx_.store.redis().exec(
+        redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));
     if (mine.ok()) {
         for (const auto& c : mine.reply.elements) {
             cv::ConsoleEvent ev;
             auto* acc = ev.mutable_accepted();
             if (!co_await ctx_.store.load_console_call(c.str, *acc->mutable_call())) continue;
-            if (acc->call().state() != "accepted" || acc->call().operator_id() != operator_id_) continue;
-            co_await ctx_.dir.resident_card(acc->call().resident_id(), c.str, *acc->mutable_resident());
+            if (acc->call().state() != "accepted" || acc->call().operator_id() != operator_id_)
+                continue;
+            co_await ctx_.dir.resident_card(acc->call().resident_id(), c.str,
+                                            *acc->mutable_resident());
             send(ev);
         }
     }
     if (supervisor_) {
         // The command centre sees every open call in the district.
-        auto open = co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
+        auto open =
+            co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
         if (open.ok()) {
             for (const auto& c : open.reply.elements) {
                 cv::ConsoleEvent ev;
-                if (co_await ctx_.store.load_console_call(c.str, *ev.mutable_call_changed()->mutable_call())) send(ev);
+                if (co_await ctx_.store.load_console_call(
+                        c.str, *ev.mutable_call_changed()->mutable_call()))
+                    send(ev);
             }
         }
     }
     // Calls already on offer to this operator (a reconnect: the offer outlived the console)...
-    auto offered = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:op:" + operator_id_ + ":offers"));
+    auto offered = co_await ctx_.store.redis().exec(
+        redis_cmd("SMEMBERS", "anx:op:" + operator_id_ + ":offers"));
     if (offered.ok()) {
         for (const auto& c : offered.reply.elements) {
             cv::ConsoleEvent ev;
@@ -344,11 +382,13 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
         if (explicit_logout) {
             // Logging out with a call in hand gives it back at once (notes stay with the call);
             // a console that merely vanished keeps its calls for the grace period.
-            auto held = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:operator:" + op + ":calls"));
+            auto held = co_await ctx_.store.redis().exec(
+                redis_cmd("SMEMBERS", "anx:operator:" + op + ":calls"));
             if (held.ok()) {
                 for (const auto& c : held.reply.elements) {
-                    auto r = co_await ctx_.store.release(c.str, op, "operator logged out", "", "",
-                                                         wall_ms() + ctx_.settings.routing.tier_timeout_ms);
+                    auto r = co_await ctx_.store.release(
+                        c.str, op, "operator logged out", "", "",
+                        wall_ms() + ctx_.settings.routing.tier_timeout_ms);
                     if (r.ok()) co_await ctx_.router->call_changed(c.str, true);
                 }
             }
@@ -362,11 +402,13 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
         ctx_.bus.to_station(station, ev);
         if (!supervisor_) ctx_.bus.to_station(command_centre_station, ev);
     }
-    spdlog::info("console ({}): operator {} {}", peer_, op, explicit_logout ? "logged out" : "disconnected");
+    spdlog::info("console ({}): operator {} {}", peer_, op,
+                 explicit_logout ? "logged out" : "disconnected");
     ctx_.router->kick();
 }
 
-asio::awaitable<void> console_session::on_set_status(const std::string& req_id, const std::string& status) {
+asio::awaitable<void> console_session::on_set_status(const std::string& req_id,
+                                                     const std::string& status) {
     auto self = shared_from_this();
     if (status != "available" && status != "away") {
         send_error(req_id, "bad_request", "status must be available or away");
@@ -388,8 +430,10 @@ asio::awaitable<void> console_session::on_set_status(const std::string& req_id, 
     ctx_.router->kick();
 }
 
-asio::awaitable<void> console_session::on_transfer(const std::string& req_id, const std::string& call_id,
-                                                   const std::string& station_id, const std::string& note) {
+asio::awaitable<void> console_session::on_transfer(const std::string& req_id,
+                                                   const std::string& call_id,
+                                                   const std::string& station_id,
+                                                   const std::string& note) {
     auto self = shared_from_this();
     std::string station_name;
     if (auto stations = co_await ctx_.dir.stations()) {
@@ -401,8 +445,9 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
         send_error(req_id, "not_found", "no station " + station_id, call_id);
         co_return;
     }
-    auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id, station_id,
-                                         station_name, wall_ms() + ctx_.settings.routing.tier_timeout_ms);
+    auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id,
+                                         station_id, station_name,
+                                         wall_ms() + ctx_.settings.routing.tier_timeout_ms);
     if (refused(req_id, call_id, r, "only a call you hold can be transferred")) co_return;
     if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
     spdlog::info("call {}: transferred by {} to {}", call_id, operator_id_, station_id);
@@ -415,9 +460,11 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id, co
     ctx_.router->kick();
 }
 
-asio::awaitable<void> console_session::on_accept(const std::string& req_id, const std::string& call_id) {
+asio::awaitable<void> console_session::on_accept(const std::string& req_id,
+                                                 const std::string& call_id) {
     auto self = shared_from_this();
-    auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_, ctx_.settings.routing.max_calls_per_operator);
+    auto r = co_await ctx_.store.accept(call_id, operator_id_, supervisor_,
+                                        ctx_.settings.routing.max_calls_per_operator);
     if (refused(req_id, call_id, r, "this call cannot be taken now")) co_return;
     // data: device, station_name, other offered operators...
     spdlog::info("call {}: accepted by operator {}", call_id, operator_id_);
@@ -437,8 +484,10 @@ asio::awaitable<void> console_session::on_accept(const std::string& req_id, cons
     ctx_.router->kick();  // this operator is busy now: their other offers go to colleagues
 }
 
-asio::awaitable<void> console_session::on_close(const std::string& req_id, const std::string& call_id,
-                                                const std::string& outcome, const std::string& note) {
+asio::awaitable<void> console_session::on_close(const std::string& req_id,
+                                                const std::string& call_id,
+                                                const std::string& outcome,
+                                                const std::string& note) {
     auto self = shared_from_this();
     if (!valid_outcome(outcome)) {
         send_error(req_id, "bad_outcome",
@@ -451,7 +500,8 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id, const
         send_error(req_id, "bad_request", "note longer than 4000 bytes", call_id);
         co_return;
     }
-    auto r = co_await ctx_.store.close(call_id, operator_id_, outcome, note, ctx_.settings.wrap_up_ms);
+    auto r =
+        co_await ctx_.store.close(call_id, operator_id_, outcome, note, ctx_.settings.wrap_up_ms);
     if (refused(req_id, call_id, r, "only an accepted call can be closed")) co_return;
     spdlog::info("call {}: closed by operator {} ({})", call_id, operator_id_, outcome);
     cv::ConsoleEvent ev;
@@ -472,7 +522,8 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id, const
     }
 }
 
-asio::awaitable<void> console_session::on_note(const std::string& req_id, const std::string& call_id,
+asio::awaitable<void> console_session::on_note(const std::string& req_id,
+                                               const std::string& call_id,
                                                const std::string& text) {
     auto self = shared_from_this();
     if (text.empty() || text.size() > 4000) {

@@ -11,13 +11,13 @@
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/protocol/device_auth.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 namespace asio = boost::asio;
 namespace dv = anxin::device::v1;
@@ -71,9 +71,12 @@ void device_session::start() {
     send(m);
 
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
-    asio::co_spawn(socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
-    asio::co_spawn(socket_.get_executor(), [self] { return self->watchdog(); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self] { return self->watchdog(); }, asio::detached);
 }
 
 void device_session::close() {
@@ -99,7 +102,9 @@ void device_session::deliver(std::string frame) {
     wake_writer_.cancel_one();
 }
 
-void device_session::send(const dv::ServerMessage& msg) { deliver(protocol::encode_frame(msg)); }
+void device_session::send(const dv::ServerMessage& msg) {
+    deliver(protocol::encode_frame(msg));
+}
 
 void device_session::send_and_close(const dv::ServerMessage& msg) {
     send(msg);
@@ -108,7 +113,8 @@ void device_session::send_and_close(const dv::ServerMessage& msg) {
 
 void device_session::protocol_error(int code, const std::string& detail) {
     ++ctx_.stats.device_protocol_errors;
-    spdlog::info("device {} ({}): protocol error: {}", device_id_.empty() ? "-" : device_id_, peer_, detail);
+    spdlog::info("device {} ({}): protocol error: {}", device_id_.empty() ? "-" : device_id_, peer_,
+                 detail);
     dv::ServerMessage m;
     m.mutable_error()->set_code(static_cast<dv::ErrorCode>(code));
     m.mutable_error()->set_detail(detail);
@@ -119,7 +125,8 @@ asio::awaitable<void> device_session::reader() {
     auto self = shared_from_this();
     for (;;) {
         auto space = decoder_.prepare(512);
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+        auto [ec, n] =
+            co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
         if (ec) {
             if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
                 ec != asio::error::connection_reset) {
@@ -135,7 +142,8 @@ asio::awaitable<void> device_session::reader() {
             auto r = decoder_.next();
             if (r.st == protocol::frame_decoder::status::need_more) break;
             if (r.st == protocol::frame_decoder::status::error) {
-                protocol_error(r.error == protocol::frame_error::too_large ? dv::FRAME_TOO_LARGE : dv::BAD_FRAME,
+                protocol_error(r.error == protocol::frame_error::too_large ? dv::FRAME_TOO_LARGE
+                                                                           : dv::BAD_FRAME,
                                protocol::to_string(r.error));
                 co_return;
             }
@@ -166,7 +174,8 @@ asio::awaitable<void> device_session::reader() {
                         auto* n = m.mutable_alarm_nack();
                         n->set_sequence(msg.alarm().sequence());
                         n->set_reason(dv::STORE_UNAVAILABLE);
-                        n->set_retry_after_ms(static_cast<std::uint32_t>(ctx_.settings.nack_retry_after.count()));
+                        n->set_retry_after_ms(
+                            static_cast<std::uint32_t>(ctx_.settings.nack_retry_after.count()));
                         n->set_detail("too many alarms in flight on this connection");
                         send(m);
                         break;
@@ -174,21 +183,27 @@ asio::awaitable<void> device_session::reader() {
                     // Alarms are stored concurrently: a burst of retries does not queue behind
                     // one slow write.
                     ++alarms_in_flight_;
-                    asio::co_spawn(socket_.get_executor(),
-                                   [self, a = std::move(*msg.mutable_alarm())]() mutable {
-                                       return self->on_alarm(std::move(a));
-                                   },
-                                   asio::detached);
+                    asio::co_spawn(
+                        socket_.get_executor(),
+                        [self, a = std::move(*msg.mutable_alarm())]() mutable {
+                            return self->on_alarm(std::move(a));
+                        },
+                        asio::detached);
                     break;
-                case dv::DeviceMessage::kHeartbeat: on_heartbeat(msg.heartbeat()); break;
+                case dv::DeviceMessage::kHeartbeat:
+                    on_heartbeat(msg.heartbeat());
+                    break;
                 case dv::DeviceMessage::kCancel:
-                    asio::co_spawn(socket_.get_executor(),
-                                   [self, c = std::move(*msg.mutable_cancel())]() mutable {
-                                       return self->on_cancel(std::move(c));
-                                   },
-                                   asio::detached);
+                    asio::co_spawn(
+                        socket_.get_executor(),
+                        [self, c = std::move(*msg.mutable_cancel())]() mutable {
+                            return self->on_cancel(std::move(c));
+                        },
+                        asio::detached);
                     break;
-                default: protocol_error(dv::UNEXPECTED_MESSAGE, "unexpected message after handshake"); co_return;
+                default:
+                    protocol_error(dv::UNEXPECTED_MESSAGE, "unexpected message after handshake");
+                    co_return;
             }
         }
     }
@@ -208,7 +223,8 @@ asio::awaitable<void> device_session::writer() {
         }
         writing_ = true;
         write_started_ = std::chrono::steady_clock::now();
-        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(queue_.front()), use_nothrow);
+        auto [ec, n] =
+            co_await asio::async_write(socket_, asio::buffer(queue_.front()), use_nothrow);
         writing_ = false;
         if (ec) {
             close();
@@ -226,8 +242,12 @@ asio::awaitable<void> device_session::watchdog() {
     while (!closed_) {
         idle_limit = heartbeat_interval_ * s.supervision.missed_heartbeats + 10s;
         auto now = std::chrono::steady_clock::now();
-        auto read_deadline = last_read_ + (authenticated_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
-                                                          : std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.handshake_timeout));
+        auto read_deadline =
+            last_read_ +
+            (authenticated_
+                 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
+                 : std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       s.handshake_timeout));
         if (now >= read_deadline) {
             if (!authenticated_) {
                 ++ctx_.stats.device_auth_failures;
@@ -257,8 +277,15 @@ asio::awaitable<void> device_session::watchdog() {
             co_return;
         }
         auto next = read_deadline;
-        if (writing_) next = std::min(next, write_started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.write_timeout));
-        else next = std::min(next, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(s.write_timeout));
+        if (writing_)
+            next =
+                std::min(next, write_started_ +
+                                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       s.write_timeout));
+        else
+            next = std::min(next,
+                            now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                      s.write_timeout));
         deadline_.expires_at(next);
         boost::system::error_code ec;
         co_await deadline_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -269,7 +296,8 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     auto self = shared_from_this();
     auto reject = [this](dv::RejectReason reason, const std::string& detail) {
         ++ctx_.stats.device_auth_failures;
-        spdlog::info("device {} ({}): rejected: {}", device_id_.empty() ? "-" : device_id_, peer_, detail);
+        spdlog::info("device {} ({}): rejected: {}", device_id_.empty() ? "-" : device_id_, peer_,
+                     detail);
         dv::ServerMessage m;
         m.mutable_rejected()->set_reason(reason);
         m.mutable_rejected()->set_detail(detail);
@@ -300,13 +328,17 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     resident_id_ = rec.resident_id;
     if (auto previous = ctx_.registry.add_device(device_id_, weak_from_this())) {
         // A device has one live link: the newest. The old one is usually a half-dead socket.
-        if (auto old = std::dynamic_pointer_cast<device_session>(previous); old && old.get() != this) old->close();
+        if (auto old = std::dynamic_pointer_cast<device_session>(previous);
+            old && old.get() != this)
+            old->close();
     }
     spdlog::debug("device {} ({}): authenticated", device_id_, peer_);
     dv::ServerMessage m;
-    heartbeat_interval_ = rec.heartbeat_interval_s > 0 ? std::chrono::seconds(rec.heartbeat_interval_s)
-                                                       : ctx_.settings.heartbeat_interval;
-    m.mutable_welcome()->set_heartbeat_interval_s(static_cast<std::uint32_t>(heartbeat_interval_.count()));
+    heartbeat_interval_ = rec.heartbeat_interval_s > 0
+                              ? std::chrono::seconds(rec.heartbeat_interval_s)
+                              : ctx_.settings.heartbeat_interval;
+    m.mutable_welcome()->set_heartbeat_interval_s(
+        static_cast<std::uint32_t>(heartbeat_interval_.count()));
     m.mutable_welcome()->set_server_time_ms(wall_ms());
     send(m);
     co_await seen(-1);
@@ -356,13 +388,15 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     in.type = std::string(alarm_type_name(alarm.type()));
     in.priority = ctx_.settings.priorities.of(in.type);
     in.device_time_ms = alarm.device_time_ms();
-    in.battery_percent = alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
+    in.battery_percent =
+        alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
     auto r = co_await ctx_.store.ingest(in);
     --alarms_in_flight_;
     dv::ServerMessage m;
     if (!r.stored) {
         ++ctx_.stats.alarms_nacked;
-        spdlog::warn("device {}: alarm seq {} not stored: {}", device_id_, alarm.sequence(), r.error);
+        spdlog::warn("device {}: alarm seq {} not stored: {}", device_id_, alarm.sequence(),
+                     r.error);
         auto* n = m.mutable_alarm_nack();
         n->set_sequence(alarm.sequence());
         n->set_reason(dv::STORE_UNAVAILABLE);
@@ -373,7 +407,9 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     }
     ++ctx_.stats.alarms_acked;
     if (r.duplicate) ++ctx_.stats.alarms_duplicate;
-    asio::co_spawn(socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); },
+        asio::detached);
     auto* a = m.mutable_alarm_ack();
     a->set_sequence(alarm.sequence());
     a->set_call_id(r.call_id);
@@ -395,7 +431,8 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
 
 asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
     auto self = shared_from_this();
-    auto r = co_await ctx_.store.cancel(device_id_, cancel.call_id(), ctx_.settings.auto_close_cancelled_priority);
+    auto r = co_await ctx_.store.cancel(device_id_, cancel.call_id(),
+                                        ctx_.settings.auto_close_cancelled_priority);
     dv::ServerMessage m;
     if (r.code == "unavailable") {
         auto* n = m.mutable_alarm_nack();
@@ -425,7 +462,8 @@ asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
         for (std::size_t i = 5; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
     } else {
         // Operators it is on offer to see it marked on their list.
-        auto offers = co_await ctx_.store.redis().exec(redis_cmd("SMEMBERS", "anx:call:" + r.data[0] + ":offers"));
+        auto offers = co_await ctx_.store.redis().exec(
+            redis_cmd("SMEMBERS", "anx:call:" + r.data[0] + ":offers"));
         if (offers.ok()) {
             for (const auto& op : offers.reply.elements) ctx_.bus.to_operator(op.str, ev);
         }
@@ -442,23 +480,28 @@ void device_session::on_heartbeat(const dv::Heartbeat& hb) {
     send(m);
     int battery = hb.has_battery() ? static_cast<int>(std::min(hb.battery_percent(), 100u)) : -1;
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), [self, battery] { return self->seen(battery); }, asio::detached);
+    asio::co_spawn(
+        socket_.get_executor(), [self, battery] { return self->seen(battery); }, asio::detached);
 }
 
 asio::awaitable<void> device_session::seen(int battery) {
     auto self = shared_from_this();
     const auto& sup = ctx_.settings.supervision;
     const int interval = static_cast<int>(heartbeat_interval_.count());
-    auto r = co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup), battery,
-                                             recovery_period(interval, sup));
+    auto r =
+        co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup),
+                                        battery, recovery_period(interval, sup));
     if (!r.ok) co_return;
     if (r.was_offline) {
         spdlog::info("device {}: back online{}", device_id_,
-                     r.offline_call.empty() ? "" : "; call " + r.offline_call + " resolves if it stays back");
+                     r.offline_call.empty()
+                         ? ""
+                         : "; call " + r.offline_call + " resolves if it stays back");
     }
     auto change = battery_transition(r.low_battery_episode, battery, sup);
     if (change == battery_change::none) co_return;
-    auto episode = co_await ctx_.store.battery_episode(device_id_, change == battery_change::episode_started);
+    auto episode =
+        co_await ctx_.store.battery_episode(device_id_, change == battery_change::episode_started);
     if (!episode || change != battery_change::episode_started) co_return;
     // One call per episode, however many low readings follow.
     alarm_input in;
@@ -471,7 +514,8 @@ asio::awaitable<void> device_session::seen(int battery) {
     auto stored = co_await ctx_.store.ingest(in);
     if (stored.stored) {
         ++ctx_.stats.low_battery_episodes;
-        spdlog::info("device {}: battery {}%; low-battery call {} raised", device_id_, battery, stored.call_id);
+        spdlog::info("device {}: battery {}%; low-battery call {} raised", device_id_, battery,
+                     stored.call_id);
     }
 }
 

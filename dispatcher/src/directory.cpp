@@ -36,7 +36,8 @@ double to_double(const std::string& s) {
 
 std::unordered_map<std::string, std::string> to_map(const redis_reply& r) {
     std::unordered_map<std::string, std::string> m;
-    for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) m[r.elements[i].str] = r.elements[i + 1].str;
+    for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
+        m[r.elements[i].str] = r.elements[i + 1].str;
     return m;
 }
 
@@ -48,9 +49,10 @@ asio::awaitable<T> offload(asio::thread_pool& pool, F f) {
         [&pool, ex](auto handler, F fn) {
             asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
                 T result = fn();
-                asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-                    std::move(handler)(std::move(result));
-                });
+                asio::post(ex,
+                           [handler = std::move(handler), result = std::move(result)]() mutable {
+                               std::move(handler)(std::move(result));
+                           });
             });
         },
         asio::use_awaitable, std::move(f));
@@ -83,7 +85,8 @@ directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool&
 
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
-    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s"));
+    auto r = co_await redis_->exec(
+        redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s"));
     if (!r.ok() || r.reply.elements.size() != 3) co_return lookup_status::unavailable;
     if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
     out.id = id;
@@ -93,9 +96,11 @@ asio::awaitable<lookup_status> directory::find_device(const std::string& id, dev
     co_return lookup_status::found;
 }
 
-asio::awaitable<lookup_status> directory::find_operator(const std::string& id, operator_record& out) {
+asio::awaitable<lookup_status> directory::find_operator(const std::string& id,
+                                                        operator_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
-    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:operator:" + id, "name", "station", "pwhash", "role"));
+    auto r = co_await redis_->exec(
+        redis_cmd("HMGET", "anx:operator:" + id, "name", "station", "pwhash", "role"));
     if (!r.ok() || r.reply.elements.size() != 4) co_return lookup_status::unavailable;
     if (r.reply.elements[2].is_nil()) co_return lookup_status::not_found;
     out.id = id;
@@ -106,7 +111,8 @@ asio::awaitable<lookup_status> directory::find_operator(const std::string& id, o
     co_return lookup_status::found;
 }
 
-asio::awaitable<lookup_status> directory::find_resident(const std::string& id, resident_record& out) {
+asio::awaitable<lookup_status> directory::find_resident(const std::string& id,
+                                                        resident_record& out) {
     auto r = co_await redis_->exec(redis_cmd("HGETALL", "anx:resident:" + id));
     if (!r.ok()) co_return lookup_status::unavailable;
     if (r.reply.elements.empty()) co_return lookup_status::not_found;
@@ -126,8 +132,8 @@ asio::awaitable<lookup_status> directory::find_resident(const std::string& id, r
 
 int age_on(const std::string& dob, std::int64_t now_ms) {
     int y = 0, mo = 0, d = 0;
-    if (dob.size() != 10 || std::sscanf(dob.c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3 || mo < 1 || mo > 12 || d < 1 ||
-        d > 31) {
+    if (dob.size() != 10 || std::sscanf(dob.c_str(), "%4d-%2d-%2d", &y, &mo, &d) != 3 || mo < 1 ||
+        mo > 12 || d < 1 || d > 31) {
         return 0;
     }
     std::time_t t = static_cast<std::time_t>(now_ms / 1000);
@@ -138,39 +144,48 @@ int age_on(const std::string& dob, std::int64_t now_ms) {
     return age < 0 ? 0 : age;
 }
 
-asio::awaitable<bool> directory::resident_card(const std::string& resident_id, const std::string& current_call,
+asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
+                                               const std::string& current_call,
                                                anxin::console::v1::Resident& out) {
     resident_record r;
     if (co_await find_resident(resident_id, r) != lookup_status::found) co_return false;
     to_console_resident(r, out);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     out.set_date_of_birth(r.date_of_birth);
     out.set_age(age_on(r.date_of_birth, now_ms));
     out.set_health_conditions(r.health_conditions);
     out.set_medication(r.medication);
     out.set_gp(r.gp);
     if (!r.key_holders_json.empty()) {
-        anxin::admin::v1::Resident holder;  // parse {"key_holders": [...]} through the admin message
-        if (google::protobuf::util::JsonStringToMessage("{\"key_holders\":" + r.key_holders_json + "}", &holder).ok()) {
+        anxin::admin::v1::Resident
+            holder;  // parse {"key_holders": [...]} through the admin message
+        if (google::protobuf::util::JsonStringToMessage(
+                "{\"key_holders\":" + r.key_holders_json + "}", &holder)
+                .ok()) {
             for (const auto& k : holder.key_holders()) *out.add_key_holders() = k;
         }
     }
-    auto devs = co_await redis_->exec(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
-    auto recent = co_await redis_->exec(redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5"));
+    auto devs =
+        co_await redis_->exec(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
+    auto recent = co_await redis_->exec(
+        redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5"));
     std::vector<std::vector<std::string>> cmds;
     std::vector<std::string> dev_ids, call_ids;
     if (devs.ok()) {
         for (const auto& d : devs.reply.elements) {
             dev_ids.push_back(d.str);
-            cmds.push_back(redis_cmd("HMGET", "anx:device:" + d.str, "model", "battery", "last_seen_ms", "offline"));
+            cmds.push_back(redis_cmd("HMGET", "anx:device:" + d.str, "model", "battery",
+                                     "last_seen_ms", "offline"));
         }
     }
     if (recent.ok()) {
         for (const auto& c : recent.reply.elements) {
             if (c.str == current_call || call_ids.size() >= 5) continue;
             call_ids.push_back(c.str);
-            cmds.push_back(redis_cmd("HMGET", "anx:call:" + c.str, "type", "received_ms", "state", "outcome"));
+            cmds.push_back(
+                redis_cmd("HMGET", "anx:call:" + c.str, "type", "received_ms", "state", "outcome"));
         }
     }
     auto replies = co_await redis_->exec_many(std::move(cmds));
@@ -246,10 +261,12 @@ namespace {
 
 // Checks a whole request before anything is written. Returns an error message or empty; fills
 // `unknown_stations` with operator stations that must already exist in Redis.
-std::string validate(const anxin::admin::v1::ProvisionRequest& req, std::vector<std::string>& unknown_stations) {
+std::string validate(const anxin::admin::v1::ProvisionRequest& req,
+                     std::vector<std::string>& unknown_stations) {
     std::unordered_set<std::string> new_stations;
     for (const auto& s : req.stations()) {
-        if (!valid_id(s.id())) return "station id '" + s.id() + "' is invalid (1-64 of A-Za-z0-9_.-)";
+        if (!valid_id(s.id()))
+            return "station id '" + s.id() + "' is invalid (1-64 of A-Za-z0-9_.-)";
         if (s.name().empty()) return "station " + s.id() + " has no name";
         if (!valid_point({s.lat(), s.lon()}) || (s.lat() == 0 && s.lon() == 0)) {
             return "station " + s.id() + " has no valid lat/lon";
@@ -268,17 +285,21 @@ std::string validate(const anxin::admin::v1::ProvisionRequest& req, std::vector<
         }
         for (const auto& d : r.devices()) {
             if (!valid_id(d.id())) return "device id '" + d.id() + "' is invalid";
-            if (d.secret().size() < 16) return "device " + d.id() + ": secret must be at least 16 characters";
+            if (d.secret().size() < 16)
+                return "device " + d.id() + ": secret must be at least 16 characters";
             if (!devices_seen.insert(d.id()).second) return "device " + d.id() + " appears twice";
-            if (d.heartbeat_interval_s() != 0 && (d.heartbeat_interval_s() < 5 || d.heartbeat_interval_s() > 3600)) {
-                return "device " + d.id() + ": heartbeat_interval_s must be 5..3600 (or 0 for the default)";
+            if (d.heartbeat_interval_s() != 0 &&
+                (d.heartbeat_interval_s() < 5 || d.heartbeat_interval_s() > 3600)) {
+                return "device " + d.id() +
+                       ": heartbeat_interval_s must be 5..3600 (or 0 for the default)";
             }
         }
     }
     std::unordered_set<std::string> unknown;
     for (const auto& o : req.operators()) {
         if (!valid_id(o.id())) return "operator id '" + o.id() + "' is invalid";
-        if (o.password().size() < 8) return "operator " + o.id() + ": password must be at least 8 characters";
+        if (o.password().size() < 8)
+            return "operator " + o.id() + ": password must be at least 8 characters";
         if (!o.role().empty() && o.role() != "operator" && o.role() != "supervisor") {
             return "operator " + o.id() + ": role must be operator or supervisor";
         }
@@ -291,12 +312,13 @@ std::string validate(const anxin::admin::v1::ProvisionRequest& req, std::vector<
 }
 
 // The writes of a validated request. Each entity is an upsert: provisioning twice is safe.
-std::vector<std::vector<std::string>> provision_commands(const anxin::admin::v1::ProvisionRequest& req,
-                                                         const std::vector<std::string>& hashes) {
+std::vector<std::vector<std::string>> provision_commands(
+    const anxin::admin::v1::ProvisionRequest& req, const std::vector<std::string>& hashes) {
     std::vector<std::vector<std::string>> cmds;
     for (const auto& s : req.stations()) {
-        cmds.push_back(redis_cmd("HSET", "anx:station:" + s.id(), "name", s.name(), "area", s.area(), "address",
-                                 s.address(), "phone", s.phone(), "lat", num(s.lat()), "lon", num(s.lon())));
+        cmds.push_back(redis_cmd("HSET", "anx:station:" + s.id(), "name", s.name(), "area",
+                                 s.area(), "address", s.address(), "phone", s.phone(), "lat",
+                                 num(s.lat()), "lon", num(s.lon())));
         cmds.push_back(redis_cmd("SADD", "anx:stations", s.id()));
     }
     for (const auto& r : req.residents()) {
@@ -310,26 +332,29 @@ std::vector<std::vector<std::string>> provision_commands(const anxin::admin::v1:
             (void)google::protobuf::util::MessageToJsonString(only, &json, po);
             // {"key_holders":[...]} -> [...]
             auto b = json.find('['), e = json.rfind(']');
-            if (b != std::string::npos && e != std::string::npos) holders = json.substr(b, e - b + 1);
+            if (b != std::string::npos && e != std::string::npos)
+                holders = json.substr(b, e - b + 1);
         }
-        cmds.push_back(redis_cmd("HSET", "anx:resident:" + r.id(), "name", r.name(), "address", r.address(),
-                                 "phone", r.phone(), "lat", num(r.lat()), "lon", num(r.lon()), "dob",
-                                 r.date_of_birth(), "conditions", r.health_conditions(), "medication",
-                                 r.medication(), "gp", r.gp(), "key_holders", holders));
+        cmds.push_back(redis_cmd("HSET", "anx:resident:" + r.id(), "name", r.name(), "address",
+                                 r.address(), "phone", r.phone(), "lat", num(r.lat()), "lon",
+                                 num(r.lon()), "dob", r.date_of_birth(), "conditions",
+                                 r.health_conditions(), "medication", r.medication(), "gp", r.gp(),
+                                 "key_holders", holders));
         for (const auto& d : r.devices()) {
-            cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret", d.secret(), "resident", r.id(),
-                                     "model", d.model(), "heartbeat_interval_s",
+            cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret", d.secret(),
+                                     "resident", r.id(), "model", d.model(), "heartbeat_interval_s",
                                      std::to_string(d.heartbeat_interval_s())));
             cmds.push_back(redis_cmd("SADD", "anx:resident:" + r.id() + ":devices", d.id()));
         }
     }
     for (int i = 0; i < req.operators_size(); ++i) {
         const auto& o = req.operators(i);
-        cmds.push_back(redis_cmd("HSET", "anx:operator:" + o.id(), "name", o.name(), "station", o.station_id(),
-                                 "pwhash", hashes[static_cast<std::size_t>(i)], "role",
-                                 o.role().empty() ? "operator" : o.role()));
+        cmds.push_back(redis_cmd("HSET", "anx:operator:" + o.id(), "name", o.name(), "station",
+                                 o.station_id(), "pwhash", hashes[static_cast<std::size_t>(i)],
+                                 "role", o.role().empty() ? "operator" : o.role()));
         if (!o.station_id().empty()) {
-            cmds.push_back(redis_cmd("SADD", "anx:station:" + o.station_id() + ":operators", o.id()));
+            cmds.push_back(
+                redis_cmd("SADD", "anx:station:" + o.station_id() + ":operators", o.id()));
         }
     }
     cmds.push_back(redis_cmd("INCR", "anx:directory:version"));
@@ -352,7 +377,8 @@ asio::awaitable<std::string> directory::provision(const anxin::admin::v1::Provis
     for (std::size_t i = 0; i < unknown_stations.size(); ++i) {
         auto r = co_await redis_->exec(redis_cmd("SISMEMBER", "anx:stations", unknown_stations[i]));
         if (!r.ok()) co_return "unavailable: " + r.error_text();
-        if (r.reply.integer == 0) co_return "operator's station '" + unknown_stations[i] + "' does not exist";
+        if (r.reply.integer == 0)
+            co_return "operator's station '" + unknown_stations[i] + "' does not exist";
     }
     // Hash operator passwords off the I/O thread: PBKDF2 is slow on purpose.
     const int iterations = pbkdf2_iterations_;

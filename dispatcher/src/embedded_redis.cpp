@@ -3,20 +3,21 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <thread>
 #include <unistd.h>
+#include <csignal>
+#include <cstring>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
 
 namespace anxin::dispatcher {
 
-embedded_redis::embedded_redis(boost::asio::io_context& io, std::filesystem::path data_dir, std::string binary)
+embedded_redis::embedded_redis(boost::asio::io_context& io, std::filesystem::path data_dir,
+                               std::string binary)
     : io_(io), binary_(std::move(binary)), timer_(io) {
     // redis-server changes into --dir before opening its log file: every path must be absolute.
     std::error_code ec;
@@ -25,19 +26,30 @@ embedded_redis::embedded_redis(boost::asio::io_context& io, std::filesystem::pat
     socket_path_ = (data_dir_ / "redis.sock").string();
 }
 
-embedded_redis::~embedded_redis() { stop(); }
+embedded_redis::~embedded_redis() {
+    stop();
+}
 
 std::string embedded_redis::spawn() {
     std::vector<std::string> args = {binary_,
-                                     "--port", "0",
-                                     "--unixsocket", socket_path_,
-                                     "--unixsocketperm", "700",
-                                     "--dir", data_dir_.string(),
-                                     "--appendonly", "yes",
-                                     "--appendfsync", "always",
-                                     "--save", "",
-                                     "--daemonize", "no",
-                                     "--logfile", (data_dir_ / "redis.log").string()};
+                                     "--port",
+                                     "0",
+                                     "--unixsocket",
+                                     socket_path_,
+                                     "--unixsocketperm",
+                                     "700",
+                                     "--dir",
+                                     data_dir_.string(),
+                                     "--appendonly",
+                                     "yes",
+                                     "--appendfsync",
+                                     "always",
+                                     "--save",
+                                     "",
+                                     "--daemonize",
+                                     "no",
+                                     "--logfile",
+                                     (data_dir_ / "redis.log").string()};
     pid_t pid = fork();
     if (pid < 0) return std::string("fork: ") + std::strerror(errno);
     if (pid == 0) {
@@ -83,11 +95,12 @@ std::string embedded_redis::start() {
     std::filesystem::create_directories(data_dir_, ec);
     if (ec) return "cannot create " + data_dir_.string() + ": " + ec.message();
     // sockaddr_un.sun_path holds 108 bytes.
-    if (socket_path_.size() > 100) return "data directory path too long for a unix socket: " + socket_path_;
+    if (socket_path_.size() > 100)
+        return "data directory path too long for a unix socket: " + socket_path_;
     auto err = spawn();
     if (!err.empty()) return err;
-    spdlog::info("embedded redis-server (pid {}) on {} with AOF appendfsync always in {}", pid_, socket_path_,
-                 data_dir_.string());
+    spdlog::info("embedded redis-server (pid {}) on {} with AOF appendfsync always in {}", pid_,
+                 socket_path_, data_dir_.string());
     supervise();
     return {};
 }

@@ -5,10 +5,10 @@
 
 #include "anxin/protocol/framing.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 
 #include <algorithm>
 
@@ -28,7 +28,8 @@ std::string to_console_json(const anxin::console::v1::ConsoleEvent& ev) {
     return out;
 }
 
-std::shared_ptr<peer> session_registry::add_device(const std::string& device_id, std::weak_ptr<peer> p) {
+std::shared_ptr<peer> session_registry::add_device(const std::string& device_id,
+                                                   std::weak_ptr<peer> p) {
     auto& slot = devices_[device_id];
     auto previous = slot.lock();
     slot = std::move(p);
@@ -48,7 +49,8 @@ void session_registry::add_operator(const std::string& op, const std::string& st
     station_ops_[station].insert(op);
 }
 
-void session_registry::remove_operator(const std::string& op, const std::string& station, const peer* p) {
+void session_registry::remove_operator(const std::string& op, const std::string& station,
+                                       const peer* p) {
     auto it = operators_.find(op);
     if (it == operators_.end()) return;
     auto& v = it->second;
@@ -105,10 +107,13 @@ event_bus::event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redi
     : cmd_(std::move(cmd)), sub_(std::move(sub)), registry_(registry) {}
 
 void event_bus::start() {
-    sub_->subscribe(bus_channel, [this](const std::string&, const std::string& payload) { on_message(payload); });
+    sub_->subscribe(bus_channel, [this](const std::string&, const std::string& payload) {
+        on_message(payload);
+    });
 }
 
-void event_bus::to_device(const std::string& device_id, const anxin::device::v1::ServerMessage& msg) {
+void event_bus::to_device(const std::string& device_id,
+                          const anxin::device::v1::ServerMessage& msg) {
     publish('d', device_id, protocol::encode_frame(msg));
 }
 
@@ -144,10 +149,17 @@ void event_bus::on_message(const std::string& payload) {
     std::string target = payload.substr(2, nl - 2);
     std::string body = payload.substr(nl + 1);
     switch (payload[0]) {
-        case 'd': registry_.deliver_to_device(target, std::move(body)); break;
-        case 'o': registry_.deliver_to_operator(target, body); break;
-        case 's': registry_.deliver_to_station(target, body); break;
-        default: break;
+        case 'd':
+            registry_.deliver_to_device(target, std::move(body));
+            break;
+        case 'o':
+            registry_.deliver_to_operator(target, body);
+            break;
+        case 's':
+            registry_.deliver_to_station(target, body);
+            break;
+        default:
+            break;
     }
 }
 

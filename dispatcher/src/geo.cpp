@@ -11,8 +11,9 @@ double great_circle_km(geo_point a, geo_point b) {
     constexpr double rad = std::numbers::pi / 180.0;
     const double dlat = (b.lat - a.lat) * rad;
     const double dlon = (b.lon - a.lon) * rad;
-    const double s = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                     std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+    const double s =
+        std::sin(dlat / 2) * std::sin(dlat / 2) +
+        std::cos(a.lat * rad) * std::cos(b.lat * rad) * std::sin(dlon / 2) * std::sin(dlon / 2);
     return 2 * earth_radius_km * std::asin(std::min(1.0, std::sqrt(s)));
 }
 

@@ -10,13 +10,13 @@
 #include "anxin/dispatcher/report.hpp"
 #include "anxin/protocol/device_auth.hpp"
 
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <google/protobuf/util/json_util.h>
-#include <spdlog/spdlog.h>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -55,7 +55,8 @@ response reply(const request& req, http::status st, std::string body,
     return res;
 }
 
-response error(const request& req, http::status st, const std::string& code, const std::string& message) {
+response error(const request& req, http::status st, const std::string& code,
+               const std::string& message) {
     adm::ErrorBody e;
     e.set_error(code);
     e.set_message(message);
@@ -75,7 +76,8 @@ std::string query_param(std::string_view query, std::string_view name) {
         auto amp = query.find('&');
         auto pair = query.substr(0, amp);
         auto eq = pair.find('=');
-        if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
+        if (pair.substr(0, eq) == name)
+            return eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1));
         if (amp == std::string_view::npos) break;
         query = query.substr(amp + 1);
     }
@@ -84,8 +86,10 @@ std::string query_param(std::string_view query, std::string_view name) {
 
 asio::awaitable<response> report(const request& req, server_context& ctx, std::string_view query) {
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
-    std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"), format = query_param(query, "format");
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"),
+                format = query_param(query, "format");
     std::int64_t from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
     std::int64_t to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
     if (from < 0 || to < 0 || to <= from) {
@@ -95,13 +99,16 @@ asio::awaitable<response> report(const request& req, server_context& ctx, std::s
     if (!format.empty() && format != "json" && format != "csv") {
         co_return error(req, http::status::bad_request, "bad_format", "format must be json or csv");
     }
-    auto ids = co_await ctx.store.redis().exec(redis_cmd("ZRANGEBYSCORE", "anx:calls:by_time", std::to_string(from),
-                                                         "(" + std::to_string(to), "LIMIT", "0", "500000"));
-    if (!ids.ok()) co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
+    auto ids = co_await ctx.store.redis().exec(
+        redis_cmd("ZRANGEBYSCORE", "anx:calls:by_time", std::to_string(from),
+                  "(" + std::to_string(to), "LIMIT", "0", "500000"));
+    if (!ids.ok())
+        co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
     std::vector<std::vector<std::string>> cmds;
     for (const auto& id : ids.reply.elements) {
-        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id.str, "station", "type", "priority", "state", "outcome",
-                                 "operator", "received_ms", "accepted_ms", "closed_ms"));
+        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id.str, "station", "type", "priority",
+                                 "state", "outcome", "operator", "received_ms", "accepted_ms",
+                                 "closed_ms"));
     }
     auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
     std::vector<call_summary> calls;
@@ -123,11 +130,13 @@ asio::awaitable<response> report(const request& req, server_context& ctx, std::s
     }
     adm::Report rep;
     build_report(calls, from, to, rep);
-    auto offline = co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:devices:offline", "0", "-1"));
+    auto offline =
+        co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:devices:offline", "0", "-1"));
     if (offline.ok()) {
         for (const auto& d : offline.reply.elements) rep.add_devices_offline_now(d.str);
     }
-    if (format == "csv") co_return reply(req, http::status::ok, report_csv(rep), "text/csv; charset=utf-8");
+    if (format == "csv")
+        co_return reply(req, http::status::ok, report_csv(rep), "text/csv; charset=utf-8");
     co_return reply(req, http::status::ok, to_json(rep));
 }
 
@@ -140,11 +149,13 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
     }
 
     if (target == "/healthz") {
-        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
         bool up = ctx.store.redis().connected();
         co_return reply(req, up ? http::status::ok : http::status::service_unavailable,
-                        std::string("{\"status\":\"") + (up ? "ok" : "degraded") + "\",\"redis\":\"" +
-                            (up ? "up" : "down") + "\",\"instance\":\"" + ctx.settings.instance + "\"}");
+                        std::string("{\"status\":\"") + (up ? "ok" : "degraded") +
+                            "\",\"redis\":\"" + (up ? "up" : "down") + "\",\"instance\":\"" +
+                            ctx.settings.instance + "\"}");
     }
     if (target == "/metrics") {
         std::vector<std::pair<std::string, std::int64_t>> by_state;
@@ -155,63 +166,79 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
             }
         }
         co_return reply(req, http::status::ok,
-                        ctx.stats.render(by_state, ctx.store.redis().connected(), ctx.store.redis().last_rtt_seconds()),
+                        ctx.stats.render(by_state, ctx.store.redis().connected(),
+                                         ctx.store.redis().last_rtt_seconds()),
                         "text/plain; version=0.0.4");
     }
-    if (target.substr(0, 5) != "/api/") co_return error(req, http::status::not_found, "not_found", "no such path");
+    if (target.substr(0, 5) != "/api/")
+        co_return error(req, http::status::not_found, "not_found", "no such path");
     if (!authorized(req, ctx)) {
-        auto res = error(req, http::status::unauthorized, "unauthorized", "missing or wrong bearer token");
+        auto res =
+            error(req, http::status::unauthorized, "unauthorized", "missing or wrong bearer token");
         res.set(http::field::www_authenticate, "Bearer");
         co_return res;
     }
 
     if (target == "/api/provision") {
-        if (req.method() != http::verb::post) co_return error(req, http::status::method_not_allowed, "method", "POST only");
+        if (req.method() != http::verb::post)
+            co_return error(req, http::status::method_not_allowed, "method", "POST only");
         adm::ProvisionRequest pr;
         auto st = google::protobuf::util::JsonStringToMessage(req.body(), &pr);
-        if (!st.ok()) co_return error(req, http::status::bad_request, "bad_json", std::string(st.message()));
+        if (!st.ok())
+            co_return error(req, http::status::bad_request, "bad_json", std::string(st.message()));
         adm::ProvisionResult result;
         auto err = co_await ctx.dir.provision(pr, result);
         if (!err.empty()) {
             bool unavailable = err.rfind("unavailable", 0) == 0;
-            co_return error(req, unavailable ? http::status::service_unavailable : http::status::unprocessable_entity,
+            co_return error(req,
+                            unavailable ? http::status::service_unavailable
+                                        : http::status::unprocessable_entity,
                             unavailable ? "unavailable" : "invalid", err);
         }
-        spdlog::info("admin: provisioned {} stations, {} residents, {} devices, {} operators", result.stations(),
-                     result.residents(), result.devices(), result.operators());
+        spdlog::info("admin: provisioned {} stations, {} residents, {} devices, {} operators",
+                     result.stations(), result.residents(), result.devices(), result.operators());
         co_return reply(req, http::status::ok, to_json(result));
     }
     if (target == "/api/reports") {
-        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
         co_return co_await report(req, ctx, query);
     }
     if (target == "/api/stations") {
-        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
         adm::StationList list;
         for (auto& s : co_await ctx.dir.list_stations()) *list.add_stations() = std::move(s);
         co_return reply(req, http::status::ok, to_json(list));
     }
     constexpr std::string_view calls_prefix = "/api/calls/";
     if (target.substr(0, calls_prefix.size()) == calls_prefix) {
-        if (req.method() != http::verb::get) co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
         std::string id(target.substr(calls_prefix.size()));
-        if (!valid_id(id)) co_return error(req, http::status::bad_request, "bad_id", "malformed call id");
+        if (!valid_id(id))
+            co_return error(req, http::status::bad_request, "bad_id", "malformed call id");
         adm::CallRecord rec;
         auto loaded = co_await ctx.store.load(id);
-        if (!loaded.ok) co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
-        if (!loaded.found) co_return error(req, http::status::not_found, "not_found", "no call " + id);
+        if (!loaded.ok)
+            co_return error(req, http::status::service_unavailable, "unavailable",
+                            "store unavailable");
+        if (!loaded.found)
+            co_return error(req, http::status::not_found, "not_found", "no call " + id);
         co_await ctx.store.load_console_call(id, *rec.mutable_call());
         resident_record r;
         if (co_await ctx.dir.find_resident(rec.call().resident_id(), r) == lookup_status::found) {
             to_console_resident(r, *rec.mutable_resident());
         }
-        auto h = co_await ctx.store.redis().exec(redis_cmd("LRANGE", "anx:call:" + id + ":history", "0", "-1"));
+        auto h = co_await ctx.store.redis().exec(
+            redis_cmd("LRANGE", "anx:call:" + id + ":history", "0", "-1"));
         if (h.ok()) {
             google::protobuf::util::JsonParseOptions po;
             po.ignore_unknown_fields = true;
             for (const auto& e : h.reply.elements) {
                 adm::HistoryEntry entry;
-                if (google::protobuf::util::JsonStringToMessage(e.str, &entry, po).ok()) *rec.add_history() = entry;
+                if (google::protobuf::util::JsonStringToMessage(e.str, &entry, po).ok())
+                    *rec.add_history() = entry;
             }
         }
         co_return reply(req, http::status::ok, to_json(rec));
@@ -229,12 +256,16 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
         parser.body_limit(max_body);
         stream.expires_after(60s);
         auto [ec, n] = co_await http::async_read(stream, buf, parser, use_nothrow);
-        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof) break;
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+            ec == asio::error::eof)
+            break;
         if (ec) {
             // A malformed request: say so once, then drop the connection (the stream is unusable).
             request dummy;
             dummy.version(11);
-            auto res = error(dummy, ec == http::error::body_limit ? http::status::payload_too_large : http::status::bad_request,
+            auto res = error(dummy,
+                             ec == http::error::body_limit ? http::status::payload_too_large
+                                                           : http::status::bad_request,
                              "bad_request", ec.message());
             res.keep_alive(false);
             co_await http::async_write(stream, res, use_nothrow);
@@ -244,7 +275,8 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
         ++ctx.stats.http_requests;
         if (beast::websocket::is_upgrade(req)) {
             if (req.target() != "/console") {
-                auto res = error(req, http::status::not_found, "not_found", "WebSocket endpoint is /console");
+                auto res = error(req, http::status::not_found, "not_found",
+                                 "WebSocket endpoint is /console");
                 res.keep_alive(false);
                 co_await http::async_write(stream, res, use_nothrow);
                 break;

@@ -309,7 +309,8 @@ for _, op in ipairs(offered) do table.insert(out, op) end
 return out
 )lua";
 
-// ARGV: operator, status ('available' | 'away' | 'logged_out'), reason, instance -> {'ok', previous}
+// ARGV: operator, status ('available' | 'away' | 'logged_out'), reason, instance -> {'ok',
+// previous}
 inline constexpr const char* set_status = R"lua(
 local sk = 'anx:opstate:' .. ARGV[1]
 local prev = redis.call('HGET', sk, 'status') or 'logged_out'

@@ -27,7 +27,8 @@ void line(std::string& out, const char* name, const char* type, const char* help
 std::string metrics::render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,
                             bool redis_up, double redis_rtt_seconds) const {
     std::string out;
-    line(out, "anxin_device_connections", "gauge", "Open device TCP connections.", double(device_connections));
+    line(out, "anxin_device_connections", "gauge", "Open device TCP connections.",
+         double(device_connections));
     line(out, "anxin_devices_authenticated", "gauge", "Device connections past the handshake.",
          double(devices_authenticated));
     line(out, "anxin_console_connections", "gauge", "Open console WebSocket connections.",
@@ -44,27 +45,34 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_alarms_duplicate_total", "counter",
          "Re-sent alarms recognised by (device, sequence) and acked with the original call id.",
          double(alarms_duplicate));
-    line(out, "anxin_alarms_nacked_total", "counter", "Alarms refused (store unavailable or invalid).",
-         double(alarms_nacked));
+    line(out, "anxin_alarms_nacked_total", "counter",
+         "Alarms refused (store unavailable or invalid).", double(alarms_nacked));
     line(out, "anxin_heartbeats_total", "counter", "Device heartbeats.", double(heartbeats));
     line(out, "anxin_calls_routed_total", "counter", "Calls offered to a station by this instance.",
          double(calls_routed));
     line(out, "anxin_calls_escalated_total", "counter",
-         "Escalation steps (next station, or the command centre) taken by this instance.", double(calls_escalated));
+         "Escalation steps (next station, or the command centre) taken by this instance.",
+         double(calls_escalated));
     line(out, "anxin_devices_went_offline_total", "counter",
-         "Devices whose heartbeats stopped (one device_offline call per episode).", double(devices_went_offline));
-    line(out, "anxin_low_battery_episodes_total", "counter", "Low-battery episodes that raised a call.",
-         double(low_battery_episodes));
-    line(out, "anxin_console_logins_total", "counter", "Successful console logins.", double(console_logins));
+         "Devices whose heartbeats stopped (one device_offline call per episode).",
+         double(devices_went_offline));
+    line(out, "anxin_low_battery_episodes_total", "counter",
+         "Low-battery episodes that raised a call.", double(low_battery_episodes));
+    line(out, "anxin_console_logins_total", "counter", "Successful console logins.",
+         double(console_logins));
     line(out, "anxin_console_login_failures_total", "counter", "Refused console logins.",
          double(console_login_failures));
-    line(out, "anxin_console_bad_requests_total", "counter", "Console messages that could not be parsed.",
-         double(console_bad_requests));
-    line(out, "anxin_http_requests_total", "counter", "HTTP requests served.", double(http_requests));
-    line(out, "anxin_redis_up", "gauge", "1 if the command connection to Redis is up.", redis_up ? 1 : 0);
+    line(out, "anxin_console_bad_requests_total", "counter",
+         "Console messages that could not be parsed.", double(console_bad_requests));
+    line(out, "anxin_http_requests_total", "counter", "HTTP requests served.",
+         double(http_requests));
+    line(out, "anxin_redis_up", "gauge", "1 if the command connection to Redis is up.",
+         redis_up ? 1 : 0);
     line(out, "anxin_redis_rtt_seconds", "gauge", "Round-trip time of the latest Redis command.",
          redis_rtt_seconds);
-    out += "# HELP anxin_calls Calls by state (district-wide, from Redis).\n# TYPE anxin_calls gauge\n";
+    out +=
+        "# HELP anxin_calls Calls by state (district-wide, from Redis).\n# TYPE anxin_calls "
+        "gauge\n";
     for (const auto& [state, n] : calls_by_state) {
         out += "anxin_calls{state=\"" + state + "\"} " + std::to_string(n) + "\n";
     }

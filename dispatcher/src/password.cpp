@@ -14,9 +14,9 @@ namespace {
 std::string pbkdf2(std::string_view password, std::string_view salt, int iterations) {
     std::string out(32, '\0');
     PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                      reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                      iterations, EVP_sha256(), static_cast<int>(out.size()),
-                      reinterpret_cast<unsigned char*>(out.data()));
+                      reinterpret_cast<const unsigned char*>(salt.data()),
+                      static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                      static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
     return out;
 }
 
@@ -52,7 +52,8 @@ bool verify_password(std::string_view password, std::string_view stored) {
     if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return false;
     int iterations = 0;
     auto [p, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
-    if (ec != std::errc{} || p != parts[1].data() + parts[1].size() || iterations < 1 || iterations > 10'000'000) {
+    if (ec != std::errc{} || p != parts[1].data() + parts[1].size() || iterations < 1 ||
+        iterations > 10'000'000) {
         return false;
     }
     std::string salt, expected;

@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cassert>
@@ -83,7 +83,8 @@ redis_reply convert(const redisReply* r) {
         case REDIS_REPLY_ARRAY:
             out.type = redis_reply::kind::array;
             out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+            for (std::size_t i = 0; i < r->elements; ++i)
+                out.elements.push_back(convert(r->element[i]));
             break;
         default:
             out.type = redis_reply::kind::nil;
@@ -169,7 +170,8 @@ struct redis_connection_access {
         }
     }
     static void on_reply(redisAsyncContext*, void* r, void* privdata) {
-        std::unique_ptr<redis_connection::pending> p(static_cast<redis_connection::pending*>(privdata));
+        std::unique_ptr<redis_connection::pending> p(
+            static_cast<redis_connection::pending*>(privdata));
         redis_result res;
         auto owner = p->owner.lock();
         if (owner && !owner->inflight_.empty()) owner->inflight_.pop_front();
@@ -178,7 +180,8 @@ struct redis_connection_access {
             res.reply = convert(static_cast<redisReply*>(r));
             if (owner) {
                 owner->last_rtt_s_ =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - p->sent).count();
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - p->sent)
+                        .count();
             }
         } else if (owner && owner->timed_out_) {
             res.st = redis_result::status::timeout;
@@ -257,9 +260,8 @@ void redis_connection::stop() {
 
 void redis_connection::connect() {
     if (stopped_ || ac_) return;
-    redisAsyncContext* ac = ep_.unix_path.empty()
-                                ? redisAsyncConnect(ep_.host.c_str(), ep_.port)
-                                : redisAsyncConnectUnix(ep_.unix_path.c_str());
+    redisAsyncContext* ac = ep_.unix_path.empty() ? redisAsyncConnect(ep_.host.c_str(), ep_.port)
+                                                  : redisAsyncConnectUnix(ep_.unix_path.c_str());
     if (!ac || ac->err) {
         spdlog::warn("redis[{}]: cannot connect to {}: {}", name_, ep_.describe(),
                      ac ? ac->errstr : "out of memory");
@@ -301,9 +303,10 @@ void redis_connection::on_connected(int status) {
     backoff_ = opts_.min_backoff;
     spdlog::info("redis[{}]: connected to {}", name_, ep_.describe());
     for (auto& [channel, h] : subscriptions_) send_subscribe(channel);
-    if (state_handler_) asio::post(io_, [self = shared_from_this()] {
-        if (self->state_handler_) self->state_handler_(self->connected_);
-    });
+    if (state_handler_)
+        asio::post(io_, [self = shared_from_this()] {
+            if (self->state_handler_) self->state_handler_(self->connected_);
+        });
 }
 
 void redis_connection::on_context_gone() {
@@ -337,7 +340,8 @@ void redis_connection::arm_watchdog() {
         auto self = weak.lock();
         if (!self || self->stopped_) return;
         auto now = std::chrono::steady_clock::now();
-        if (self->ac_ && !self->connected_ && now - self->connect_started_ > self->opts_.connect_timeout) {
+        if (self->ac_ && !self->connected_ &&
+            now - self->connect_started_ > self->opts_.connect_timeout) {
             spdlog::warn("redis[{}]: connect to {} timed out", self->name_, self->ep_.describe());
             redisAsyncFree(self->ac_);
         } else if (self->ac_ && self->connected_ && !self->inflight_.empty() &&
@@ -370,7 +374,8 @@ void redis_connection::submit(std::vector<std::string> args, std::unique_ptr<pen
     p->sent = std::chrono::steady_clock::now();
     pending* raw = p.release();
     if (redisAsyncCommandArgv(ac_, &redis_connection_access::on_reply, raw,
-                              static_cast<int>(argv.size()), argv.data(), argvlen.data()) != REDIS_OK) {
+                              static_cast<int>(argv.size()), argv.data(),
+                              argvlen.data()) != REDIS_OK) {
         std::unique_ptr<pending> back(raw);
         redis_result res;
         res.detail = "redis connection closing";

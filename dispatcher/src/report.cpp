@@ -129,7 +129,8 @@ std::string report_csv(const anxin::admin::v1::Report& r) {
     for (const auto& c : r.by_type()) row("type", c.key(), std::to_string(c.calls()));
     for (const auto& c : r.by_priority()) row("priority", c.key(), std::to_string(c.calls()));
     for (const auto& c : r.by_outcome()) row("outcome", c.key(), std::to_string(c.calls()));
-    for (const auto& c : r.answer_time_histogram()) row("answer_time", c.key(), std::to_string(c.calls()));
+    for (const auto& c : r.answer_time_histogram())
+        row("answer_time", c.key(), std::to_string(c.calls()));
     for (const auto& o : r.by_operator()) {
         row("operator_accepted", o.operator_id(), std::to_string(o.accepted()));
         row("operator_closed", o.operator_id(), std::to_string(o.closed()));
@@ -141,7 +142,9 @@ std::string report_csv(const anxin::admin::v1::Report& r) {
 std::int64_t parse_time_bound(const std::string& s) {
     if (s.size() == 10 && s[4] == '-' && s[7] == '-') {
         int y = 0, m = 0, d = 0;
-        if (std::sscanf(s.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
+        if (std::sscanf(s.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 || m < 1 || m > 12 || d < 1 ||
+            d > 31)
+            return -1;
         std::tm tm{};
         tm.tm_year = y - 1900;
         tm.tm_mon = m - 1;

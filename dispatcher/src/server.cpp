@@ -9,6 +9,7 @@
 #include "anxin/dispatcher/http_session.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -16,7 +17,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <csignal>
 
@@ -43,7 +43,8 @@ struct server::impl {
 
     asio::awaitable<void> accept_devices() {
         for (;;) {
-            auto [ec, socket] = co_await device_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] =
+                co_await device_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
                 // EMFILE at the open-files limit: back off briefly instead of spinning.
@@ -58,7 +59,8 @@ struct server::impl {
 
     asio::awaitable<void> accept_http() {
         for (;;) {
-            auto [ec, socket] = co_await http_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] =
+                co_await http_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
                 spdlog::warn("http accept: {}", ec.message());
@@ -71,7 +73,9 @@ struct server::impl {
     }
 };
 
-server::server(server_options opts) : impl_(std::make_unique<impl>()) { impl_->opts = std::move(opts); }
+server::server(server_options opts) : impl_(std::make_unique<impl>()) {
+    impl_->opts = std::move(opts);
+}
 
 server::~server() = default;
 
@@ -99,8 +103,8 @@ int server::run() {
     m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
     m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry);
-    m.ctx = std::unique_ptr<server_context>(
-        new server_context{m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
+    m.ctx = std::unique_ptr<server_context>(new server_context{
+        m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
     m.router = std::make_unique<call_router>(*m.ctx, m.blocking);
     m.ctx->router = m.router.get();
 
@@ -109,8 +113,8 @@ int server::run() {
         m.device_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.device_port));
         m.http_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.http_port));
     } catch (const std::exception& e) {
-        spdlog::critical("cannot listen on {} (device port {}, http port {}): {}", m.opts.bind_address,
-                         m.opts.device_port, m.opts.http_port, e.what());
+        spdlog::critical("cannot listen on {} (device port {}, http port {}): {}",
+                         m.opts.bind_address, m.opts.device_port, m.opts.http_port, e.what());
         return 1;
     }
 
@@ -146,8 +150,9 @@ int server::run() {
 
     asio::co_spawn(m.io, m.accept_devices(), asio::detached);
     asio::co_spawn(m.io, m.accept_http(), asio::detached);
-    spdlog::info("anxin dispatcher {} ready: devices on {}:{}, http on {}:{}, redis {}", m.opts.settings.instance,
-                 m.opts.bind_address, m.device_acceptor->local_endpoint().port(), m.opts.bind_address,
+    spdlog::info("anxin dispatcher {} ready: devices on {}:{}, http on {}:{}, redis {}",
+                 m.opts.settings.instance, m.opts.bind_address,
+                 m.device_acceptor->local_endpoint().port(), m.opts.bind_address,
                  m.http_acceptor->local_endpoint().port(), ep.describe());
     m.io.run();
 

@@ -10,9 +10,12 @@ namespace anxin::protocol {
 
 const char* to_string(frame_error e) {
     switch (e) {
-        case frame_error::none: return "none";
-        case frame_error::too_large: return "frame too large";
-        case frame_error::bad_varint: return "malformed length varint";
+        case frame_error::none:
+            return "none";
+        case frame_error::too_large:
+            return "frame too large";
+        case frame_error::bad_varint:
+            return "malformed length varint";
     }
     return "unknown";
 }

@@ -18,8 +18,8 @@ namespace dv = anxin::device::v1;
 
 constexpr call_state all_states[] = {call_state::received, call_state::offered,
                                      call_state::accepted, call_state::closed};
-constexpr call_event all_events[] = {call_event::offer, call_event::accept, call_event::close,
-                                     call_event::cancel, call_event::note, call_event::release};
+constexpr call_event all_events[] = {call_event::offer,  call_event::accept, call_event::close,
+                                     call_event::cancel, call_event::note,   call_event::release};
 
 std::string name(call_event e) {
     switch (e) {

@@ -21,26 +21,31 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 class CallHandling : public anxin::test::cluster_test {
-protected:
+  protected:
     void start(const std::vector<std::string>& args) { start_cluster(args); }
-    std::string press(anxin::sim::device_link& dev, std::uint32_t seq, dv::AlarmType type = dv::SOS) {
+    std::string press(anxin::sim::device_link& dev, std::uint32_t seq,
+                      dv::AlarmType type = dv::SOS) {
         if (!dev.send(make_alarm(seq, type))) return {};
         auto ack = wait_for(dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack(); });
         return ack ? ack->alarm_ack().call_id() : std::string();
     }
     std::string hget(const std::string& key, const std::string& field) {
-        auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "HGET %s %s", key.c_str(), field.c_str()));
+        auto* r = static_cast<redisReply*>(
+            redisCommand(c->redis().client(), "HGET %s %s", key.c_str(), field.c_str()));
         std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
         if (r) freeReplyObject(r);
         return out;
     }
     static auto offer_of(const std::string& call) {
-        return [call](const cv::ConsoleEvent& e) { return e.has_offer() && e.offer().call().id() == call; };
+        return [call](const cv::ConsoleEvent& e) {
+            return e.has_offer() && e.offer().call().id() == call;
+        };
     }
 };
 
 TEST_F(CallHandling, UntakenCallEscalatesStationByStationThenToTheCommandCentre) {
-    start({"--tier-timeout", "1", "--escalation-limit", "4", "--max-tiers", "3", "--missed-offers", "5"});
+    start({"--tier-timeout", "1", "--escalation-limit", "4", "--max-tiers", "3", "--missed-offers",
+           "5"});
     auto a1 = c->console("op-a1");
     auto b1 = c->console("op-b1");
     auto c1 = c->console("op-c1");
@@ -75,7 +80,8 @@ TEST_F(CallHandling, UntakenCallEscalatesStationByStationThenToTheCommandCentre)
     // The device followed along: offered at each tier, then the command centre.
     std::vector<std::string> stations;
     while (auto m = dev->receive(100ms)) {
-        if (m->has_call_update() && m->call_update().state() == dv::OFFERED) stations.push_back(m->call_update().station_name());
+        if (m->has_call_update() && m->call_update().state() == dv::OFFERED)
+            stations.push_back(m->call_update().station_name());
     }
     ASSERT_GE(stations.size(), 4u);
     EXPECT_EQ(stations[0], "Zhongcang station");
@@ -89,7 +95,9 @@ TEST_F(CallHandling, UntakenCallEscalatesStationByStationThenToTheCommandCentre)
     ASSERT_TRUE(sup->send(accept));
     ASSERT_TRUE(wait_for(*sup, [](const cv::ConsoleEvent& e) { return e.has_accepted(); }));
     for (auto* op : {a1.get(), b1.get(), c1.get()}) {
-        EXPECT_TRUE(wait_for(*op, [&](const cv::ConsoleEvent& e) { return e.has_withdrawn() && e.withdrawn().call_id() == call; }));
+        EXPECT_TRUE(wait_for(*op, [&](const cv::ConsoleEvent& e) {
+            return e.has_withdrawn() && e.withdrawn().call_id() == call;
+        }));
     }
     EXPECT_TRUE(wait_for(*dev, [](const dv::ServerMessage& m) {
         return m.has_call_update() && m.call_update().state() == dv::OPERATOR_ASSIGNED;
@@ -123,13 +131,16 @@ TEST_F(CallHandling, SupervisorSeesEveryOpenCallAndMayTakeAny) {
     auto sup = c->console("sup-1");
     ASSERT_TRUE(sup);
     // At login: every open call in the district.
-    auto seen = wait_for(*sup, [&](const cv::ConsoleEvent& e) { return e.has_call_changed() && e.call_changed().call().id() == call; });
+    auto seen = wait_for(*sup, [&](const cv::ConsoleEvent& e) {
+        return e.has_call_changed() && e.call_changed().call().id() == call;
+    });
     ASSERT_TRUE(seen);
     EXPECT_EQ(seen->call_changed().call().state(), "offered");
     cv::ConsoleRequest accept;
     accept.mutable_accept()->set_call_id(call);
     ASSERT_TRUE(sup->send(accept));
-    auto r = wait_for(*sup, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
+    auto r =
+        wait_for(*sup, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
     ASSERT_TRUE(r && r->has_accepted()) << (r ? r->DebugString() : "timeout");
     auto w = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_withdrawn(); });
     ASSERT_TRUE(w);
@@ -137,7 +148,8 @@ TEST_F(CallHandling, SupervisorSeesEveryOpenCallAndMayTakeAny) {
 }
 
 TEST_F(CallHandling, OperatorWhoLetsOffersTimeOutIsSetAwayAndTheStationIsTold) {
-    start({"--tier-timeout", "1", "--escalation-limit", "30", "--missed-offers", "2", "--max-tiers", "1"});
+    start({"--tier-timeout", "1", "--escalation-limit", "30", "--missed-offers", "2", "--max-tiers",
+           "1"});
     auto a1 = c->console("op-a1");
     auto a2 = c->console("op-a2");
     ASSERT_TRUE(a1 && a2);
@@ -151,10 +163,15 @@ TEST_F(CallHandling, OperatorWhoLetsOffersTimeOutIsSetAwayAndTheStationIsTold) {
     auto call1 = press(*dev, 1);
     auto call2 = press(*dev, 2);
     ASSERT_FALSE(call1.empty() || call2.empty());
-    // Both calls time out at st-a (max 1 station tier) and go to the command centre: op-a1 missed 2.
-    auto away = wait_for(*a2, [](const cv::ConsoleEvent& e) {
-        return e.has_status_changed() && e.status_changed().operator_id() == "op-a1" && e.status_changed().status() == "away";
-    }, 6s);
+    // Both calls time out at st-a (max 1 station tier) and go to the command centre: op-a1
+    // missed 2.
+    auto away = wait_for(
+        *a2,
+        [](const cv::ConsoleEvent& e) {
+            return e.has_status_changed() && e.status_changed().operator_id() == "op-a1" &&
+                   e.status_changed().status() == "away";
+        },
+        6s);
     ASSERT_TRUE(away);
     EXPECT_NE(away->status_changed().reason().find("2 offers"), std::string::npos);
     EXPECT_EQ(hget("anx:opstate:op-a1", "status"), "away");
@@ -229,7 +246,9 @@ TEST_F(CallHandling, AnOperatorHoldsOneCallAtATime) {
     accept2.mutable_accept()->set_call_id(second);
     a1->send(accept1);
     a1->send(accept2);
-    ASSERT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) { return e.has_accepted() && e.accepted().call().id() == first; }));
+    ASSERT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) {
+        return e.has_accepted() && e.accepted().call().id() == first;
+    }));
     auto err = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_error(); });
     ASSERT_TRUE(err);
     EXPECT_EQ(err->error().code(), "busy");
@@ -277,11 +296,13 @@ TEST_F(CallHandling, UnderABacklogTheEmergencyIsOfferedFirst) {
     // One operator comes on duty: longest-idle gives them one call, and it is the SOS.
     auto a1 = c->console("op-a1");
     ASSERT_TRUE(a1);
-    auto first = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_offer(); }, 3s);
+    auto first = wait_for(
+        *a1, [](const cv::ConsoleEvent& e) { return e.has_offer(); }, 3s);
     ASSERT_TRUE(first);
     EXPECT_EQ(first->offer().call().id(), sos);
     EXPECT_EQ(first->offer().call().priority(), 1);
-    auto second = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_offer(); }, 1s);
+    auto second = wait_for(
+        *a1, [](const cv::ConsoleEvent& e) { return e.has_offer(); }, 1s);
     EXPECT_FALSE(second) << second->DebugString();
 }
 
@@ -317,7 +338,8 @@ TEST_F(CallHandling, SilentDeviceRaisesExactlyOneOfflineCallWhileItsLinkFlaps) {
     auto sup = c->console("sup-1");
     ASSERT_TRUE(sup);
     auto offline_calls = [&] {
-        auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "ZRANGE anx:calls:by_time 0 -1"));
+        auto* r = static_cast<redisReply*>(
+            redisCommand(c->redis().client(), "ZRANGE anx:calls:by_time 0 -1"));
         int n = 0;
         std::string last;
         for (std::size_t i = 0; r && i < r->elements; ++i) {
@@ -330,7 +352,10 @@ TEST_F(CallHandling, SilentDeviceRaisesExactlyOneOfflineCallWhileItsLinkFlaps) {
         if (r) freeReplyObject(r);
         return std::make_pair(n, last);
     };
-    { auto dev = c->device("dev-3"); ASSERT_TRUE(dev); }  // heard once, then silence
+    {
+        auto dev = c->device("dev-3");
+        ASSERT_TRUE(dev);
+    }  // heard once, then silence
     std::this_thread::sleep_for(6500ms);
     auto [n1, call] = offline_calls();
     ASSERT_EQ(n1, 1) << "no offline call after a missed interval";
@@ -338,7 +363,10 @@ TEST_F(CallHandling, SilentDeviceRaisesExactlyOneOfflineCallWhileItsLinkFlaps) {
     EXPECT_TRUE(wait_for(*sup, offer_of(call), 2s));  // nobody at a station: command centre
     // The link bounces: short connections, silence in between, several times.
     for (int i = 0; i < 3; ++i) {
-        { auto dev = c->device("dev-3"); ASSERT_TRUE(dev); }
+        {
+            auto dev = c->device("dev-3");
+            ASSERT_TRUE(dev);
+        }
         std::this_thread::sleep_for(6s);
     }
     EXPECT_EQ(offline_calls().first, 1) << "a bounce raised another call";
@@ -372,7 +400,8 @@ TEST_F(CallHandling, LowBatteryRaisesOneCallPerEpisode) {
         std::this_thread::sleep_for(150ms);
     };
     auto low_calls = [&] {
-        auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "ZRANGE anx:calls:by_time 0 -1"));
+        auto* r = static_cast<redisReply*>(
+            redisCommand(c->redis().client(), "ZRANGE anx:calls:by_time 0 -1"));
         int n = 0;
         for (std::size_t i = 0; r && i < r->elements; ++i) {
             if (hget("anx:call:" + std::string(r->element[i]->str), "type") == "low_battery") ++n;
@@ -399,7 +428,9 @@ TEST_F(CallHandling, CancelClosesAWaitingTechnicalAlarmButNotAnEmergency) {
     cancel.mutable_cancel()->set_call_id(tech);
     dev->send(cancel);
     ASSERT_TRUE(wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_cancel_ack(); }));
-    EXPECT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) { return e.has_withdrawn() && e.withdrawn().call_id() == tech; }));
+    EXPECT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) {
+        return e.has_withdrawn() && e.withdrawn().call_id() == tech;
+    }));
     EXPECT_EQ(hget("anx:call:" + tech, "state"), "closed");
     EXPECT_EQ(hget("anx:call:" + tech, "outcome"), "false_alarm");
 
@@ -409,7 +440,9 @@ TEST_F(CallHandling, CancelClosesAWaitingTechnicalAlarmButNotAnEmergency) {
     cancel.mutable_cancel()->set_call_id(sos);
     dev->send(cancel);
     ASSERT_TRUE(wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_cancel_ack(); }));
-    EXPECT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) { return e.has_cancelled() && e.cancelled().call_id() == sos; }));
+    EXPECT_TRUE(wait_for(*a1, [&](const cv::ConsoleEvent& e) {
+        return e.has_cancelled() && e.cancelled().call_id() == sos;
+    }));
     EXPECT_EQ(hget("anx:call:" + sos, "state"), "offered");  // a person still phones back
 }
 
@@ -437,8 +470,11 @@ TEST_F(CallHandling, ReportCountsCallsAndTheShareAnsweredInTime) {
     EXPECT_NE(json.body.find("\"calls\":3"), std::string::npos) << json.body;
     EXPECT_NE(json.body.find("\"answered\":2"), std::string::npos) << json.body;
     EXPECT_NE(json.body.find("\"answered_within_60s\":2"), std::string::npos) << json.body;
-    EXPECT_NE(json.body.find("{\"key\":\"resolved_by_phone\",\"calls\":1}"), std::string::npos) << json.body;
-    EXPECT_NE(json.body.find("{\"operator_id\":\"op-a1\",\"accepted\":2,\"closed\":2}"), std::string::npos) << json.body;
+    EXPECT_NE(json.body.find("{\"key\":\"resolved_by_phone\",\"calls\":1}"), std::string::npos)
+        << json.body;
+    EXPECT_NE(json.body.find("{\"operator_id\":\"op-a1\",\"accepted\":2,\"closed\":2}"),
+              std::string::npos)
+        << json.body;
     auto csv = c->http("GET", "/api/reports?format=csv&from=2020-01-01");
     ASSERT_EQ(csv.status, 200);
     EXPECT_EQ(csv.body.rfind("section,key,value\n", 0), 0u);

@@ -17,7 +17,7 @@ using anxin::test::wait_for;
 namespace {
 
 class Console : public anxin::test::cluster_test {
-protected:
+  protected:
     void SetUp() override { start_cluster(); }
     std::unique_ptr<anxin::sim::console_link> connect() {
         auto link = std::make_unique<anxin::sim::console_link>(c->io);
@@ -38,12 +38,15 @@ protected:
     std::vector<std::unique_ptr<anxin::sim::device_link>> devices_;
 };
 
-bool is_error(const cv::ConsoleEvent& e) { return e.has_error(); }
+bool is_error(const cv::ConsoleEvent& e) {
+    return e.has_error();
+}
 
 TEST_F(Console, GarbageJsonGetsAnErrorAndTheConsoleStaysConnected) {
     auto link = connect();
     ASSERT_TRUE(link);
-    for (const char* junk : {"this is not json", "{\"login\": 42}", "{\"no_such_field\": {}}", "[1,2,3]", "{"}) {
+    for (const char* junk :
+         {"this is not json", "{\"login\": 42}", "{\"no_such_field\": {}}", "[1,2,3]", "{"}) {
         ASSERT_TRUE(link->send_text(junk));
         auto e = wait_for(*link, is_error);
         ASSERT_TRUE(e) << junk;
@@ -105,7 +108,8 @@ TEST_F(Console, TwoOperatorsAcceptingAtTheSameInstantExactlyOneWins) {
     auto& loser = r1->has_accepted() ? r2 : r1;
     EXPECT_EQ(loser->error().code(), "already_taken");
     // Redis agrees: exactly one operator holds it.
-    auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "HGET anx:call:%s operator", call.c_str()));
+    auto* r = static_cast<redisReply*>(
+        redisCommand(c->redis().client(), "HGET anx:call:%s operator", call.c_str()));
     ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
     EXPECT_EQ(std::string(r->str), r1->has_accepted() ? "op-a1" : "op-a2");
     freeReplyObject(r);

@@ -19,7 +19,7 @@ using anxin::test::wait_for;
 namespace {
 
 class DevicePort : public anxin::test::cluster_test {
-protected:
+  protected:
     void SetUp() override { start_cluster(); }
     // A connection that has received its Challenge and nothing else.
     std::unique_ptr<anxin::sim::device_link> raw() {
@@ -125,7 +125,8 @@ TEST_F(DevicePort, GarbageOnOtherConnectionsDoesNotDisturbAConnectedDevice) {
 
     auto metrics = c->http("GET", "/metrics", "", false);
     EXPECT_NE(metrics.body.find("anxin_device_protocol_errors_total"), std::string::npos);
-    EXPECT_EQ(metrics.body.find("anxin_device_protocol_errors_total 0\n"), std::string::npos) << metrics.body;
+    EXPECT_EQ(metrics.body.find("anxin_device_protocol_errors_total 0\n"), std::string::npos)
+        << metrics.body;
 }
 
 TEST_F(DevicePort, HeartbeatIsAckedAndBatteryRecorded) {
@@ -137,10 +138,11 @@ TEST_F(DevicePort, HeartbeatIsAckedAndBatteryRecorded) {
     ASSERT_TRUE(dev->send(hb));
     auto ack = wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_heartbeat_ack(); });
     ASSERT_TRUE(ack);
-    EXPECT_NEAR(static_cast<double>(ack->heartbeat_ack().server_time_ms()), static_cast<double>(anxin::sim::wall_ms()),
-                5000.0);
+    EXPECT_NEAR(static_cast<double>(ack->heartbeat_ack().server_time_ms()),
+                static_cast<double>(anxin::sim::wall_ms()), 5000.0);
     std::this_thread::sleep_for(200ms);
-    auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "HGET anx:device:dev-2 battery"));
+    auto* r = static_cast<redisReply*>(
+        redisCommand(c->redis().client(), "HGET anx:device:dev-2 battery"));
     ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
     EXPECT_EQ(std::string(r->str), "17");
     freeReplyObject(r);
@@ -166,7 +168,8 @@ TEST_F(DevicePort, RedisDownMeansNackNeverAFalseAckAndTheRetryIsStoredOnce) {
     c->redis().kill9();
     std::this_thread::sleep_for(300ms);
     ASSERT_TRUE(dev->send(make_alarm(77)));
-    auto reply = wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); });
+    auto reply = wait_for(
+        *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); });
     ASSERT_TRUE(reply);
     ASSERT_TRUE(reply->has_alarm_nack()) << reply->DebugString();
     EXPECT_EQ(reply->alarm_nack().reason(), dv::STORE_UNAVAILABLE);
@@ -178,9 +181,13 @@ TEST_F(DevicePort, RedisDownMeansNackNeverAFalseAckAndTheRetryIsStoredOnce) {
     std::optional<dv::ServerMessage> ack;
     for (int i = 0; i < 40 && !ack; ++i) {
         ASSERT_TRUE(dev->send(make_alarm(77)));
-        auto r = wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
-        if (r && r->has_alarm_ack()) ack = r;
-        else std::this_thread::sleep_for(250ms);
+        auto r = wait_for(
+            *dev,
+            [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
+        if (r && r->has_alarm_ack())
+            ack = r;
+        else
+            std::this_thread::sleep_for(250ms);
     }
     ASSERT_TRUE(ack);
     EXPECT_FALSE(ack->alarm_ack().duplicate());

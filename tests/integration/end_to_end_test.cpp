@@ -19,15 +19,21 @@ using anxin::test::wait_for;
 namespace {
 
 class EndToEnd : public anxin::test::cluster_test {
-protected:
+  protected:
     void SetUp() override { start_cluster(); }
 };
 
-bool is_ack(const dv::ServerMessage& m) { return m.has_alarm_ack(); }
-auto update_is(dv::CallState s) {
-    return [s](const dv::ServerMessage& m) { return m.has_call_update() && m.call_update().state() == s; };
+bool is_ack(const dv::ServerMessage& m) {
+    return m.has_alarm_ack();
 }
-bool is_offer(const cv::ConsoleEvent& e) { return e.has_offer(); }
+auto update_is(dv::CallState s) {
+    return [s](const dv::ServerMessage& m) {
+        return m.has_call_update() && m.call_update().state() == s;
+    };
+}
+bool is_offer(const cv::ConsoleEvent& e) {
+    return e.has_offer();
+}
 
 TEST_F(EndToEnd, PressIsAckedOfferedAcceptedToldAndClosed) {
     auto a1 = c->console("op-a1");
@@ -70,7 +76,8 @@ TEST_F(EndToEnd, PressIsAckedOfferedAcceptedToldAndClosed) {
     accept.set_req("r1");
     accept.mutable_accept()->set_call_id(call_id);
     ASSERT_TRUE(a1->send(accept));
-    auto accepted = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
+    auto accepted =
+        wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
     ASSERT_TRUE(accepted);
     ASSERT_TRUE(accepted->has_accepted()) << accepted->DebugString();
     EXPECT_EQ(accepted->req(), "r1");
@@ -101,7 +108,8 @@ TEST_F(EndToEnd, PressIsAckedOfferedAcceptedToldAndClosed) {
     close.mutable_close()->set_outcome("resolved_by_phone");
     close.mutable_close()->set_note("Resident felt dizzy; daughter on her way.");
     ASSERT_TRUE(a1->send(close));
-    auto closed = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_closed() || e.has_error(); });
+    auto closed =
+        wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_closed() || e.has_error(); });
     ASSERT_TRUE(closed);
     ASSERT_TRUE(closed->has_closed()) << closed->DebugString();
 
@@ -114,8 +122,8 @@ TEST_F(EndToEnd, PressIsAckedOfferedAcceptedToldAndClosed) {
     ASSERT_EQ(rec.status, 200) << rec.body;
     EXPECT_NE(rec.body.find("\"state\":\"closed\""), std::string::npos) << rec.body;
     EXPECT_NE(rec.body.find("daughter on her way"), std::string::npos) << rec.body;
-    for (const char* ev : {"\"event\":\"received\"", "\"event\":\"offered\"", "\"event\":\"accepted\"",
-                           "\"event\":\"closed\""}) {
+    for (const char* ev : {"\"event\":\"received\"", "\"event\":\"offered\"",
+                           "\"event\":\"accepted\"", "\"event\":\"closed\""}) {
         EXPECT_NE(rec.body.find(ev), std::string::npos) << ev << " missing in " << rec.body;
     }
     EXPECT_EQ(c->redis().integer_command("ZCARD anx:calls:open"), 0);
@@ -142,8 +150,8 @@ TEST_F(EndToEnd, CallWaitsUntilAnOperatorLogsIn) {
     ASSERT_TRUE(ack);
     // Nobody at any station: the district command centre has it at once.
     std::this_thread::sleep_for(300ms);
-    auto* r = static_cast<redisReply*>(
-        redisCommand(c->redis().client(), "HGET anx:call:%s cc", ack->alarm_ack().call_id().c_str()));
+    auto* r = static_cast<redisReply*>(redisCommand(c->redis().client(), "HGET anx:call:%s cc",
+                                                    ack->alarm_ack().call_id().c_str()));
     ASSERT_TRUE(r && r->type == REDIS_REPLY_STRING);
     EXPECT_EQ(std::string(r->str), "1");
     freeReplyObject(r);
@@ -172,7 +180,8 @@ TEST_F(EndToEnd, OperatorLoggingInLaterJoinsTheStationsOffers) {
     cv::ConsoleRequest accept;
     accept.mutable_accept()->set_call_id(ack->alarm_ack().call_id());
     a2->send(accept);
-    auto accepted = wait_for(*a2, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
+    auto accepted =
+        wait_for(*a2, [](const cv::ConsoleEvent& e) { return e.has_accepted() || e.has_error(); });
     ASSERT_TRUE(accepted && accepted->has_accepted());
     EXPECT_TRUE(wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_withdrawn(); }));
 }
@@ -308,11 +317,13 @@ TEST(EndToEndTcp, RedisOverTcpWorksTheSame) {
 }
 
 TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
-    const std::string script = std::string(ANXIN_SOURCE_DIR) + "/tests/integration/python_device.py";
+    const std::string script =
+        std::string(ANXIN_SOURCE_DIR) + "/tests/integration/python_device.py";
     ASSERT_TRUE(std::filesystem::exists(script));
     auto a1 = c->console("op-a1");
     ASSERT_TRUE(a1);
-    std::string cmd = "python3 " + script + " --host 127.0.0.1 --port " + std::to_string(c->dispatcher().device_port()) +
+    std::string cmd = "python3 " + script + " --host 127.0.0.1 --port " +
+                      std::to_string(c->dispatcher().device_port()) +
                       " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") +
                       " --sequence 900 --expect-assigned --timeout 30";
     FILE* p = popen(cmd.c_str(), "r");
@@ -332,8 +343,10 @@ TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
     EXPECT_NE(out.find("\"result\":\"assigned\""), std::string::npos) << out;
     EXPECT_NE(out.find(offer->offer().call().id()), std::string::npos) << out;
 
-    std::string bad = "python3 " + script + " --host 127.0.0.1 --port " + std::to_string(c->dispatcher().device_port()) +
-                      " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") + " --sequence 901 --wrong-secret";
+    std::string bad = "python3 " + script + " --host 127.0.0.1 --port " +
+                      std::to_string(c->dispatcher().device_port()) +
+                      " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") +
+                      " --sequence 901 --wrong-secret";
     p = popen(bad.c_str(), "r");
     ASSERT_TRUE(p);
     out.clear();

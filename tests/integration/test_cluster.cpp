@@ -2,16 +2,16 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdlib>
 #include <deque>
-#include <fcntl.h>
 #include <fstream>
 #include <iostream>
 #include <random>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -20,7 +20,8 @@ namespace anxin::test {
 
 unsigned short free_port() {
     boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, boost::asio::ip::tcp::endpoint(boost::asio::ip::tcp::v4(), 0));
+    boost::asio::ip::tcp::acceptor a(io,
+                                     boost::asio::ip::tcp::endpoint(boost::asio::ip::tcp::v4(), 0));
     return a.local_endpoint().port();
 }
 
@@ -84,7 +85,8 @@ void child_process::kill9() {
     pid_ = -1;
 }
 
-redis_server::redis_server(fs::path dir, unsigned short tcp_port) : dir_(std::move(dir)), tcp_port_(tcp_port) {}
+redis_server::redis_server(fs::path dir, unsigned short tcp_port)
+    : dir_(std::move(dir)), tcp_port_(tcp_port) {}
 
 bool redis_server::start() {
     fs::create_directories(dir_);
@@ -92,9 +94,11 @@ bool redis_server::start() {
         redisFree(client_);
         client_ = nullptr;
     }
-    proc_.spawn({"redis-server", "--port", std::to_string(tcp_port_), "--bind", "127.0.0.1", "--unixsocket", socket_path(), "--unixsocketperm", "700", "--dir",
-                 dir_.string(), "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"},
-                dir_ / "redis.log");
+    proc_.spawn(
+        {"redis-server", "--port", std::to_string(tcp_port_), "--bind", "127.0.0.1", "--unixsocket",
+         socket_path(), "--unixsocketperm", "700", "--dir", dir_.string(), "--appendonly", "yes",
+         "--appendfsync", "always", "--save", "", "--daemonize", "no"},
+        dir_ / "redis.log");
     for (int i = 0; i < 200; ++i) {
         if (redisContext* c = redisConnectUnix(socket_path().c_str()); c && !c->err) {
             auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
@@ -145,8 +149,11 @@ long long redis_server::integer_command(const std::string& cmd) {
     return out;
 }
 
-dispatcher_process::dispatcher_process(fs::path data_dir, std::string redis_uri, std::string admin_token)
-    : data_dir_(std::move(data_dir)), redis_uri_(std::move(redis_uri)), admin_token_(std::move(admin_token)) {}
+dispatcher_process::dispatcher_process(fs::path data_dir, std::string redis_uri,
+                                       std::string admin_token)
+    : data_dir_(std::move(data_dir)),
+      redis_uri_(std::move(redis_uri)),
+      admin_token_(std::move(admin_token)) {}
 
 bool dispatcher_process::start(const std::vector<std::string>& extra) {
     fs::create_directories(data_dir_);
@@ -154,14 +161,23 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
         device_port_ = free_port();
         http_port_ = free_port();
     }
-    std::vector<std::string> argv = {ANXIN_DISPATCHER_BIN,   "--bind",        "127.0.0.1",
-                                     "--device-port",        std::to_string(device_port_),
-                                     "--http-port",          std::to_string(http_port_),
-                                     "--data-dir",           data_dir_.string(),
-                                     "--admin-token",        admin_token_,
-                                     "--pbkdf2-iterations",  "1000",
-                                     "--instance",           "test-" + std::to_string(device_port_),
-                                     "--log-level",          "debug"};
+    std::vector<std::string> argv = {ANXIN_DISPATCHER_BIN,
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--device-port",
+                                     std::to_string(device_port_),
+                                     "--http-port",
+                                     std::to_string(http_port_),
+                                     "--data-dir",
+                                     data_dir_.string(),
+                                     "--admin-token",
+                                     admin_token_,
+                                     "--pbkdf2-iterations",
+                                     "1000",
+                                     "--instance",
+                                     "test-" + std::to_string(device_port_),
+                                     "--log-level",
+                                     "debug"};
     if (!redis_uri_.empty()) {
         argv.push_back("--redis");
         argv.push_back(redis_uri_);
@@ -169,11 +185,13 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
     argv.insert(argv.end(), extra.begin(), extra.end());
     ++starts_;
     {
-        std::ofstream(data_dir_ / "dispatcher.log", std::ios::app) << "---- start " << starts_ << " ----\n";
+        std::ofstream(data_dir_ / "dispatcher.log", std::ios::app)
+            << "---- start " << starts_ << " ----\n";
     }
     if (!proc_.spawn(argv, data_dir_ / "dispatcher.log")) return false;
     for (int i = 0; i < 400; ++i) {
-        auto r = sim::http_request("127.0.0.1", http_port_, "GET", "/healthz", "", "", std::chrono::seconds(1));
+        auto r = sim::http_request("127.0.0.1", http_port_, "GET", "/healthz", "", "",
+                                   std::chrono::seconds(1));
         if (r.status == 200) return true;
         if (!proc_.running()) return false;
         std::this_thread::sleep_for(50ms);
@@ -194,42 +212,48 @@ std::string dispatcher_process::log_tail(std::size_t lines) const {
     return out;
 }
 
-std::string secret_of(const std::string& device_id) { return "secret-of-" + device_id + "-0123456789"; }
+std::string secret_of(const std::string& device_id) {
+    return "secret-of-" + device_id + "-0123456789";
+}
 
 std::string district_json() {
-    auto resident = [](const char* id, const char* name, double lat, double lon, const char* dev, int heartbeat) {
+    auto resident = [](const char* id, const char* name, double lat, double lon, const char* dev,
+                       int heartbeat) {
         char buf[1024];
-        std::snprintf(buf, sizeof buf,
-                      R"({"id":"%s","name":"%s","address":"Tongzhou, Building %s","phone":"13800000%s",)"
-                      R"("lat":%.4f,"lon":%.4f,"date_of_birth":"1938-05-04","health_conditions":"heart failure",)"
-                      R"("medication":"furosemide 40 mg mornings","gp":"Dr. Zhao, 010-60001234",)"
-                      R"("key_holders":[{"name":"Wang Li","relation":"daughter","phone":"13900000001"},)"
-                      R"({"name":"Neighbour Chen","relation":"neighbour","phone":"13900000002"}],)"
-                      R"("devices":[{"id":"%s","secret":"%s","heartbeat_interval_s":%d}]})",
-                      id, name, id + 4, id + 4, lat, lon, dev, secret_of(dev).c_str(), heartbeat);
+        std::snprintf(
+            buf, sizeof buf,
+            R"({"id":"%s","name":"%s","address":"Tongzhou, Building %s","phone":"13800000%s",)"
+            R"("lat":%.4f,"lon":%.4f,"date_of_birth":"1938-05-04","health_conditions":"heart failure",)"
+            R"("medication":"furosemide 40 mg mornings","gp":"Dr. Zhao, 010-60001234",)"
+            R"("key_holders":[{"name":"Wang Li","relation":"daughter","phone":"13900000001"},)"
+            R"({"name":"Neighbour Chen","relation":"neighbour","phone":"13900000002"}],)"
+            R"("devices":[{"id":"%s","secret":"%s","heartbeat_interval_s":%d}]})",
+            id, name, id + 4, id + 4, lat, lon, dev, secret_of(dev).c_str(), heartbeat);
         return std::string(buf);
     };
     std::string residents = resident("res-1", "Wang Guilan", 39.901, 116.601, "dev-1", 0) + "," +
                             resident("res-2", "Li Jianguo", 39.951, 116.701, "dev-2", 0) + "," +
                             resident("res-3", "Zhang Xiuying", 39.899, 116.602, "dev-3", 5);
-    return std::string(R"({"stations":[)"
-                       R"({"id":"st-a","name":"Zhongcang station","area":"Zhongcang","lat":39.900,"lon":116.600},)"
-                       R"({"id":"st-b","name":"Songzhuang station","area":"Songzhuang","lat":39.950,"lon":116.700},)"
-                       R"({"id":"st-c","name":"Zhangjiawan station","area":"Zhangjiawan","lat":39.850,"lon":116.650}],)"
-                       R"("operators":[)"
-                       R"({"id":"op-a1","name":"Liu Fang","station_id":"st-a","password":"correct-horse-1"},)"
-                       R"({"id":"op-a2","name":"Zhang Wei","station_id":"st-a","password":"correct-horse-1"},)"
-                       R"({"id":"op-b1","name":"Wang Jing","station_id":"st-b","password":"correct-horse-1"},)"
-                       R"({"id":"op-c1","name":"Chen Lei","station_id":"st-c","password":"correct-horse-1"},)"
-                       R"({"id":"sup-1","name":"Zhou Qiang","role":"supervisor","password":"correct-horse-1"}],)"
-                       R"("residents":[)") +
+    return std::string(
+               R"({"stations":[)"
+               R"({"id":"st-a","name":"Zhongcang station","area":"Zhongcang","lat":39.900,"lon":116.600},)"
+               R"({"id":"st-b","name":"Songzhuang station","area":"Songzhuang","lat":39.950,"lon":116.700},)"
+               R"({"id":"st-c","name":"Zhangjiawan station","area":"Zhangjiawan","lat":39.850,"lon":116.650}],)"
+               R"("operators":[)"
+               R"({"id":"op-a1","name":"Liu Fang","station_id":"st-a","password":"correct-horse-1"},)"
+               R"({"id":"op-a2","name":"Zhang Wei","station_id":"st-a","password":"correct-horse-1"},)"
+               R"({"id":"op-b1","name":"Wang Jing","station_id":"st-b","password":"correct-horse-1"},)"
+               R"({"id":"op-c1","name":"Chen Lei","station_id":"st-c","password":"correct-horse-1"},)"
+               R"({"id":"sup-1","name":"Zhou Qiang","role":"supervisor","password":"correct-horse-1"}],)"
+               R"("residents":[)") +
            residents + "]}";
 }
 
 cluster::cluster(redis_mode mode) : mode_(mode) {
     std::random_device rd;
     // Short paths: a unix socket path must fit in 108 bytes.
-    dir_ = fs::temp_directory_path() / ("anx-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
+    dir_ = fs::temp_directory_path() /
+           ("anx-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     std::string uri;
@@ -276,10 +300,10 @@ std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
     return link;
 }
 
-sim::http_result cluster::http(const std::string& method, const std::string& target, const std::string& body,
-                               bool with_token) {
-    return sim::http_request("127.0.0.1", dispatcher_->http_port(), method, target, body, with_token ? token_ : "",
-                             std::chrono::seconds(10));
+sim::http_result cluster::http(const std::string& method, const std::string& target,
+                               const std::string& body, bool with_token) {
+    return sim::http_request("127.0.0.1", dispatcher_->http_port(), method, target, body,
+                             with_token ? token_ : "", std::chrono::seconds(10));
 }
 
 void cluster_test::start_cluster(const std::vector<std::string>& args, bool provision) {
@@ -291,7 +315,8 @@ void cluster_test::start_cluster(const std::vector<std::string>& args, bool prov
 }
 
 void cluster_test::TearDown() {
-    if (HasFailure() && c) std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail(120) << std::endl;
+    if (HasFailure() && c)
+        std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail(120) << std::endl;
 }
 
 anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type) {

@@ -12,12 +12,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <sys/types.h>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace anxin::test {
@@ -26,7 +26,7 @@ unsigned short free_port();
 
 // A child process with stdout+stderr going to a log file.
 class child_process {
-public:
+  public:
     child_process() = default;
     child_process(const child_process&) = delete;
     child_process& operator=(const child_process&) = delete;
@@ -39,12 +39,12 @@ public:
     bool running();
     pid_t pid() const { return pid_; }
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 
 class redis_server {
-public:
+  public:
     // tcp_port 0: unix socket only.
     explicit redis_server(std::filesystem::path dir, unsigned short tcp_port = 0);
     bool start();
@@ -56,7 +56,7 @@ public:
     std::string get(const std::string& key);
     long long integer_command(const std::string& cmd);  // e.g. "ZCARD anx:calls:open"
 
-private:
+  private:
     std::filesystem::path dir_;
     unsigned short tcp_port_;
     child_process proc_;
@@ -64,8 +64,9 @@ private:
 };
 
 class dispatcher_process {
-public:
-    dispatcher_process(std::filesystem::path data_dir, std::string redis_uri, std::string admin_token);
+  public:
+    dispatcher_process(std::filesystem::path data_dir, std::string redis_uri,
+                       std::string admin_token);
     // Starts and waits until /healthz answers (up to 20 s).
     bool start(const std::vector<std::string>& extra = {});
     int stop() { return proc_.stop(); }
@@ -75,7 +76,7 @@ public:
     std::string log_tail(std::size_t lines = 60) const;
     const std::filesystem::path& data_dir() const { return data_dir_; }
 
-private:
+  private:
     std::filesystem::path data_dir_;
     std::string redis_uri_;
     std::string admin_token_;
@@ -95,7 +96,7 @@ std::string secret_of(const std::string& device_id);
 std::string district_json();
 
 class cluster {
-public:
+  public:
     // `embedded`: the dispatcher runs its own redis-server (no --redis); otherwise a separate
     // redis_server is started and passed with --redis.
     enum class redis_mode { unix_socket, tcp, embedded };
@@ -112,12 +113,12 @@ public:
     // A device connected and past the handshake (asserts on failure via the returned nullptr).
     std::unique_ptr<sim::device_link> device(const std::string& id);
     std::unique_ptr<sim::console_link> console(const std::string& op);
-    sim::http_result http(const std::string& method, const std::string& target, const std::string& body = {},
-                          bool with_token = true);
+    sim::http_result http(const std::string& method, const std::string& target,
+                          const std::string& body = {}, bool with_token = true);
 
     boost::asio::io_context io;
 
-private:
+  private:
     std::filesystem::path dir_;
     redis_mode mode_;
     std::string token_ = "test-admin-token-0123456789";
@@ -127,11 +128,13 @@ private:
 
 // Waits for the first message matching pred, skipping others; nullopt on timeout.
 template <class Link, class Pred>
-auto wait_for(Link& link, Pred pred, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000))
+auto wait_for(Link& link, Pred pred,
+              std::chrono::milliseconds timeout = std::chrono::milliseconds(5000))
     -> decltype(link.receive(timeout)) {
     auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
         if (left.count() <= 0) return std::nullopt;
         auto m = link.receive(left);
         if (!m) return std::nullopt;
@@ -141,14 +144,15 @@ auto wait_for(Link& link, Pred pred, std::chrono::milliseconds timeout = std::ch
 
 // A fixture owning one cluster; on failure it prints the dispatcher's log tail.
 class cluster_test : public ::testing::Test {
-protected:
-    // Starts a cluster (dispatcher options `args`) and, unless told not to, provisions the district.
+  protected:
+    // Starts a cluster (dispatcher options `args`) and, unless told not to, provisions the
+    // district.
     void start_cluster(const std::vector<std::string>& args = {}, bool provision = true);
     void TearDown() override;
     std::unique_ptr<cluster> c;
 };
 
-anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq,
-                                            anxin::device::v1::AlarmType type = anxin::device::v1::SOS);
+anxin::device::v1::DeviceMessage make_alarm(
+    std::uint32_t seq, anxin::device::v1::AlarmType type = anxin::device::v1::SOS);
 
 }  // namespace anxin::test

@@ -22,7 +22,7 @@
 namespace anxin::sim {
 
 class console_link {
-public:
+  public:
     explicit console_link(boost::asio::io_context& io);
     ~console_link();
 
@@ -34,16 +34,19 @@ public:
     // Drains events already received without waiting.
     std::optional<anxin::console::v1::ConsoleEvent> poll();
     // Sends login and waits for login_ok or error (returned).
-    std::optional<anxin::console::v1::ConsoleEvent> login(const std::string& op, const std::string& password,
+    std::optional<anxin::console::v1::ConsoleEvent> login(const std::string& op,
+                                                          const std::string& password,
                                                           std::chrono::milliseconds timeout);
     bool closed() const { return closed_; }
     const std::string& error() const { return error_; }
     void close();
     // When set, events go to this handler as they arrive (inside the io_context) instead of the
     // inbox: for load tests that timestamp them.
-    void set_event_handler(std::function<void(const anxin::console::v1::ConsoleEvent&)> h) { handler_ = std::move(h); }
+    void set_event_handler(std::function<void(const anxin::console::v1::ConsoleEvent&)> h) {
+        handler_ = std::move(h);
+    }
 
-private:
+  private:
     void start_read();
 
     boost::asio::io_context& io_;

@@ -20,7 +20,7 @@
 namespace anxin::sim {
 
 class device_link {
-public:
+  public:
     explicit device_link(boost::asio::io_context& io);
     ~device_link();
 
@@ -28,7 +28,8 @@ public:
     bool connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout);
     // Waits for the Challenge, answers with Hello(device_id, HMAC(secret, nonce)) and waits for
     // Welcome or Rejected, which is returned. nullopt on timeout / connection loss.
-    std::optional<anxin::device::v1::ServerMessage> handshake(const std::string& device_id, const std::string& secret,
+    std::optional<anxin::device::v1::ServerMessage> handshake(const std::string& device_id,
+                                                              const std::string& secret,
                                                               std::chrono::milliseconds timeout);
 
     bool send(const anxin::device::v1::DeviceMessage& msg);
@@ -40,7 +41,7 @@ public:
     const std::string& error() const { return error_; }
     void close();
 
-private:
+  private:
     void start_read();
 
     boost::asio::io_context& io_;

@@ -17,16 +17,16 @@ struct district_options {
     int stations = 139;
     int residents = 2000;
     int operators_per_station = 2;
-    int supervisors = 3;  // district command centre
+    int supervisors = 3;                           // district command centre
     std::string operator_password = "anxin-demo";  // demo accounts; documented in README
 };
 
 struct district {
     std::vector<anxin::admin::v1::Station> stations;
-    std::vector<anxin::admin::v1::Resident> residents;   // each with one device
-    std::vector<anxin::admin::v1::Operator> operators;   // station operators, then supervisors
-                                                         // (role supervisor, no station);
-                                                         // passwords in clear: for the files only
+    std::vector<anxin::admin::v1::Resident> residents;  // each with one device
+    std::vector<anxin::admin::v1::Operator> operators;  // station operators, then supervisors
+                                                        // (role supervisor, no station);
+                                                        // passwords in clear: for the files only
 };
 
 district generate_district(const district_options& opts);

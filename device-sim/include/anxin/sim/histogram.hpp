@@ -9,7 +9,7 @@
 namespace anxin::sim {
 
 class latency_histogram {
-public:
+  public:
     latency_histogram();
     void record(std::int64_t micros);  // negative values count as 0
     std::uint64_t count() const { return count_; }
@@ -20,7 +20,7 @@ public:
     std::int64_t percentile(double percentile) const;
     void merge(const latency_histogram& other);
 
-private:
+  private:
     static std::size_t index_of(std::int64_t v);
     static std::int64_t value_of(std::size_t index);  // highest value of the bucket
 

@@ -12,7 +12,8 @@ struct http_result {
 };
 
 http_result http_request(const std::string& host, unsigned short port, const std::string& method,
-                         const std::string& target, const std::string& body, const std::string& bearer_token,
+                         const std::string& target, const std::string& body,
+                         const std::string& bearer_token,
                          std::chrono::seconds timeout = std::chrono::seconds(60));
 
 }  // namespace anxin::sim

@@ -23,7 +23,7 @@ inline constexpr int priority_urgent = 2;
 inline constexpr int priority_technical = 3;
 
 class priority_table {
-public:
+  public:
     // sos, fall, medical: emergency; smoke, inactivity: urgent; low_battery, device_offline,
     // tamper, power_loss: technical.
     static priority_table defaults();
@@ -35,7 +35,7 @@ public:
     int of(std::string_view alarm_type) const;
     const std::map<std::string, int>& levels() const { return levels_; }
 
-private:
+  private:
     std::map<std::string, int> levels_;
 };
 
@@ -50,14 +50,14 @@ std::optional<operator_status> parse_operator_status(std::string_view s);
 struct operator_snapshot {
     std::string id;
     std::string station_id;
-    bool supervisor = false;          // a district command-centre supervisor
-    bool online = false;              // presence lease valid
+    bool supervisor = false;            // a district command-centre supervisor
+    bool online = false;                // presence lease valid
     std::int64_t offline_since_ms = 0;  // when the lease ended (0: never online / online now)
     operator_status status = operator_status::logged_out;
-    int active_calls = 0;             // accepted and not closed
-    std::int64_t wrap_until_ms = 0;   // wrap-up after the last close ends here
-    std::int64_t idle_since_ms = 0;   // last time the operator became free
-    int missed_in_row = 0;            // offers let time out since the last accept
+    int active_calls = 0;            // accepted and not closed
+    std::int64_t wrap_until_ms = 0;  // wrap-up after the last close ends here
+    std::int64_t idle_since_ms = 0;  // last time the operator became free
+    int missed_in_row = 0;           // offers let time out since the last accept
 };
 
 // Operator *state*, derived: idle / on_call / wrap_up (offered is per call, see the call).
@@ -73,7 +73,7 @@ struct routing_config {
     int max_station_tiers = 3;                 // stations tried before the command centre
     int max_calls_per_operator = 1;
     int missed_offers_before_away = 3;
-    std::int64_t reconnect_grace_ms = 60000;   // a vanished console keeps its call this long
+    std::int64_t reconnect_grace_ms = 60000;  // a vanished console keeps its call this long
 };
 
 // Whether an operator should be offered new calls now.
@@ -86,10 +86,10 @@ struct call_snapshot {
     std::int64_t received_ms = 0;
     std::vector<std::string> tier_stations;  // stations the call has reached, nearest first
     bool at_command_centre = false;
-    std::set<std::string> offered;           // operators the call is on offer to now
-    std::int64_t next_escalation_ms = 0;     // 0: no timer
-    std::string operator_id;                 // when accepted
-    std::int64_t version = 0;                // bumped by every change in Redis
+    std::set<std::string> offered;        // operators the call is on offer to now
+    std::int64_t next_escalation_ms = 0;  // 0: no timer
+    std::string operator_id;              // when accepted
+    std::int64_t version = 0;             // bumped by every change in Redis
 };
 
 // Offered first: higher priority (lower number), then older, then id.
@@ -111,15 +111,16 @@ bool offered_before(const call_snapshot& a, const call_snapshot& b);
 // wrap-up, and fewer than missed_offers_before_away offers missed in a row.
 std::map<std::string, std::set<std::string>> plan_offers(std::vector<call_snapshot> calls,
                                                          const std::vector<operator_snapshot>& ops,
-                                                         std::int64_t now, const routing_config& cfg);
+                                                         std::int64_t now,
+                                                         const routing_config& cfg);
 
 // ---- escalation ---------------------------------------------------------------------------
 
 struct escalation_step {
     enum class kind { none, add_station, command_centre };
     kind what = kind::none;
-    std::string station_id;         // for add_station
-    std::int64_t next_due_ms = 0;   // when to look again (0: no more timers)
+    std::string station_id;        // for add_station
+    std::int64_t next_due_ms = 0;  // when to look again (0: no more timers)
 };
 
 // Where a new call goes first. `staffed`: station ids with an operator who can take offers,
@@ -140,7 +141,7 @@ struct supervision_config {
     // 120-180 s that alarm-receiving practice (GB/T 28181) asks for.
     int missed_heartbeats = 3;
     std::int64_t grace_ms = 0;
-    int low_battery_percent = 20;      // below this: a low-battery episode starts
+    int low_battery_percent = 20;        // below this: a low-battery episode starts
     int battery_recovered_percent = 30;  // at or above this: the episode is over (hysteresis)
 };
 
@@ -154,6 +155,7 @@ std::int64_t offline_deadline(std::int64_t last_seen_ms, int heartbeat_interval_
 std::int64_t recovery_period(int heartbeat_interval_s, const supervision_config& cfg);
 
 enum class battery_change { none, episode_started, episode_ended };
-battery_change battery_transition(bool in_episode, int battery_percent, const supervision_config& cfg);
+battery_change battery_transition(bool in_episode, int battery_percent,
+                                  const supervision_config& cfg);
 
 }  // namespace anxin::dispatcher

@@ -37,7 +37,7 @@
 namespace anxin::dispatcher {
 
 class call_router {
-public:
+  public:
     // blocking: a connection of its own for XREADGROUP BLOCK (it would stall other commands).
     call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking);
     void start();
@@ -47,7 +47,7 @@ public:
     // Sends the supervisors (and the device) the call's current state; used after transitions.
     boost::asio::awaitable<void> call_changed(const std::string& call_id, bool tell_device);
 
-private:
+  private:
     struct world {
         std::int64_t now = 0;
         std::vector<operator_snapshot> ops;
@@ -65,15 +65,17 @@ private:
     boost::asio::awaitable<bool> route_new(const std::vector<std::string>& call_ids);
 
     boost::asio::awaitable<std::optional<world>> observe();
-    boost::asio::awaitable<std::vector<call_snapshot>> snapshot(const std::vector<std::string>& ids,
-                                                                std::vector<std::string>* residents);
+    boost::asio::awaitable<std::vector<call_snapshot>> snapshot(
+        const std::vector<std::string>& ids, std::vector<std::string>* residents);
     // Stations with an operator free to take offers, nearest to the resident's home first.
-    boost::asio::awaitable<std::vector<ranked_station>> staffed_for(const std::string& resident_id, const world& w);
+    boost::asio::awaitable<std::vector<ranked_station>> staffed_for(const std::string& resident_id,
+                                                                    const world& w);
     // Applies the first step or an escalation step; false if Redis failed.
-    boost::asio::awaitable<bool> step(const call_snapshot& call, const std::string& resident_id, const world& w,
-                                      bool first);
+    boost::asio::awaitable<bool> step(const call_snapshot& call, const std::string& resident_id,
+                                      const world& w, bool first);
     // Brings a call's offers in line with the plan and tells the operators.
-    boost::asio::awaitable<void> offer(const call_snapshot& call, const std::set<std::string>& want);
+    boost::asio::awaitable<void> offer(const call_snapshot& call,
+                                       const std::set<std::string>& want);
 
     server_context& ctx_;
     std::shared_ptr<redis_connection> blocking_;

@@ -32,7 +32,7 @@ struct alarm_input {
 };
 
 struct ingest_result {
-    bool stored = false;       // false: Redis unavailable or refused; nack the device
+    bool stored = false;  // false: Redis unavailable or refused; nack the device
     std::string call_id;
     bool duplicate = false;
     std::int64_t received_ms = 0;
@@ -62,7 +62,7 @@ struct device_seen_result {
 };
 
 class call_store {
-public:
+  public:
     // ingest: an optional connection of its own for storing alarms (the ack path), so that acks
     // never wait behind routing commands queued on `redis`.
     call_store(std::shared_ptr<redis_connection> redis, std::string instance,
@@ -75,32 +75,41 @@ public:
 
     // First routing (require_due=false) or an escalation step (true: the call's timer must be
     // due). station empty: the command centre.
-    boost::asio::awaitable<transition_result> escalate(const std::string& call_id, std::int64_t version,
+    boost::asio::awaitable<transition_result> escalate(const std::string& call_id,
+                                                       std::int64_t version,
                                                        const std::string& station_id,
-                                                       const std::string& station_name, double distance_km,
-                                                       std::int64_t next_due_ms, int missed_threshold,
-                                                       bool require_due);
-    boost::asio::awaitable<transition_result> apply_offers(const std::string& call_id, std::int64_t version,
-                                                           const std::vector<std::string>& operators);
+                                                       const std::string& station_name,
+                                                       double distance_km, std::int64_t next_due_ms,
+                                                       int missed_threshold, bool require_due);
+    boost::asio::awaitable<transition_result> apply_offers(
+        const std::string& call_id, std::int64_t version,
+        const std::vector<std::string>& operators);
     // Refused with "busy" when a (non-supervisor) operator already holds max_calls calls.
-    boost::asio::awaitable<transition_result> accept(const std::string& call_id, const std::string& op,
-                                                     bool supervisor, int max_calls);
-    boost::asio::awaitable<transition_result> close(const std::string& call_id, const std::string& op,
-                                                    const std::string& outcome, const std::string& note,
+    boost::asio::awaitable<transition_result> accept(const std::string& call_id,
+                                                     const std::string& op, bool supervisor,
+                                                     int max_calls);
+    boost::asio::awaitable<transition_result> close(const std::string& call_id,
+                                                    const std::string& op,
+                                                    const std::string& outcome,
+                                                    const std::string& note,
                                                     std::int64_t wrap_up_ms);
     // Gives an accepted call back to the offering phase; station non-empty: transfer there.
-    boost::asio::awaitable<transition_result> release(const std::string& call_id, const std::string& op,
-                                                      const std::string& reason, const std::string& station_id,
-                                                      const std::string& station_name, std::int64_t next_due_ms);
+    boost::asio::awaitable<transition_result> release(
+        const std::string& call_id, const std::string& op, const std::string& reason,
+        const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms);
     boost::asio::awaitable<transition_result> add_note(const std::string& call_id,
-                                                       const std::string& op, const std::string& text);
+                                                       const std::string& op,
+                                                       const std::string& text);
     // auto_close_priority: waiting calls of this priority number or higher (less urgent) are
     // closed as false alarms by the cancel; 0 never.
-    boost::asio::awaitable<transition_result> cancel(const std::string& device_id, const std::string& call_id,
+    boost::asio::awaitable<transition_result> cancel(const std::string& device_id,
+                                                     const std::string& call_id,
                                                      int auto_close_priority);
-    boost::asio::awaitable<transition_result> auto_resolve(const std::string& call_id, const std::string& outcome,
+    boost::asio::awaitable<transition_result> auto_resolve(const std::string& call_id,
+                                                           const std::string& outcome,
                                                            const std::string& detail);
-    boost::asio::awaitable<transition_result> set_status(const std::string& op, const std::string& status,
+    boost::asio::awaitable<transition_result> set_status(const std::string& op,
+                                                         const std::string& status,
                                                          const std::string& reason);
 
     // The call as the console shows it; found=false if missing.
@@ -115,32 +124,37 @@ public:
                                                    anxin::console::v1::Call& out);
 
     // Open call ids of a device, oldest first.
-    boost::asio::awaitable<std::vector<std::string>> device_open_calls(const std::string& device_id);
+    boost::asio::awaitable<std::vector<std::string>> device_open_calls(
+        const std::string& device_id);
 
     // Operator presence leases ("station/operator" members of anx:presence).
     boost::asio::awaitable<bool> refresh_presence(const std::string& station_id,
                                                   const std::string& op, std::int64_t lease_ms);
     // Ends the lease now (the time is kept: it says since when the operator is away).
-    boost::asio::awaitable<bool> drop_presence(const std::string& station_id, const std::string& op);
+    boost::asio::awaitable<bool> drop_presence(const std::string& station_id,
+                                               const std::string& op);
     // Every operator ever present, with lease ends; nullopt when Redis is unavailable. now_ms is
     // Redis's clock.
-    boost::asio::awaitable<std::optional<std::vector<presence_entry>>> presence(std::int64_t& now_ms);
+    boost::asio::awaitable<std::optional<std::vector<presence_entry>>> presence(
+        std::int64_t& now_ms);
 
     // Supervision.
-    boost::asio::awaitable<device_seen_result> device_seen(const std::string& device, int heartbeat_interval_s,
-                                                           std::int64_t deadline_offset_ms, int battery,
-                                                           std::int64_t recovery_ms);
+    boost::asio::awaitable<device_seen_result> device_seen(const std::string& device,
+                                                           int heartbeat_interval_s,
+                                                           std::int64_t deadline_offset_ms,
+                                                           int battery, std::int64_t recovery_ms);
     // {"raise", episode} | {"again", call} | {"no"}
     boost::asio::awaitable<transition_result> claim_offline(const std::string& device);
     // The offline call to resolve for a device that stayed back, if any.
     boost::asio::awaitable<std::optional<std::string>> recovered(const std::string& device);
-    boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device, bool low);
+    boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device,
+                                                                       bool low);
 
     boost::asio::awaitable<redis_result> eval(const char* body, std::vector<std::string> args);
     boost::asio::awaitable<redis_result> eval_on(redis_connection& conn, const char* body,
                                                  std::vector<std::string> args);
 
-private:
+  private:
     std::shared_ptr<redis_connection> redis_;
     std::shared_ptr<redis_connection> ingest_;
     std::string instance_;

@@ -30,19 +30,21 @@ namespace anxin::dispatcher {
 struct transition_result;
 
 class console_session : public peer, public std::enable_shared_from_this<console_session> {
-public:
+  public:
     console_session(boost::beast::tcp_stream stream, server_context& ctx);
     ~console_session() override;
 
     // Completes the WebSocket handshake for `req` and serves until the console goes away.
-    boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> req);
+    boost::asio::awaitable<void> run(
+        boost::beast::http::request<boost::beast::http::string_body> req);
     void deliver(std::string json) override;
 
-private:
+  private:
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> presence_loop();
     boost::asio::awaitable<void> handle(anxin::console::v1::ConsoleRequest req);
-    boost::asio::awaitable<void> on_login(const std::string& req_id, std::string op, std::string password);
+    boost::asio::awaitable<void> on_login(const std::string& req_id, std::string op,
+                                          std::string password);
     boost::asio::awaitable<void> on_accept(const std::string& req_id, const std::string& call_id);
     boost::asio::awaitable<void> on_close(const std::string& req_id, const std::string& call_id,
                                           const std::string& outcome, const std::string& note);
@@ -51,9 +53,11 @@ private:
     // explicit_logout: the operator logged out (held calls are given back at once); otherwise the
     // console vanished (held calls wait for the reconnect grace period).
     boost::asio::awaitable<void> logout(bool explicit_logout);
-    boost::asio::awaitable<void> on_set_status(const std::string& req_id, const std::string& status);
+    boost::asio::awaitable<void> on_set_status(const std::string& req_id,
+                                               const std::string& status);
     boost::asio::awaitable<void> on_transfer(const std::string& req_id, const std::string& call_id,
-                                             const std::string& station_id, const std::string& note);
+                                             const std::string& station_id,
+                                             const std::string& note);
     void announce_status(const std::string& status, const std::string& reason);
     void send(const anxin::console::v1::ConsoleEvent& ev);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,

@@ -30,7 +30,7 @@ class Hello;
 namespace anxin::dispatcher {
 
 class device_session : public peer, public std::enable_shared_from_this<device_session> {
-public:
+  public:
     device_session(boost::asio::ip::tcp::socket socket, server_context& ctx);
     ~device_session() override;
 
@@ -40,7 +40,7 @@ public:
     // Closes at once; pending writes are dropped.
     void close();
 
-private:
+  private:
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> watchdog();

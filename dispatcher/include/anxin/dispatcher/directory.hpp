@@ -65,13 +65,15 @@ struct resident_record {
 int age_on(const std::string& date_of_birth, std::int64_t now_ms);
 
 class directory {
-public:
+  public:
     directory(std::shared_ptr<redis_connection> redis, boost::asio::thread_pool& pool,
               int pbkdf2_iterations);
 
     boost::asio::awaitable<lookup_status> find_device(const std::string& id, device_record& out);
-    boost::asio::awaitable<lookup_status> find_operator(const std::string& id, operator_record& out);
-    boost::asio::awaitable<lookup_status> find_resident(const std::string& id, resident_record& out);
+    boost::asio::awaitable<lookup_status> find_operator(const std::string& id,
+                                                        operator_record& out);
+    boost::asio::awaitable<lookup_status> find_resident(const std::string& id,
+                                                        resident_record& out);
 
     // All stations, from the cache (refreshed at most once a second from Redis). nullptr if they
     // were never loadable.
@@ -85,13 +87,14 @@ public:
 
     // The card shown with an offer: record, key-holders, devices (battery, last heartbeat) and the
     // resident's recent calls other than `current_call`.
-    boost::asio::awaitable<bool> resident_card(const std::string& resident_id, const std::string& current_call,
+    boost::asio::awaitable<bool> resident_card(const std::string& resident_id,
+                                               const std::string& current_call,
                                                anxin::console::v1::Resident& out);
 
     // Checks a password on the thread pool.
     boost::asio::awaitable<bool> verify_password(std::string password, std::string stored_hash);
 
-private:
+  private:
     std::shared_ptr<redis_connection> redis_;
     boost::asio::thread_pool& pool_;
     int pbkdf2_iterations_;

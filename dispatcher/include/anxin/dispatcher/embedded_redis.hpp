@@ -9,14 +9,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/types.h>
 #include <filesystem>
 #include <string>
-#include <sys/types.h>
 
 namespace anxin::dispatcher {
 
 class embedded_redis {
-public:
+  public:
     embedded_redis(boost::asio::io_context& io, std::filesystem::path data_dir,
                    std::string binary = "redis-server");
     ~embedded_redis();
@@ -27,7 +27,7 @@ public:
     void stop();
     const std::string& socket_path() const { return socket_path_; }
 
-private:
+  private:
     std::string spawn();
     void supervise();
 

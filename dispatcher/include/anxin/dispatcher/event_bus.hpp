@@ -30,7 +30,7 @@ namespace anxin::dispatcher {
 
 // A connected device or console, as the registry sees it.
 class peer {
-public:
+  public:
     virtual ~peer() = default;
     // Device: one encoded frame. Console: one JSON text message.
     virtual void deliver(std::string payload) = 0;
@@ -38,7 +38,7 @@ public:
 
 // Who is connected to this instance. Holds weak references only: sessions own themselves.
 class session_registry {
-public:
+  public:
     // Returns the session previously registered for the device (it should be closed: a device
     // has one live connection, the newest).
     std::shared_ptr<peer> add_device(const std::string& device_id, std::weak_ptr<peer> p);
@@ -52,14 +52,14 @@ public:
     // Operators logged in here, for the presence refresher.
     std::vector<std::pair<std::string, std::string>> local_operators() const;  // (station, op)
 
-private:
+  private:
     std::unordered_map<std::string, std::weak_ptr<peer>> devices_;
     std::unordered_map<std::string, std::vector<std::weak_ptr<peer>>> operators_;
     std::map<std::string, std::set<std::string>> station_ops_;
 };
 
 class event_bus {
-public:
+  public:
     // cmd: connection used to PUBLISH; sub: a connection dedicated to the subscription.
     event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redis_connection> sub,
               session_registry& registry);
@@ -69,7 +69,7 @@ public:
     void to_operator(const std::string& op, const anxin::console::v1::ConsoleEvent& ev);
     void to_station(const std::string& station, const anxin::console::v1::ConsoleEvent& ev);
 
-private:
+  private:
     void publish(char kind, const std::string& target, std::string payload);
     void on_message(const std::string& payload);
 

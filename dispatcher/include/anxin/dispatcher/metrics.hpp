@@ -10,9 +10,9 @@
 namespace anxin::dispatcher {
 
 struct metrics {
-    std::int64_t device_connections = 0;   // gauge: open device sockets
+    std::int64_t device_connections = 0;     // gauge: open device sockets
     std::int64_t devices_authenticated = 0;  // gauge
-    std::int64_t console_connections = 0;  // gauge
+    std::int64_t console_connections = 0;    // gauge
     std::uint64_t device_auth_failures = 0;
     std::uint64_t device_protocol_errors = 0;  // bad frames, oversized, unparsable, unexpected
     std::uint64_t alarms_received = 0;

@@ -39,14 +39,15 @@ struct redis_endpoint {
 };
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
-public:
+  public:
     struct options {
         std::chrono::milliseconds connect_timeout{2000};
         std::chrono::milliseconds command_timeout{3000};
         std::chrono::milliseconds min_backoff{100};
         std::chrono::milliseconds max_backoff{2000};
     };
-    using message_handler = std::function<void(const std::string& channel, const std::string& payload)>;
+    using message_handler =
+        std::function<void(const std::string& channel, const std::string& payload)>;
     using state_handler = std::function<void(bool connected)>;
 
     static std::shared_ptr<redis_connection> create(boost::asio::io_context& io, redis_endpoint ep,
@@ -78,8 +79,9 @@ public:
     struct pending;  // implementation detail, public for the C callbacks
     struct ev_state;
 
-private:
-    redis_connection(boost::asio::io_context& io, redis_endpoint ep, options opts, std::string name);
+  private:
+    redis_connection(boost::asio::io_context& io, redis_endpoint ep, options opts,
+                     std::string name);
     void connect();
     void schedule_reconnect();
     void arm_watchdog();

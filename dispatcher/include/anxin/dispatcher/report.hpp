@@ -15,7 +15,7 @@ namespace anxin::dispatcher {
 
 struct call_summary {
     std::string id;
-    std::string station_id;   // first station offered ("" if it went straight to the command centre)
+    std::string station_id;  // first station offered ("" if it went straight to the command centre)
     std::string alarm_type;
     int priority = 1;
     std::string state;

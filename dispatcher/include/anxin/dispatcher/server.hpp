@@ -28,13 +28,13 @@ struct server_options {
 };
 
 class server {
-public:
+  public:
     explicit server(server_options opts);
     ~server();
     // Runs until SIGINT/SIGTERM. Returns the process exit code.
     int run();
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -19,12 +19,12 @@ class call_router;
 struct metrics;
 
 struct server_settings {
-    std::string instance;                          // unique per process, written to the audit trail
-    std::string admin_token;                       // bearer token for /api
-    std::chrono::seconds heartbeat_interval{60};   // told to devices in Welcome
+    std::string instance;                         // unique per process, written to the audit trail
+    std::string admin_token;                      // bearer token for /api
+    std::chrono::seconds heartbeat_interval{60};  // told to devices in Welcome
     std::chrono::seconds handshake_timeout{10};
-    std::chrono::seconds write_timeout{10};        // a peer that will not read is dropped
-    std::size_t max_queued_frames = 256;           // per device connection
+    std::chrono::seconds write_timeout{10};  // a peer that will not read is dropped
+    std::size_t max_queued_frames = 256;     // per device connection
     std::chrono::milliseconds presence_lease{30000};
     std::chrono::milliseconds presence_refresh{10000};
     std::chrono::milliseconds nack_retry_after{1000};
@@ -33,9 +33,9 @@ struct server_settings {
     routing_config routing;
     priority_table priorities = priority_table::defaults();
     supervision_config supervision;
-    std::int64_t wrap_up_ms = 10000;          // after closing a call, before new offers
-    int auto_close_cancelled_priority = 3;    // a cancel closes waiting calls of this priority or
-                                              // less urgent (technical); 0: never
+    std::int64_t wrap_up_ms = 10000;        // after closing a call, before new offers
+    int auto_close_cancelled_priority = 3;  // a cancel closes waiting calls of this priority or
+                                            // less urgent (technical); 0: never
     std::string command_centre_name = "区级养老指挥中心";
 };
 

@@ -30,7 +30,7 @@ const char* to_string(frame_error e);
 // Incremental decoder. Not thread-safe; owned by one session.
 // After an error the decoder stays in error: the byte stream can no longer be trusted.
 class frame_decoder {
-public:
+  public:
     enum class status { need_more, frame, error };
     struct result {
         status st = status::need_more;
@@ -52,7 +52,7 @@ public:
     // Bytes received but not yet returned as frames.
     std::size_t buffered() const { return end_ - begin_; }
 
-private:
+  private:
     void compact();
 
     std::size_t max_body_;
