@@ -299,7 +299,32 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
 
     asio::co_spawn(
         ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
+    co_await send_current_state();
+}
 
+void console_session::service_status(bool degraded, const std::string& detail) {
+    if (closed_ || operator_id_.empty()) return;
+    cv::ConsoleEvent ev;
+    ev.mutable_service_status()->set_degraded(degraded);
+    ev.mutable_service_status()->set_detail(detail);
+    send(ev);
+    if (!degraded) {
+        auto self = shared_from_this();
+        asio::co_spawn(
+            ws_.get_executor(),
+            [self]() -> asio::awaitable<void> {
+                // The lease may have lapsed while the store was away: renew it first.
+                co_await self->ctx_.store.refresh_presence(
+                    self->station_id_, self->operator_id_,
+                    self->ctx_.settings.presence_lease.count());
+                co_await self->send_current_state();
+            },
+            asio::detached);
+    }
+}
+
+asio::awaitable<void> console_session::send_current_state() {
+    auto self = shared_from_this();
     // Calls this operator already holds (a reconnect within the grace period).
     auto mine = co_await ctx_.store.redis().exec(
         redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));

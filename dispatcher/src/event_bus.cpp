@@ -94,6 +94,16 @@ void session_registry::deliver_to_station(const std::string& station, const std:
     for (const auto& op : ops) deliver_to_operator(op, payload);
 }
 
+void session_registry::service_status_to_consoles(bool degraded, const std::string& detail) {
+    std::vector<std::shared_ptr<peer>> targets;
+    for (auto& [op, sessions] : operators_) {
+        for (auto& w : sessions) {
+            if (auto s = w.lock()) targets.push_back(std::move(s));
+        }
+    }
+    for (auto& s : targets) s->service_status(degraded, detail);
+}
+
 std::vector<std::pair<std::string, std::string>> session_registry::local_operators() const {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& [station, ops] : station_ops_) {

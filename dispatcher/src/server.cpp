@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <csignal>
+#include <ctime>
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -118,6 +119,41 @@ int server::run() {
         return 1;
     }
 
+    // Consoles are told when this instance cannot reach the store (after a second, so that a quick
+    // reconnect is not an alarm of its own) and when it is back.
+    asio::steady_timer degraded_timer(m.io);
+    bool degraded_announced = false;
+    std::string down_since;
+    m.cmd->on_state_change([&](bool up) {
+        if (!up) {
+            if (down_since.empty()) {
+                auto t = std::time(nullptr);
+                char buf[16];
+                std::tm tm{};
+                localtime_r(&t, &tm);
+                std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+                down_since = buf;
+            }
+            degraded_timer.expires_after(1s);
+            degraded_timer.async_wait([&](boost::system::error_code ec) {
+                if (ec || m.cmd->connected() || degraded_announced) return;
+                degraded_announced = true;
+                spdlog::error("store unavailable since {}: consoles told the service is degraded",
+                              down_since);
+                m.registry.service_status_to_consoles(
+                    true, "store unavailable since " + down_since + "; retrying");
+            });
+            return;
+        }
+        degraded_timer.cancel();
+        down_since.clear();
+        if (degraded_announced) {
+            degraded_announced = false;
+            spdlog::info("store available again: consoles resynchronised");
+            m.registry.service_status_to_consoles(false, "store available again");
+        }
+        if (m.router) m.router->kick();
+    });
     m.cmd->start();
     m.ingest->start();
     m.blocking->start();

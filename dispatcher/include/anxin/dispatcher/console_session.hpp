@@ -38,6 +38,7 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::awaitable<void> run(
         boost::beast::http::request<boost::beast::http::string_body> req);
     void deliver(std::string json) override;
+    void service_status(bool degraded, const std::string& detail) override;
 
   private:
     boost::asio::awaitable<void> writer();
@@ -58,6 +59,9 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::awaitable<void> on_transfer(const std::string& req_id, const std::string& call_id,
                                              const std::string& station_id,
                                              const std::string& note);
+    // Calls this operator holds, every open call (supervisors) and calls on offer to them: sent
+    // after login and again when the store comes back after an outage.
+    boost::asio::awaitable<void> send_current_state();
     void announce_status(const std::string& status, const std::string& reason);
     void send(const anxin::console::v1::ConsoleEvent& ev);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,

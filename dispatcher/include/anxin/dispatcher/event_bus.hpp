@@ -34,6 +34,9 @@ class peer {
     virtual ~peer() = default;
     // Device: one encoded frame. Console: one JSON text message.
     virtual void deliver(std::string payload) = 0;
+    // This instance lost (degraded) or regained its store. Consoles say so and, on regaining it,
+    // send their operator the true current state again (events published meanwhile were lost).
+    virtual void service_status(bool /*degraded*/, const std::string& /*detail*/) {}
 };
 
 // Who is connected to this instance. Holds weak references only: sessions own themselves.
@@ -49,6 +52,8 @@ class session_registry {
     void deliver_to_device(const std::string& device_id, std::string payload);
     void deliver_to_operator(const std::string& op, const std::string& payload);
     void deliver_to_station(const std::string& station, const std::string& payload);
+    // Every console logged in here.
+    void service_status_to_consoles(bool degraded, const std::string& detail);
     // Operators logged in here, for the presence refresher.
     std::vector<std::pair<std::string, std::string>> local_operators() const;  // (station, op)
 
