@@ -95,7 +95,10 @@ int main(int argc, char** argv) {
         "a resident's cancel closes waiting calls of this priority or less urgent (0: never)")(
         "command-centre-name",
         po::value(&opts.settings.command_centre_name)->default_value("区级养老指挥中心"),
-        "shown to devices and consoles")("log-level", po::value(&log_level)->default_value("info"),
+        "shown to devices and consoles")(
+        "map-tile-url", po::value(&opts.settings.map_tile_url),
+        "web console: map tiles under the district, e.g. http://tiles.local/{z}/{x}/{y}.png "
+        "(default: none; the map is drawn from the coordinates alone)")("log-level", po::value(&log_level)->default_value("info"),
                                          "trace, debug, info, warn, error");
     po::variables_map vm;
     try {

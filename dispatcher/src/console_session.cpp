@@ -9,6 +9,7 @@
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/redis_reply.hpp"
+#include "anxin/dispatcher/session_tokens.hpp"
 
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
@@ -183,7 +184,8 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
     const std::string& id = req.req();
     switch (req.body_case()) {
         case cv::ConsoleRequest::kLogin:
-            co_await on_login(id, req.login().operator_id(), req.login().password());
+            co_await on_login(id, req.login().operator_id(), req.login().password(),
+                              req.login().session_token());
             co_return;
         case cv::ConsoleRequest::kPing: {
             cv::ConsoleEvent ev;
@@ -231,11 +233,23 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
 }
 
 asio::awaitable<void> console_session::on_login(const std::string& req_id, std::string op,
-                                                std::string password) {
+                                                std::string password, std::string session_token) {
     auto self = shared_from_this();
     if (!operator_id_.empty()) {
         send_error(req_id, "bad_request", "already logged in as " + operator_id_);
         co_return;
+    }
+    bool token_ok = false;
+    if (password.empty() && !session_token.empty()) {
+        bool unavailable = false;
+        session_tokens tokens(ctx_.store.redis());
+        auto who = co_await tokens.check(session_token, &unavailable);
+        if (unavailable) {
+            send_error(req_id, "unavailable", "store unavailable, try again");
+            co_return;
+        }
+        token_ok = who && (op.empty() || op == who->operator_id);
+        if (token_ok) op = who->operator_id;
     }
     operator_record rec;
     auto st = co_await ctx_.dir.find_operator(op, rec);
@@ -244,7 +258,8 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         co_return;
     }
     bool ok = st == lookup_status::found &&
-              co_await ctx_.dir.verify_password(std::move(password), rec.password_hash);
+              (token_ok ||
+               co_await ctx_.dir.verify_password(std::move(password), rec.password_hash));
     if (closed_) co_return;
     if (!ok) {
         ++ctx_.stats.console_login_failures;
@@ -278,6 +293,14 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     spdlog::info("console ({}): {} {} logged in at {}", peer_,
                  supervisor_ ? "supervisor" : "operator", operator_id_, station_id_);
 
+    if (token_ok) {
+        session_token_ = session_token;
+    } else {
+        session_tokens tokens(ctx_.store.redis());
+        const console_identity who{operator_id_, supervisor_ ? "supervisor" : "operator",
+                                   station_id_};
+        session_token_ = co_await tokens.issue(who);
+    }
     std::string station_name = supervisor_ ? ctx_.settings.command_centre_name : std::string();
     if (auto stations = co_await ctx_.dir.stations(); stations && !supervisor_) {
         for (const auto& s : *stations) {
@@ -294,6 +317,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     lo->set_server_time_ms(wall_ms());
     lo->set_role(supervisor_ ? "supervisor" : "operator");
     lo->set_status("available");
+    lo->set_session_token(session_token_);
     send(ok_ev);
     announce_status("available", "logged in");
 
@@ -426,6 +450,11 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
         sc->set_reason(explicit_logout ? "logged out" : "console connection lost");
         ctx_.bus.to_station(station, ev);
         if (!supervisor_) ctx_.bus.to_station(command_centre_station, ev);
+    }
+    if (explicit_logout) {
+        // The token dies with the session it was issued to; a dropped console keeps it.
+        session_tokens tokens(ctx_.store.redis());
+        co_await tokens.revoke(std::exchange(session_token_, {}));
     }
     spdlog::info("console ({}): operator {} {}", peer_, op,
                  explicit_logout ? "logged out" : "disconnected");

@@ -4,10 +4,13 @@
 #include "console.pb.h"
 
 #include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/console_api.hpp"
 #include "anxin/dispatcher/console_session.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/report.hpp"
+#include "anxin/dispatcher/session_tokens.hpp"
+#include "anxin/dispatcher/web_assets.hpp"
 #include "anxin/protocol/device_auth.hpp"
 
 #include <google/protobuf/util/json_util.h>
@@ -63,11 +66,38 @@ response error(const request& req, http::status st, const std::string& code,
     return reply(req, st, to_json(e));
 }
 
-bool authorized(const request& req, const server_context& ctx) {
+// Who is asking: the admin token may do everything; a console's session token (LoginOk) may read
+// what that console needs (supervisors: the district; operators: the station list).
+enum class access { none, unavailable, operator_, supervisor, admin };
+
+asio::awaitable<access> authorize(const request& req, server_context& ctx) {
     auto h = req[http::field::authorization];
     constexpr std::string_view prefix = "Bearer ";
-    if (h.size() <= prefix.size() || h.substr(0, prefix.size()) != prefix) return false;
-    return protocol::constant_time_equal(h.substr(prefix.size()), ctx.settings.admin_token);
+    if (h.size() <= prefix.size() || h.substr(0, prefix.size()) != prefix) co_return access::none;
+    std::string token(h.substr(prefix.size()));
+    if (protocol::constant_time_equal(token, ctx.settings.admin_token)) co_return access::admin;
+    session_tokens tokens(ctx.store.redis());
+    bool unavailable = false;
+    auto who = co_await tokens.check(token, &unavailable);
+    if (unavailable) co_return access::unavailable;
+    if (!who) co_return access::none;
+    co_return who->supervisor() ? access::supervisor : access::operator_;
+}
+
+// Security headers for the console's pages: nothing but this origin, no framing.
+response static_file(const request& req, const web_asset& a) {
+    response res = reply(req, http::status::ok, std::string(a.body), std::string(a.content_type));
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: http: https:; "
+            "style-src 'self'; frame-ancestors 'none'");
+    if (req.method() == http::verb::head) {
+        res.body().clear();
+        res.content_length(a.body.size());
+    }
+    return res;
 }
 
 // The value of `name` in the query string (no percent-decoding: values here are plain).
@@ -170,14 +200,34 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
                                          ctx.store.redis().last_rtt_seconds()),
                         "text/plain; version=0.0.4");
     }
-    if (target.substr(0, 5) != "/api/")
+    if (target.substr(0, 5) != "/api/") {
+        if (const auto* a = find_web_asset(target)) {
+            if (req.method() != http::verb::get && req.method() != http::verb::head)
+                co_return error(req, http::status::method_not_allowed, "method", "GET only");
+            co_return static_file(req, *a);
+        }
         co_return error(req, http::status::not_found, "not_found", "no such path");
-    if (!authorized(req, ctx)) {
+    }
+    const access who = co_await authorize(req, ctx);
+    if (who == access::unavailable)
+        co_return error(req, http::status::service_unavailable, "unavailable",
+                        "store unavailable, cannot check the session token");
+    if (who == access::none) {
         auto res =
             error(req, http::status::unauthorized, "unauthorized", "missing or wrong bearer token");
         res.set(http::field::www_authenticate, "Bearer");
         co_return res;
     }
+    // Session tokens read; only the admin token provisions. Operators see the station list (for
+    // transfers); supervisors the whole district.
+    const bool read_only = req.method() == http::verb::get;
+    const access needed = !read_only                  ? access::admin
+                          : target == "/api/stations" ? access::operator_
+                                                      : access::supervisor;
+    if (who < needed)
+        co_return error(req, http::status::forbidden, "forbidden",
+                        "this session may not " + std::string(read_only ? "read" : "change") +
+                            " " + std::string(target));
 
     if (target == "/api/provision") {
         if (req.method() != http::verb::post)
@@ -209,6 +259,43 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
             co_return error(req, http::status::method_not_allowed, "method", "GET only");
         adm::StationList list;
         for (auto& s : co_await ctx.dir.list_stations()) *list.add_stations() = std::move(s);
+        co_return reply(req, http::status::ok, to_json(list));
+    }
+    if (target == "/api/overview") {
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        adm::Overview ov;
+        if (!co_await build_overview(ctx, ov))
+            co_return error(req, http::status::service_unavailable, "unavailable",
+                            "store unavailable");
+        co_return reply(req, http::status::ok, to_json(ov));
+    }
+    if (target == "/api/calls") {
+        if (req.method() != http::verb::get)
+            co_return error(req, http::status::method_not_allowed, "method", "GET only");
+        auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+        std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"),
+                    limit_s = query_param(query, "limit");
+        std::int64_t from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
+        std::int64_t to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
+        if (from < 0 || to < 0 || to <= from)
+            co_return error(req, http::status::bad_request, "bad_range",
+                            "from/to must be epoch milliseconds or YYYY-MM-DD, with from < to");
+        std::size_t limit = 200;
+        if (!limit_s.empty()) {
+            limit = static_cast<std::size_t>(std::strtoul(limit_s.c_str(), nullptr, 10));
+            if (limit < 1 || limit > 5000)
+                co_return error(req, http::status::bad_request, "bad_limit", "limit is 1..5000");
+        }
+        const std::string q = url_decode(query_param(query, "q"));
+        if (q.size() > 200)
+            co_return error(req, http::status::bad_request, "bad_query", "q is at most 200 bytes");
+        adm::CallList list;
+        if (!co_await search_calls(ctx, from, to, q, limit, list))
+            co_return error(req, http::status::service_unavailable, "unavailable",
+                            "store unavailable");
         co_return reply(req, http::status::ok, to_json(list));
     }
     constexpr std::string_view calls_prefix = "/api/calls/";

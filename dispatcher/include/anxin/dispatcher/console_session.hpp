@@ -44,8 +44,9 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::awaitable<void> writer();
     boost::asio::awaitable<void> presence_loop();
     boost::asio::awaitable<void> handle(anxin::console::v1::ConsoleRequest req);
+    // With a session token instead of a password, op may be empty.
     boost::asio::awaitable<void> on_login(const std::string& req_id, std::string op,
-                                          std::string password);
+                                          std::string password, std::string session_token);
     boost::asio::awaitable<void> on_accept(const std::string& req_id, const std::string& call_id);
     boost::asio::awaitable<void> on_close(const std::string& req_id, const std::string& call_id,
                                           const std::string& outcome, const std::string& note);
@@ -83,6 +84,7 @@ class console_session : public peer, public std::enable_shared_from_this<console
     std::string station_id_;  // command_centre_station for supervisors
     bool supervisor_ = false;
     int failed_logins_ = 0;
+    std::string session_token_;  // issued at login, revoked at logout
 };
 
 }  // namespace anxin::dispatcher

@@ -37,6 +37,7 @@ struct server_settings {
     int auto_close_cancelled_priority = 3;  // a cancel closes waiting calls of this priority or
                                             // less urgent (technical); 0: never
     std::string command_centre_name = "区级养老指挥中心";
+    std::string map_tile_url;  // web console map background, "{z}/{x}/{y}" template; empty: none
 };
 
 // Supervisors of the district command centre are registered and present under this pseudo

@@ -1,0 +1,234 @@
+#include "anxin/dispatcher/console_api.hpp"
+
+#include "admin.pb.h"
+#include "console.pb.h"
+
+#include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/redis_reply.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+
+namespace asio = boost::asio;
+namespace adm = anxin::admin::v1;
+
+namespace anxin::dispatcher {
+
+namespace {
+
+std::int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    // ASCII only: Chinese names are matched byte for byte, which is what a substring needs.
+    for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+}
+
+// The operators behind the given ids: name, status, state, calls held.
+asio::awaitable<bool> load_operators(server_context& ctx, const std::vector<std::string>& ids,
+                                     const std::string& station_id, std::int64_t now_ms,
+                                     const std::set<std::string>& present,
+                                     std::vector<adm::OperatorState>& out) {
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids) {
+        cmds.push_back(redis_cmd("HGET", "anx:operator:" + id, "name"));
+        cmds.push_back(
+            redis_cmd("HMGET", "anx:opstate:" + id, "status", "active", "wrap_until"));
+    }
+    auto replies = co_await ctx.store.redis().exec_many(std::move(cmds));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const auto& name = replies[2 * i];
+        const auto& st = replies[2 * i + 1];
+        if (!name.ok() || !st.ok() || st.reply.elements.size() != 3) co_return false;
+        adm::OperatorState o;
+        o.set_id(ids[i]);
+        o.set_name(name.reply.str);
+        o.set_station_id(station_id);
+        const auto& e = st.reply.elements;
+        o.set_status(e[0].is_nil() ? "logged_out" : e[0].str);
+        auto active = e[1].is_nil() ? 0 : e[1].as_int();
+        o.set_calls_held(static_cast<std::uint32_t>(std::max<std::int64_t>(active, 0)));
+        o.set_state(operator_state(active, e[2].is_nil() ? 0 : e[2].as_int(), now_ms));
+        o.set_present(present.count(station_id + "/" + ids[i]) > 0);
+        out.push_back(std::move(o));
+    }
+    co_return true;
+}
+
+}  // namespace
+
+std::string operator_state(std::int64_t active_calls, std::int64_t wrap_until_ms,
+                           std::int64_t now_ms) {
+    if (active_calls > 0) return "on_call";
+    if (wrap_until_ms > now_ms) return "wrap_up";
+    return "idle";
+}
+
+bool call_matches(const adm::CallSummary& c, std::string_view q) {
+    const std::string hay = lower(c.id() + "\n" + c.resident_id() + "\n" + c.resident_name() +
+                                  "\n" + c.device_id() + "\n" + c.station_id() + "\n" +
+                                  c.station_name() + "\n" + c.operator_id() + "\n" +
+                                  c.alarm_type() + "\n" + c.state() + "\n" + c.outcome());
+    const std::string needle = lower(q);
+    std::size_t pos = 0;
+    while (pos < needle.size()) {
+        auto end = needle.find(' ', pos);
+        if (end == std::string::npos) end = needle.size();
+        if (end > pos && hay.find(needle.substr(pos, end - pos)) == std::string::npos)
+            return false;
+        pos = end + 1;
+    }
+    return true;
+}
+
+std::string url_decode(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    auto hex = [](char ch) -> int {
+        if (ch >= '0' && ch <= '9') return ch - '0';
+        if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+            out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
+    std::int64_t now_ms = wall_ms();
+    out.set_server_time_ms(now_ms);
+    out.set_command_centre_name(ctx.settings.command_centre_name);
+    out.set_map_tile_url(ctx.settings.map_tile_url);
+
+    std::int64_t redis_now = 0;
+    auto presence = co_await ctx.store.presence(redis_now);
+    if (!presence) co_return false;
+    std::set<std::string> present;
+    std::vector<std::string> supervisors;
+    for (const auto& p : *presence) {
+        if (p.lease_end_ms > redis_now) present.insert(p.station_id + "/" + p.operator_id);
+        if (p.station_id == command_centre_station) supervisors.push_back(p.operator_id);
+    }
+
+    auto stations = co_await ctx.dir.list_stations();
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& s : stations)
+        cmds.push_back(redis_cmd("SMEMBERS", "anx:station:" + s.id() + ":operators"));
+    auto members = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::map<std::string, adm::StationOverview*> by_id;
+    for (std::size_t i = 0; i < stations.size(); ++i) {
+        if (!members[i].ok()) co_return false;
+        auto* so = out.add_stations();
+        *so->mutable_station() = stations[i];
+        by_id[stations[i].id()] = so;
+        std::vector<std::string> ids;
+        for (const auto& m : members[i].reply.elements) ids.push_back(m.str);
+        std::sort(ids.begin(), ids.end());
+        std::vector<adm::OperatorState> ops;
+        if (!co_await load_operators(ctx, ids, stations[i].id(), now_ms, present, ops))
+            co_return false;
+        for (auto& o : ops) *so->add_operators() = std::move(o);
+    }
+    std::sort(supervisors.begin(), supervisors.end());
+    std::vector<adm::OperatorState> sups;
+    if (!co_await load_operators(ctx, supervisors, command_centre_station, now_ms, present, sups))
+        co_return false;
+    for (auto& o : sups) *out.add_supervisors() = std::move(o);
+
+    auto open = co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
+    if (!open.ok()) co_return false;
+    std::vector<anxin::console::v1::Call> calls;
+    for (const auto& id : open.reply.elements) {
+        anxin::console::v1::Call c;
+        if (!co_await ctx.store.load_console_call(id.str, c)) continue;
+        if (c.state() == "closed") continue;
+        calls.push_back(std::move(c));
+    }
+    std::sort(calls.begin(), calls.end(), [](const auto& a, const auto& b) {
+        if (a.priority() != b.priority()) return a.priority() < b.priority();
+        return a.received_ms() < b.received_ms();
+    });
+    for (auto& c : calls) {
+        if (auto it = by_id.find(c.station_id()); it != by_id.end())
+            it->second->add_open_call_ids(c.id());
+        *out.add_open_calls() = std::move(c);
+    }
+    co_return true;
+}
+
+asio::awaitable<bool> search_calls(server_context& ctx, std::int64_t from_ms, std::int64_t to_ms,
+                                   const std::string& q, std::size_t limit, adm::CallList& out) {
+    auto ids = co_await ctx.store.redis().exec(
+        redis_cmd("ZREVRANGEBYSCORE", "anx:calls:by_time", "(" + std::to_string(to_ms),
+                  std::to_string(from_ms), "LIMIT", "0", "100000"));
+    if (!ids.ok()) co_return false;
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : ids.reply.elements) {
+        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id.str, "state", "type", "priority",
+                                 "station", "station_name", "resident", "device", "operator",
+                                 "received_ms", "accepted_ms", "closed_ms", "outcome", "cc"));
+    }
+    auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::vector<adm::CallSummary> calls;
+    std::set<std::string> residents;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (!rows[i].ok()) co_return false;
+        const auto& e = rows[i].reply.elements;
+        if (e.size() != 13 || e[0].is_nil()) continue;
+        adm::CallSummary c;
+        c.set_id(ids.reply.elements[i].str);
+        c.set_state(e[0].str);
+        c.set_alarm_type(e[1].str);
+        c.set_priority(static_cast<int>(e[2].as_int()));
+        c.set_station_id(e[3].str);
+        c.set_station_name(e[4].str);
+        c.set_resident_id(e[5].str);
+        c.set_device_id(e[6].str);
+        c.set_operator_id(e[7].str);
+        c.set_received_ms(e[8].as_int());
+        c.set_accepted_ms(e[9].as_int());
+        c.set_closed_ms(e[10].as_int());
+        c.set_outcome(e[11].str);
+        c.set_at_command_centre(e[12].str == "1");
+        if (!c.resident_id().empty()) residents.insert(c.resident_id());
+        calls.push_back(std::move(c));
+    }
+    // Residents' names, so that a search by name finds their calls.
+    std::vector<std::string> rids(residents.begin(), residents.end());
+    cmds.clear();
+    for (const auto& r : rids) cmds.push_back(redis_cmd("HGET", "anx:resident:" + r, "name"));
+    auto names = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::map<std::string, std::string> name_of;
+    for (std::size_t i = 0; i < rids.size(); ++i) {
+        if (names[i].ok()) name_of[rids[i]] = names[i].reply.str;
+    }
+    std::uint32_t matched = 0;
+    for (auto& c : calls) {
+        c.set_resident_name(name_of[c.resident_id()]);
+        if (!call_matches(c, q)) continue;
+        ++matched;
+        if (static_cast<std::size_t>(out.calls_size()) < limit) *out.add_calls() = std::move(c);
+    }
+    out.set_matched(matched);
+    out.set_truncated(matched > static_cast<std::uint32_t>(out.calls_size()));
+    co_return true;
+}
+
+}  // namespace anxin::dispatcher
