@@ -1,1 +1,880 @@
+// anxin web console: station operators and the district command centre.
+//
+// Talks to the dispatcher that served it: the console WebSocket /console (protocol/CONSOLE.md) for
+// everything live, and the read-only HTTP API (docs/HTTP_API.md) with the session token from
+// login_ok for the command centre's overview, reports and search. Plain JS, no build step, nothing
+// fetched from anywhere else.
+//
+// Resilience: the socket reconnects by itself with backoff; on every (re)login the lists are
+// cleared and rebuilt from what the server sends (held calls, offers, open calls), so the screen
+// never shows a stale state. The session token (sessionStorage) logs in again without the password.
 "use strict";
+
+(() => {
+  // ---------------------------------------------------------------------------------------------
+  // Language
+  const I18N = window.ANXIN_I18N;
+  let lang = localStorage.getItem("anxin.lang") || "zh";
+  if (!I18N[lang]) lang = "zh";
+  function t(key, vars) {
+    let s = (I18N[lang] && I18N[lang][key]) || I18N.zh[key] || key;
+    if (vars) for (const k of Object.keys(vars)) s = s.split("{" + k + "}").join(String(vars[k]));
+    return s;
+  }
+  function applyLanguage() {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    document.title = t("app_title");
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-ph]")) el.placeholder = t(el.dataset.i18nPh);
+    $("btn-lang").textContent = lang === "zh" ? "EN" : "中文";
+    renderAll();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Small helpers
+  function $(id) { return document.getElementById(id); }
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    if (attrs) for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (k.startsWith("data_")) e.dataset[k.slice(5)] = v;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  const num = (v) => (v === undefined || v === null || v === "" ? 0 : Number(v));
+  function fmtDuration(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const mm = String(m).padStart(2, "0"), ss = String(r).padStart(2, "0");
+    return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+  function fmtTime(ms) {
+    if (!num(ms)) return "";
+    const d = new Date(num(ms));
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  }
+  function fmtAgo(ms) {
+    const s = Math.max(0, Math.floor((now() - num(ms)) / 1000));
+    if (s < 90) return t("ago_s", { n: s });
+    if (s < 5400) return t("ago_m", { n: Math.round(s / 60) });
+    return t("ago_h", { n: Math.round(s / 3600) });
+  }
+  function toast(text, bad) {
+    const e = el("div", { class: "toast" + (bad ? " bad" : ""), text });
+    $("toasts").append(e);
+    setTimeout(() => e.remove(), bad ? 8000 : 5000);
+  }
+  const typeName = (t_) => t("t_" + t_);
+  const outcomeName = (o) => (o ? t("o_" + o) : "");
+  const stateName = (s) => t("s_" + s);
+  const statusName = (s) => (s === "disconnected" ? t("disconnected_status") : t(s));
+
+  // Server clock: wait clocks count from the server's received_ms.
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+
+  // ---------------------------------------------------------------------------------------------
+  // State
+  const S = {
+    me: null,            // login_ok
+    token: sessionStorage.getItem("anxin.token") || "",
+    wantStatus: sessionStorage.getItem("anxin.status") || "available",
+    status: "available",
+    calls: new Map(),    // id -> {call, resident, offered, held, seen}
+    selected: null,
+    colleagues: new Map(), // operator_id -> {status, state}
+    degraded: null,      // detail when degraded
+    connected: false,
+    attempts: 0,
+    stations: [],        // for transfers and names
+    overview: null,
+    tab: "calls",
+    cardCache: new Map(), // call id -> {resident, history}
+  };
+  // What the browser tests look at (audio cannot be heard headless).
+  const hooks = { ringCount: 0, ringing: false, logins: 0, get connected() { return S.connected; } };
+  window.anxin = hooks;
+
+  // ---------------------------------------------------------------------------------------------
+  // Ringing: a repeating two-tone beep while any offer has not been looked at.
+  let audio = null, ringTimer = null;
+  function ensureAudio() {
+    try {
+      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+    } catch (e) { audio = null; }
+  }
+  function beep() {
+    hooks.ringCount++;
+    if (!audio) return;
+    try {
+      const t0 = audio.currentTime;
+      for (const [i, f] of [[0, 880], [1, 660]]) {
+        const o = audio.createOscillator(), g = audio.createGain();
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.0001, t0 + i * 0.25);
+        g.gain.exponentialRampToValueAtTime(0.25, t0 + i * 0.25 + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, t0 + i * 0.25 + 0.22);
+        o.connect(g).connect(audio.destination);
+        o.start(t0 + i * 0.25);
+        o.stop(t0 + i * 0.25 + 0.24);
+      }
+    } catch (e) { /* no audio device: the flashing still shows it */ }
+  }
+  function updateRinging() {
+    const should = [...S.calls.values()].some((c) => c.offered && !c.held && !c.seen);
+    if (should && !ringTimer) {
+      beep();
+      ringTimer = setInterval(beep, 1500);
+    } else if (!should && ringTimer) {
+      clearInterval(ringTimer);
+      ringTimer = null;
+    }
+    hooks.ringing = should;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection
+  let ws = null, reqSeq = 0, pendingPassword = null, reconnectTimer = null;
+  function wsUrl() {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/console";
+  }
+  function send(body) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) { toast(t("disconnected", { n: S.attempts }), true); return null; }
+    const req = String(++reqSeq);
+    ws.send(JSON.stringify(Object.assign({ req }, body)));
+    return req;
+  }
+  function connect() {
+    clearTimeout(reconnectTimer);
+    if (ws) { ws.onclose = null; ws.close(); }
+    setConn("connecting");
+    ws = new WebSocket(wsUrl());
+    ws.onopen = () => {
+      S.connected = true;
+      if (pendingPassword) {
+        ws.send(JSON.stringify({ req: "login", login: pendingPassword }));
+      } else if (S.token) {
+        ws.send(JSON.stringify({ req: "login", login: { session_token: S.token } }));
+      } else {
+        showLogin();
+      }
+      setConn("ok");
+    };
+    ws.onmessage = (m) => {
+      let ev;
+      try { ev = JSON.parse(m.data); } catch (e) { return; }
+      onEvent(ev);
+    };
+    ws.onclose = () => {
+      S.connected = false;
+      ws = null;
+      S.attempts++;
+      setConn("down");
+      // 0.5 s, 1 s, 2 s, 4 s, then every 5 s (with jitter so a restarted server is not stormed).
+      const delay = Math.min(5000, 500 * Math.pow(2, Math.min(S.attempts - 1, 4))) * (0.8 + Math.random() * 0.4);
+      reconnectTimer = setTimeout(connect, delay);
+      updateRinging();
+    };
+  }
+  function setConn(kind) {
+    const c = $("conn");
+    c.className = "conn " + kind;
+    c.dataset.state = kind;
+    c.textContent = kind === "ok" ? t("connected") : kind === "connecting" ? t("connecting") : t("disconnected", { n: S.attempts });
+    renderBanner();
+  }
+  function renderBanner() {
+    const b = $("banner");
+    const down = $("conn").dataset.state === "down" && !!S.me;
+    document.body.classList.toggle("offline", down);
+    if (down) {
+      b.hidden = false; b.className = "banner"; b.dataset.kind = "disconnected";
+      b.textContent = t("disconnected_banner");
+    } else if (S.degraded !== null) {
+      b.hidden = false; b.className = "banner degraded"; b.dataset.kind = "degraded";
+      b.textContent = t("degraded_banner", { detail: S.degraded });
+    } else {
+      b.hidden = true; b.dataset.kind = "";
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events from the server
+  function onEvent(ev) {
+    if (ev.login_ok) return onLoginOk(ev.login_ok);
+    if (ev.error) return onError(ev);
+    if (ev.offer) return upsertCall(ev.offer.call, ev.offer.resident, { offered: true });
+    if (ev.accepted) {
+      const c = ev.accepted.call;
+      upsertCall(c, ev.accepted.resident, { held: c.operator_id === S.me?.operator_id });
+      if (ev.req && ev.req !== "" && c.operator_id === S.me?.operator_id) toast(t("accepted_ok", { id: c.id }));
+      return;
+    }
+    if (ev.call_changed) {
+      const c = ev.call_changed.call;
+      if (c.state === "closed") return removeCall(c.id);
+      return upsertCall(c, null, {});
+    }
+    if (ev.withdrawn) {
+      const w = ev.withdrawn;
+      const entry = S.calls.get(w.call_id);
+      // A supervisor still sees an open call that was taken by someone else.
+      if (S.me?.role === "supervisor" && entry && w.reason === "taken") {
+        entry.offered = false; entry.seen = true; render(); updateRinging(); return;
+      }
+      if (entry) {
+        toast(w.reason === "taken" ? t("withdrawn_taken", { id: w.call_id, who: w.by_operator_id || "?" }) : t("withdrawn_other", { id: w.call_id }));
+      }
+      return removeCall(w.call_id);
+    }
+    if (ev.closed) { toast(t("closed_ok", { id: ev.closed.call_id })); return removeCall(ev.closed.call_id); }
+    if (ev.note_added) {
+      const entry = S.calls.get(ev.note_added.call_id);
+      if (entry) {
+        entry.call.notes = entry.call.notes || [];
+        entry.call.notes.push(ev.note_added.note);
+        if (ev.req) { toast(t("note_ok")); $("note-text").value = ""; }
+        render();
+      }
+      return;
+    }
+    if (ev.cancelled) {
+      const entry = S.calls.get(ev.cancelled.call_id);
+      if (entry) { entry.call.cancelled_ms = ev.cancelled.cancelled_ms; toast(t("cancelled_toast", { id: entry.call.id })); render(); }
+      return;
+    }
+    if (ev.status_changed) return onStatusChanged(ev.status_changed);
+    if (ev.transferred) {
+      const st = stationName(ev.transferred.station_id);
+      toast(t("transferred_ok", { id: ev.transferred.call_id, st }));
+      return removeCall(ev.transferred.call_id);
+    }
+    if (ev.service_status) {
+      S.degraded = ev.service_status.degraded ? (ev.service_status.detail || "") : null;
+      renderBanner();
+      return;
+    }
+  }
+
+  function onLoginOk(lo) {
+    const fresh = !S.me || S.me.operator_id !== lo.operator_id;
+    S.me = lo;
+    hooks.logins++;
+    S.attempts = 0;
+    setConn("ok");
+    clockOffset = num(lo.server_time_ms) - Date.now();
+    S.token = lo.session_token || "";
+    sessionStorage.setItem("anxin.token", S.token);
+    pendingPassword = null;
+    // The true state follows this login_ok: forget everything shown before it.
+    S.calls.clear();
+    S.colleagues.clear();
+    S.degraded = null;
+    S.status = lo.status || "available";
+    if (fresh) { S.selected = null; S.tab = "calls"; }
+    if (S.wantStatus === "away" && S.status !== "away") send({ set_status: { status: "away" } });
+    showApp();
+    loadStations();
+    if (lo.role === "supervisor") refreshOverview();
+    render();
+    updateRinging();
+  }
+
+  function onError(ev) {
+    const e = ev.error;
+    if (ev.req === "login") {
+      if (e.code === "bad_credentials") {
+        // A stale token (expired, revoked): back to the login form.
+        S.token = ""; sessionStorage.removeItem("anxin.token");
+        showLogin(t("bad_credentials"));
+      } else {
+        showLogin(e.message);
+        setTimeout(() => { if (ws) ws.close(); }, 1000); // retries via reconnect
+      }
+      return;
+    }
+    if (e.code === "already_taken" && e.call_id) removeCall(e.call_id);
+    toast(t("error", { m: e.message || e.code }), true);
+  }
+
+  function onStatusChanged(sc) {
+    if (sc.operator_id === S.me?.operator_id && sc.status && sc.status !== "disconnected") {
+      if (sc.status === "available" || sc.status === "away") {
+        S.status = sc.status;
+        if (sc.reason && sc.reason.startsWith("missed")) { S.wantStatus = sc.status; toast(sc.reason, true); }
+      }
+    } else {
+      const prev = S.colleagues.get(sc.operator_id) || {};
+      S.colleagues.set(sc.operator_id, { status: sc.status || prev.status, state: sc.state || prev.state });
+    }
+    if (S.overview) {
+      for (const st of S.overview.stations || []) for (const o of st.operators || []) {
+        if (o.id === sc.operator_id) {
+          if (sc.status === "disconnected") o.present = false;
+          else if (sc.status) { o.status = sc.status; o.present = sc.status !== "logged_out"; }
+          if (sc.state) o.state = sc.state;
+        }
+      }
+    }
+    render();
+  }
+
+  function upsertCall(call, resident, flags) {
+    if (!call || !call.id) return;
+    let entry = S.calls.get(call.id);
+    if (!entry) {
+      entry = { call, resident: resident || null, offered: false, held: false, seen: false };
+      S.calls.set(call.id, entry);
+    } else {
+      entry.call = call;
+      if (resident) entry.resident = resident;
+    }
+    if (flags.offered) entry.offered = true;
+    if (flags.held !== undefined) entry.held = flags.held;
+    if (call.state === "accepted") {
+      entry.offered = false;
+      // Someone else holds it: operators drop it; supervisors keep watching it.
+      if (call.operator_id !== S.me?.operator_id && S.me?.role !== "supervisor") { S.calls.delete(call.id); }
+    }
+    if (entry.held) entry.seen = true;
+    if (!S.selected && entry.held) S.selected = call.id;
+    render();
+    updateRinging();
+  }
+  function removeCall(id) {
+    S.calls.delete(id);
+    if (S.selected === id) S.selected = null;
+    render();
+    updateRinging();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Views
+  function showLogin(message) {
+    S.me = null;
+    $("view-login").hidden = false;
+    for (const v of ["view-calls", "view-district", "view-service", "view-search", "tabs", "who"]) $(v).hidden = true;
+    $("login-error").hidden = !message;
+    $("login-error").textContent = message || "";
+    $("login-submit").disabled = false;
+    renderBanner();
+  }
+  function showApp() {
+    $("view-login").hidden = true;
+    $("who").hidden = false;
+    $("tabs").hidden = S.me.role !== "supervisor";
+    document.body.dataset.role = S.me.role;
+    showTab(S.me.role === "supervisor" ? S.tab : "calls");
+  }
+  function showTab(tab) {
+    S.tab = tab;
+    for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === tab);
+    $("view-calls").hidden = tab !== "calls";
+    $("view-district").hidden = tab !== "district";
+    $("view-service").hidden = tab !== "service";
+    $("view-search").hidden = tab !== "search";
+    if (tab === "district") refreshOverview();
+    if (tab === "service") loadServiceLevel();
+    render();
+  }
+
+  function sortedCalls() {
+    return [...S.calls.values()].sort((a, b) => {
+      // Calls in my hands first, then waiting calls by priority and age.
+      if (a.held !== b.held) return a.held ? -1 : 1;
+      const pa = num(a.call.priority) || 9, pb = num(b.call.priority) || 9;
+      if (pa !== pb) return pa - pb;
+      return num(a.call.received_ms) - num(b.call.received_ms);
+    });
+  }
+  function isHot(c) {
+    return c.at_command_centre || (c.state !== "accepted" && now() - num(c.received_ms) > 60000);
+  }
+
+  function render() {
+    if (!S.me) return;
+    const st = $("btn-status");
+    st.className = "status-toggle " + S.status;
+    st.dataset.status = S.status;
+    st.textContent = S.status === "away" ? t("set_available") : t("set_away");
+    $("who-name").textContent = `${S.me.name} (${S.me.operator_id})`;
+    $("who-station").textContent = S.me.role === "supervisor" ? t("cc") : S.me.station_name;
+    renderBanner();
+    if (S.tab === "calls") { renderQueue(); renderDetail(); }
+    if (S.tab === "district") renderDistrict();
+  }
+
+  function renderQueue() {
+    const list = $("call-list");
+    const calls = sortedCalls();
+    list.replaceChildren(...calls.map((e) => {
+      const c = e.call;
+      const ringing = e.offered && !e.held && !e.seen;
+      const li = el("li", {
+        class: `call-item p${num(c.priority) || 3}` + (S.selected === c.id ? " selected" : "") + (ringing ? " ringing" : "") + (e.held ? " held" : "") + (isHot(c) ? " hot" : ""),
+        tabindex: "0", data_callId: c.id, data_state: c.state, onclick: () => select(c.id),
+      },
+        el("span", { class: "ci-type", text: `${typeName(c.alarm_type)} · ${t("p_" + (num(c.priority) || 3))}` }),
+        el("span", { class: "ci-wait clock", data_since: String(e.held ? num(c.accepted_ms) : num(c.received_ms)) }),
+        el("span", { class: "ci-sub", text: [e.resident?.name, c.id, e.held ? stateName("accepted") : stateName(c.state), c.station_name, c.at_command_centre ? t("at_cc") : ""].filter(Boolean).join(" · ") }),
+      );
+      return li;
+    }));
+    $("queue-count").textContent = String(calls.length);
+    $("queue-empty").hidden = calls.length > 0;
+    const col = $("colleagues");
+    if (S.me.role === "supervisor") { col.replaceChildren(); }
+    else {
+      col.replaceChildren(...[...S.colleagues.entries()].map(([id, s]) =>
+        el("span", { class: "chip " + (s.state === "on_call" ? "on_call" : s.status), text: `${id} · ${statusName(s.status || "")}` })));
+    }
+    tick();
+  }
+
+  function select(id) {
+    S.selected = id;
+    const e = S.calls.get(id);
+    if (e) e.seen = true;
+    updateRinging();
+    render();
+  }
+
+  function renderDetail() {
+    const e = S.selected ? S.calls.get(S.selected) : null;
+    $("detail-empty").hidden = !!e;
+    $("detail-body").hidden = !e;
+    if (!e) return;
+    const c = e.call;
+    const p = num(c.priority) || 3;
+    $("d-type").className = "type-badge p" + p;
+    $("d-type").textContent = `${typeName(c.alarm_type)} · ${t("p_" + p)}`;
+    $("d-id").textContent = c.id;
+    $("d-state").textContent = stateName(c.state) + (c.at_command_centre ? " · " + t("at_cc") : "");
+    $("d-cancelled").hidden = !num(c.cancelled_ms);
+    $("d-wait").dataset.since = String(num(c.received_ms));
+    $("d-wait").dataset.until = String(num(c.accepted_ms));
+    $("d-station").textContent = (c.station_name || "") + (c.distance_km ? ` (${t("distance", { n: Number(c.distance_km).toFixed(1) })})` : "");
+    $("d-operator").textContent = c.operator_id ? (c.operator_id === S.me.operator_id ? `${c.operator_id} (${t("you")})` : c.operator_id) : "—";
+    const canTake = !e.held && c.state !== "accepted" && c.state !== "closed";
+    $("btn-take").hidden = !canTake;
+    $("held-actions").hidden = !e.held;
+    $("d-notes").replaceChildren(...(c.notes || []).map((n) =>
+      el("li", {}, el("span", { class: "muted", text: `${fmtTime(n.time_ms)} ${n.operator_id || ""}: ` }), n.text)));
+    const sel = $("transfer-station");
+    if (sel.options.length !== S.stations.length) {
+      sel.replaceChildren(...S.stations.map((s) => el("option", { value: s.id, text: s.name })));
+    }
+    renderResident(e);
+    tick();
+  }
+
+  function renderResident(e) {
+    const box = $("resident");
+    let r = e.resident;
+    if (!r) {
+      // Supervisors see open calls without the card: read it from the call record.
+      const cached = S.cardCache.get(e.call.id);
+      if (cached) r = e.resident = cached.resident;
+      else {
+        box.replaceChildren(el("p", { class: "muted", text: t("loading_card") }));
+        fetchRecord(e.call.id).then((rec) => { if (rec && rec.resident) { e.resident = rec.resident; if (S.selected === e.call.id) renderDetail(); } });
+        return;
+      }
+    }
+    if (!r) { box.replaceChildren(); return; }
+    const tel = (p) => el("a", { href: "tel:" + p, text: p });
+    const dl = el("dl");
+    const row = (k, ...v) => dl.append(el("dt", { text: k }), el("dd", {}, ...v));
+    row(t("phone"), r.phone ? tel(r.phone) : "—");
+    row(t("address"), r.address || "—");
+    row(t("key_holders"), el("ol", {}, ...(r.key_holders || []).map((k) =>
+      el("li", {}, `${k.name}${k.relation ? " (" + k.relation + ")" : ""} `, k.phone ? tel(k.phone) : ""))));
+    row(t("health"), el("span", { class: r.health_conditions ? "health" : "", text: r.health_conditions || "—" }));
+    row(t("medication"), r.medication || "—");
+    row(t("gp"), gpNode(r.gp));
+    row(t("devices"), el("ul", {}, ...(r.devices || []).map((d) => el("li", {
+      text: `${d.id}${d.model ? " " + d.model : ""} · ${num(d.battery_percent) >= 0 && d.battery_percent !== undefined ? t("battery", { n: num(d.battery_percent) }) : t("battery_unknown")} · ${d.online ? t("online") : t("offline")}${num(d.last_seen_ms) ? " · " + t("last_heartbeat", { t: fmtAgo(d.last_seen_ms) }) : ""}`,
+    }))));
+    const recent = r.recent_calls || [];
+    row(t("recent_calls"), recent.length ? el("ul", {}, ...recent.map((rc) =>
+      el("li", { text: `${fmtTime(rc.received_ms)} ${typeName(rc.alarm_type)} · ${stateName(rc.state)}${rc.outcome ? " · " + outcomeName(rc.outcome) : ""}` }))) : t("no_recent"));
+    const age = num(r.age) ? t("age", { n: r.age }) : "";
+    box.replaceChildren(el("h2", {}, r.name || r.id, el("span", { class: "muted", text: age })), dl);
+  }
+  function gpNode(gp) {
+    if (!gp) return "—";
+    // "Dr. Zhao, 010-60001234": make the number callable.
+    const m = gp.match(/(\+?[\d][\d\- ]{5,}\d)/);
+    if (!m) return gp;
+    const i = gp.indexOf(m[1]);
+    return el("span", {}, gp.slice(0, i), el("a", { href: "tel:" + m[1].replace(/[ -]/g, ""), text: m[1] }), gp.slice(i + m[1].length));
+  }
+
+  // Every second: the wait clocks.
+  function tick() {
+    for (const c of document.querySelectorAll(".clock")) {
+      const since = num(c.dataset.since), until = num(c.dataset.until);
+      c.textContent = since ? fmtDuration((until || now()) - since) : "";
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Actions
+  function take(id) {
+    const e = S.calls.get(id || S.selected);
+    if (!e || e.held) return;
+    e.seen = true;
+    updateRinging();
+    send({ accept: { call_id: e.call.id } });
+  }
+  function closeSelected() {
+    const e = S.calls.get(S.selected);
+    if (!e || !e.held) return;
+    const outcome = $("outcome").value;
+    if (!outcome) { toast(t("choose_outcome_first"), true); $("outcome").focus(); return; }
+    send({ close: { call_id: e.call.id, outcome, note: $("close-note").value.trim() } });
+    $("outcome").value = ""; $("close-note").value = "";
+  }
+  function addNote() {
+    const e = S.calls.get(S.selected);
+    const text = $("note-text").value.trim();
+    if (!e || !text) { $("note-text").focus(); return; }
+    send({ add_note: { call_id: e.call.id, text } });
+  }
+  function transfer() {
+    const e = S.calls.get(S.selected);
+    const station_id = $("transfer-station").value;
+    if (!e || !station_id) return;
+    send({ transfer: { call_id: e.call.id, station_id, note: $("note-text").value.trim() } });
+  }
+
+  function onKey(ev) {
+    if (!S.me || S.tab !== "calls") return;
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
+    if (typing) {
+      if (ev.key === "Enter" && document.activeElement === $("note-text")) { ev.preventDefault(); addNote(); }
+      if (ev.key === "Enter" && document.activeElement === $("close-note")) { ev.preventDefault(); closeSelected(); }
+      if (ev.key === "Escape") document.activeElement.blur();
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const calls = sortedCalls();
+    const k = ev.key.toLowerCase();
+    if (k === "t" || ev.key === "Enter") {
+      let id = S.selected;
+      const cur = id && S.calls.get(id);
+      if (!cur || cur.held) id = calls.find((c) => !c.held && c.call.state !== "accepted")?.call.id;
+      if (id) { select(id); take(id); }
+      ev.preventDefault();
+    } else if (k === "c") {
+      closeSelected(); ev.preventDefault();
+    } else if (k === "n") {
+      $("note-text").focus(); ev.preventDefault();
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      if (!calls.length) return;
+      let i = calls.findIndex((c) => c.call.id === S.selected);
+      i = ev.key === "ArrowDown" ? Math.min(calls.length - 1, i + 1) : Math.max(0, i - 1);
+      select(calls[i].call.id);
+      ev.preventDefault();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // HTTP API (session token, read-only)
+  async function api(path) {
+    const r = await fetch(path, { headers: { Authorization: "Bearer " + S.token }, cache: "no-store" });
+    if (!r.ok) throw new Error(`${r.status} ${path}`);
+    return r.json();
+  }
+  function stationName(id) {
+    if (id === "@cc") return t("cc");
+    return S.stations.find((s) => s.id === id)?.name || id;
+  }
+  async function loadStations() {
+    try { S.stations = (await api("/api/stations")).stations || []; render(); } catch (e) { /* retried at next login */ }
+  }
+  const recordsInFlight = new Map();
+  function fetchRecord(id) {
+    if (S.me?.role !== "supervisor") return Promise.resolve(null);
+    if (S.cardCache.has(id)) return Promise.resolve(S.cardCache.get(id));
+    if (!recordsInFlight.has(id)) {
+      recordsInFlight.set(id, api("/api/calls/" + encodeURIComponent(id))
+        .then((rec) => { S.cardCache.set(id, rec); return rec; })
+        .catch(() => null)
+        .finally(() => setTimeout(() => recordsInFlight.delete(id), 5000)));
+    }
+    return recordsInFlight.get(id);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Command centre: map and stations
+  let overviewBusy = false;
+  async function refreshOverview() {
+    if (S.me?.role !== "supervisor" || overviewBusy) return;
+    overviewBusy = true;
+    try {
+      S.overview = await api("/api/overview");
+      // Residents' homes for the open calls (from their records, cached).
+      await Promise.all((S.overview.open_calls || []).map((c) => fetchRecord(c.id)));
+      if (S.tab === "district") renderDistrict();
+    } catch (e) { /* shown as disconnected or degraded elsewhere; retried by the poll */ }
+    overviewBusy = false;
+  }
+
+  function openCallsNow() {
+    // The live list (call_changed) is fresher than the last overview poll.
+    if (S.me?.role === "supervisor") return [...S.calls.values()].map((e) => e.call).filter((c) => c.state !== "closed");
+    return S.overview?.open_calls || [];
+  }
+
+  function renderDistrict() {
+    const ov = S.overview;
+    if (!ov) return;
+    renderMap(ov);
+    const filter = $("station-filter").value.trim().toLowerCase();
+    const calls = openCallsNow();
+    const byStation = new Map();
+    for (const c of calls) {
+      const k = c.at_command_centre && !c.station_id ? "@cc" : c.station_id;
+      if (!byStation.has(k)) byStation.set(k, []);
+      byStation.get(k).push(c);
+    }
+    const chip = (o) => el("span", {
+      class: "chip " + (!o.present ? "absent" : o.state === "on_call" ? "on_call" : o.status),
+      title: `${o.id} · ${o.present ? statusName(o.status) : statusName("logged_out")} · ${t(o.state || "idle")}`,
+      text: `${o.name || o.id} · ${o.present ? (o.state === "on_call" ? t("on_call") : statusName(o.status)) : "—"}`,
+    });
+    $("cc-ops").replaceChildren(el("strong", { text: t("supervisors") + "：" }), ...(ov.supervisors || []).filter((o) => o.present).map(chip));
+    const rows = (ov.stations || []).filter((s) => !filter || (s.station.name + s.station.area + s.station.id).toLowerCase().includes(filter))
+      .sort((a, b) => (byStation.get(b.station.id)?.length || 0) - (byStation.get(a.station.id)?.length || 0) || a.station.id.localeCompare(b.station.id));
+    $("station-rows").replaceChildren(...rows.map((s) => {
+      const open = byStation.get(s.station.id) || [];
+      return el("tr", { class: open.length ? "has-calls" : "", data_stationId: s.station.id },
+        el("td", {}, el("div", { text: s.station.name }), el("div", { class: "muted", text: s.station.area || "" })),
+        el("td", {}, ...(s.operators || []).map(chip)),
+        el("td", {}, ...open.map((c) => el("div", { class: isHot(c) ? "error" : "", text: `${c.id} ${typeName(c.alarm_type)} ${stateName(c.state)}` }))));
+    }));
+  }
+
+  function renderMap(ov) {
+    const box = $("map");
+    const W = 800, H = 600, pad = 40;
+    const stations = (ov.stations || []).map((s) => s.station);
+    const calls = openCallsNow();
+    const homes = new Map();
+    for (const c of calls) {
+      const rec = S.cardCache.get(c.id);
+      const r = rec?.resident || S.calls.get(c.id)?.resident;
+      if (r && (r.lat || r.lon)) homes.set(c.id, [num(r.lat), num(r.lon)]);
+      else if (!rec) fetchRecord(c.id).then((x) => { if (x && S.tab === "district") renderDistrict(); });
+    }
+    const pts = stations.map((s) => [num(s.lat), num(s.lon)]).concat([...homes.values()]);
+    if (!pts.length) { box.replaceChildren(); return; }
+    // Web Mercator, so an optional tile layer lines up.
+    const mx = (lon) => (lon + 180) / 360;
+    const my = (lat) => { const s = Math.sin(lat * Math.PI / 180); return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI); };
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [la, lo] of pts) { x0 = Math.min(x0, mx(lo)); x1 = Math.max(x1, mx(lo)); y0 = Math.min(y0, my(la)); y1 = Math.max(y1, my(la)); }
+    const span = Math.max(x1 - x0, (y1 - y0) * W / H, 1e-6);
+    const scale = (W - 2 * pad) / span;
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    const px = (lon) => W / 2 + (mx(lon) - cx) * scale;
+    const py = (lat) => H / 2 + (my(lat) - cy) * scale;
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("map_title") });
+    // Optional tiles (e.g. an intranet tile server): drawn under everything.
+    if (ov.map_tile_url) {
+      const z = Math.max(0, Math.min(18, Math.floor(Math.log2(scale / 256))));
+      const n = Math.pow(2, z), size = scale / n;
+      const wx0 = cx - W / 2 / scale, wy0 = cy - H / 2 / scale;
+      for (let tx = Math.floor(wx0 * n); tx <= Math.floor((wx0 + W / scale) * n); tx++)
+        for (let ty = Math.floor(wy0 * n); ty <= Math.floor((wy0 + H / scale) * n); ty++) {
+          const href = ov.map_tile_url.replace("{z}", z).replace("{x}", tx).replace("{y}", ty);
+          root.append(svg("image", { href, x: W / 2 + (tx / n - cx) * scale, y: H / 2 + (ty / n - cy) * scale, width: size + 0.5, height: size + 0.5 }));
+        }
+    }
+    // Graticule every 0.05° (about 4–5 km here) so distances can be judged without a base map.
+    const lonAt = (x) => ((cx + (x - W / 2) / scale) * 360) - 180;
+    const latAt = (y) => Math.atan(Math.sinh(Math.PI * (1 - 2 * (cy + (y - H / 2) / scale)))) * 180 / Math.PI;
+    for (let lon = Math.ceil(lonAt(0) * 20) / 20; lon <= lonAt(W); lon += 0.05)
+      root.append(svg("line", { class: "graticule", x1: px(lon), y1: 0, x2: px(lon), y2: H }));
+    for (let lat = Math.ceil(latAt(H) * 20) / 20; lat <= latAt(0); lat += 0.05)
+      root.append(svg("line", { class: "graticule", x1: 0, y1: py(lat), x2: W, y2: py(lat) }));
+    const staffed = new Set((ov.stations || []).filter((s) => (s.operators || []).some((o) => o.present && o.status === "available")).map((s) => s.station.id));
+    const stationXY = new Map();
+    for (const s of stations) {
+      const x = px(num(s.lon)), y = py(num(s.lat));
+      stationXY.set(s.id, [x, y]);
+      const g = svg("g", { class: "station-g", "data-station-id": s.id });
+      g.append(svg("title", {}, `${s.name} (${s.area || ""})`));
+      g.append(svg("rect", { class: "station " + (staffed.has(s.id) ? "ok" : "none"), x: x - 5, y: y - 5, width: 10, height: 10, rx: 2 }));
+      root.append(g);
+    }
+    for (const c of calls) {
+      const home = homes.get(c.id);
+      const st = stationXY.get(c.station_id);
+      const [x, y] = home ? [px(home[1]), py(home[0])] : st ? [st[0] + 12, st[1] - 12] : [W - 30, 30];
+      if (st && home) root.append(svg("line", { class: "link", x1: x, y1: y, x2: st[0], y2: st[1] }));
+      const g = svg("g", { class: "call-g", "data-call-id": c.id });
+      g.append(svg("title", {}, `${c.id} ${typeName(c.alarm_type)} · ${stateName(c.state)} · ${c.station_name || ""}`));
+      g.append(svg("circle", { class: `call p${num(c.priority) || 3}` + (isHot(c) ? " hot" : ""), "data-call-id": c.id, cx: x, cy: y, r: isHot(c) ? 11 : 8 }));
+      g.append(svg("text", { class: "call-label", x: x + 13, y: y + 4 }, `${typeName(c.alarm_type)} ${c.id}`));
+      root.append(g);
+    }
+    box.replaceChildren(root);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Command centre: service level
+  function dayStart() { const d = new Date(); d.setHours(0, 0, 0, 0); return d.getTime(); }
+  async function loadServiceLevel() {
+    if (S.me?.role !== "supervisor") return;
+    const from = dayStart(), to = now() + 1000;
+    let rep, list;
+    try {
+      [rep, list] = await Promise.all([api(`/api/reports?from=${from}&to=${to}`), api(`/api/calls?from=${from}&to=${to}&limit=5000`)]);
+    } catch (e) { return; }
+    $("sl-range").textContent = `${fmtTime(from)} – ${fmtTime(to).slice(11)}`;
+    $("sl-calls").textContent = String(num(rep.calls));
+    $("sl-answered").textContent = String(num(rep.answered));
+    const pct = (v) => (num(rep.calls) ? (100 * num(v)).toFixed(1) + "%" : "–");
+    $("sl-share60").textContent = pct(rep.share_within_60s);
+    $("sl-share60").className = "kpi-v " + (num(rep.calls) ? (num(rep.share_within_60s) >= 0.975 ? "good" : "bad") : "");
+    $("sl-share180").textContent = pct(rep.share_within_180s);
+    $("sl-share180").className = "kpi-v " + (num(rep.calls) ? (num(rep.share_within_180s) >= 0.99 ? "good" : "bad") : "");
+    barChart($("chart-hist"), (rep.answer_time_histogram || []).map((r) => [r.key === "unanswered" ? t("s_offered") : r.key, num(r.calls), r.key === "unanswered" || r.key.startsWith(">")]));
+    barChart($("chart-type"), (rep.by_type || []).map((r) => [typeName(r.key), num(r.calls)]));
+    barChart($("chart-outcome"), (rep.by_outcome || []).map((r) => [r.key ? outcomeName(r.key) || r.key : "—", num(r.calls)]));
+    // Per station: shares computed from the day's calls.
+    const per = new Map();
+    for (const c of list.calls || []) {
+      const k = c.station_id || "@cc";
+      const p = per.get(k) || { calls: 0, answered: 0, in60: 0, in180: 0 };
+      p.calls++;
+      if (num(c.accepted_ms)) {
+        p.answered++;
+        const w = num(c.accepted_ms) - num(c.received_ms);
+        if (w <= 60000) p.in60++;
+        if (w <= 180000) p.in180++;
+      }
+      per.set(k, p);
+    }
+    const share = (a, b) => (b ? Math.round((100 * a) / b) + "%" : "–");
+    $("sl-stations").replaceChildren(...[...per.entries()].sort((a, b) => b[1].calls - a[1].calls).map(([id, p]) =>
+      el("tr", { data_stationId: id }, el("td", { text: stationName(id) }), el("td", { text: String(p.calls) }), el("td", { text: String(p.answered) }),
+        el("td", { class: p.in60 < p.calls ? "error" : "", text: share(p.in60, p.calls) }), el("td", { text: share(p.in180, p.calls) }))));
+  }
+  function barChart(box, rows) {
+    const W = 360, rowH = 24, labelW = 120;
+    const H = Math.max(rowH, rows.length * rowH) + 4;
+    const max = Math.max(1, ...rows.map((r) => r[1]));
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" });
+    rows.forEach(([label, v, bad], i) => {
+      const y = i * rowH + 2, w = ((W - labelW - 40) * v) / max;
+      root.append(svg("text", { x: labelW - 6, y: y + 16, "text-anchor": "end" }, label));
+      root.append(svg("rect", { class: "bar" + (bad ? " bad" : ""), x: labelW, y: y + 3, width: Math.max(v ? 2 : 0, w), height: rowH - 8, rx: 3 }));
+      root.append(svg("text", { x: labelW + w + 6, y: y + 16 }, String(v)));
+    });
+    box.replaceChildren(root);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Command centre: search and audit trail
+  async function search(ev) {
+    ev?.preventDefault();
+    const q = $("search-q").value.trim();
+    const params = new URLSearchParams({ q, limit: "200" });
+    if ($("search-from").value) params.set("from", $("search-from").value);
+    if ($("search-to").value) {
+      const d = new Date($("search-to").value + "T00:00:00Z");
+      params.set("to", String(d.getTime() + 86400000));
+    }
+    let list;
+    try { list = await api("/api/calls?" + params.toString()); } catch (e) { toast(String(e.message), true); return; }
+    $("search-summary").textContent = t("search_summary", { n: num(list.matched), k: (list.calls || []).length });
+    $("search-rows").replaceChildren(...(list.calls || []).map((c) => el("tr", { data_callId: c.id, onclick: (e) => showAudit(c.id, e.currentTarget) },
+      el("td", { text: fmtTime(c.received_ms) }), el("td", { text: `${c.id} ${typeName(c.alarm_type)}` }),
+      el("td", { text: c.resident_name || c.resident_id }), el("td", { text: c.station_name || stationName(c.station_id) }),
+      el("td", { text: stateName(c.state) }), el("td", { text: outcomeName(c.outcome) }))));
+  }
+  async function showAudit(id, row) {
+    for (const r of $("search-rows").querySelectorAll("tr")) r.classList.toggle("selected", r === row);
+    let rec;
+    S.cardCache.delete(id);
+    try { rec = await api("/api/calls/" + encodeURIComponent(id)); } catch (e) { toast(String(e.message), true); return; }
+    const c = rec.call || {}, r = rec.resident || {};
+    const box = $("search-detail");
+    box.hidden = false;
+    box.replaceChildren(
+      el("h2", { text: `${c.id} · ${typeName(c.alarm_type)} · ${stateName(c.state)}` }),
+      el("p", { text: `${r.name || ""} · ${r.address || ""}` }),
+      el("p", { class: "muted", text: `${c.station_name || ""} · ${c.operator_id || ""} · ${outcomeName(c.outcome)}` }),
+      el("h3", { text: t("audit_trail") }),
+      el("ol", { class: "audit-list" }, ...(rec.history || []).map((h) => el("li", {},
+        el("span", { class: "mono", text: fmtTime(h.time_ms) + " " }), el("strong", { text: h.event }), ` ${h.actor || ""} ${h.detail || ""}`))));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Wiring
+  function renderAll() { if (S.me) { render(); if (S.tab === "service") loadServiceLevel(); } }
+  function init() {
+    $("login-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      ensureAudio(); // a user gesture: the browser lets the page make sound from now on
+      pendingPassword = { operator_id: $("login-op").value.trim(), password: $("login-pw").value };
+      $("login-pw").value = "";
+      $("login-submit").disabled = true;
+      $("login-error").hidden = true;
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ req: "login", login: pendingPassword }));
+      else connect();
+    });
+    $("btn-logout").addEventListener("click", () => {
+      send({ logout: {} });
+      S.token = ""; sessionStorage.removeItem("anxin.token"); sessionStorage.removeItem("anxin.status");
+      S.wantStatus = "available";
+      S.calls.clear(); S.selected = null; S.overview = null;
+      updateRinging();
+      showLogin();
+    });
+    $("btn-status").addEventListener("click", () => {
+      const next = S.status === "away" ? "available" : "away";
+      S.wantStatus = next;
+      sessionStorage.setItem("anxin.status", next);
+      send({ set_status: { status: next } });
+    });
+    $("btn-lang").addEventListener("click", () => {
+      lang = lang === "zh" ? "en" : "zh";
+      localStorage.setItem("anxin.lang", lang);
+      applyLanguage();
+    });
+    $("btn-take").addEventListener("click", () => take());
+    $("btn-close").addEventListener("click", closeSelected);
+    $("btn-note").addEventListener("click", addNote);
+    $("btn-transfer").addEventListener("click", transfer);
+    for (const b of $("tabs").querySelectorAll("button")) b.addEventListener("click", () => showTab(b.dataset.tab));
+    $("station-filter").addEventListener("input", renderDistrict);
+    $("btn-sl-refresh").addEventListener("click", loadServiceLevel);
+    $("search-form").addEventListener("submit", search);
+    document.addEventListener("keydown", onKey);
+    // Any click may unlock audio (browsers need a gesture after a reload).
+    document.addEventListener("click", ensureAudio);
+    setInterval(() => { tick(); if (S.tab === "calls") for (const li of document.querySelectorAll(".call-item")) { const e = S.calls.get(li.dataset.callId); if (e) li.classList.toggle("hot", isHot(e.call)); } }, 1000);
+    setInterval(() => { if (S.connected && S.me?.role === "supervisor") { if (S.tab === "district") refreshOverview(); if (S.tab === "service") loadServiceLevel(); } }, 5000);
+    applyLanguage();
+    if (S.token) { setConn("connecting"); connect(); } else { showLogin(); connect(); }
+  }
+  init();
+})();

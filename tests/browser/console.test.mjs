@@ -1,0 +1,167 @@
+// The web console in a real browser against real processes (see harness.mjs). Each test asserts
+// what the person at the screen would see; screenshots of every view go to build/browser-artifacts.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Cluster, adminToken, launchBrowser, openConsole, screenshot, waitFor } from "./harness.mjs";
+
+let cluster, browser;
+
+before(async () => {
+  cluster = new Cluster();
+  await cluster.start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (cluster) await cluster.stop();
+});
+
+const li = (id) => `#call-list li[data-call-id="${id}"]`;
+
+function noPageErrors(...pages) {
+  for (const p of pages) assert.deepEqual(p.errors || [], [], "JavaScript errors on the page");
+}
+
+test("an operator is rung, takes the call, the device is told, the colleague sees it withdrawn, the operator closes it", async (t) => {
+  const a = await openConsole(browser, cluster, "op-a1");
+  const b = await openConsole(browser, cluster, "op-a2");
+  const sup = await openConsole(browser, cluster, "sup-1");
+  try {
+    assert.match(await a.textContent("#who-station"), /中仓街道第1养老服务驿站/);
+    assert.equal(await a.getAttribute("#btn-status", "data-status"), "available");
+    assert.equal(await a.evaluate(() => window.anxin.ringCount), 0);
+
+    const press = cluster.press("dev-1", "fall");
+    const id = await press.callId();
+    await press.waitFor("OFFERED to operators at");
+
+    // The offer appears on both operators' screens, flashing and ringing.
+    await a.waitForSelector(`${li(id)}.ringing`);
+    await b.waitForSelector(`${li(id)}.ringing`);
+    await waitFor(() => a.evaluate(() => window.anxin.ringing && window.anxin.ringCount > 0), "ring on A");
+    await waitFor(() => b.evaluate(() => window.anxin.ringCount > 0), "ring on B");
+    assert.match(await a.textContent(li(id)), /跌倒/);
+    // The wait clock ticks.
+    const c1 = await a.textContent(`${li(id)} .ci-wait`);
+    await waitFor(async () => (await a.textContent(`${li(id)} .ci-wait`)) !== c1, "the wait clock ticks", 3000);
+    // Selecting it silences the ring and shows the resident's card with callable numbers.
+    await a.click(li(id));
+    await waitFor(() => a.evaluate(() => !window.anxin.ringing), "ring stops once selected");
+    await a.waitForSelector("#resident h2");
+    assert.match(await a.textContent("#resident"), /李德顺/);
+    assert.match(await a.textContent("#resident"), /高血压/);
+    assert.ok(await a.$('#resident a[href="tel:13800000001"]'), "resident's phone is a tel: link");
+    assert.ok(await a.$('#resident a[href="tel:13900000001"]'), "key-holder's phone is a tel: link");
+    assert.match(await a.textContent("#resident"), /电量|电量未知/);
+    await screenshot(b, "operator-offer-ringing");
+    await screenshot(a, "operator-offer-selected");
+
+    // Take it with the keyboard shortcut.
+    await a.keyboard.press("t");
+    await a.waitForSelector(`${li(id)}.held`);
+    await press.waitFor("OPERATOR ASSIGNED");
+    // The colleague's screen loses it at once.
+    await b.waitForSelector(li(id), { state: "detached", timeout: 5000 });
+    assert.equal(await b.evaluate(() => window.anxin.ringing), false);
+    await screenshot(b, "operator-colleague-withdrawn");
+
+    // The supervisor sees it on the map and in the station table.
+    await sup.click('#tabs button[data-tab="district"]');
+    await sup.waitForSelector(`#map g.call-g[data-call-id="${id}"]`);
+    await sup.waitForSelector('#station-rows tr.has-calls[data-station-id="st-a"]');
+    assert.match(await sup.textContent('#station-rows tr[data-station-id="st-a"]'), /刘芳/);
+    await screenshot(sup, "supervisor-map-and-stations");
+
+    // Note, then close with an outcome (C).
+    await a.fill("#note-text", "已电话回访，老人在厨房摔倒，意识清楚。");
+    await a.click("#btn-note");
+    await a.waitForSelector("#d-notes li");
+    assert.match(await a.textContent("#d-notes"), /厨房摔倒/);
+    await a.selectOption("#outcome", "staff_visited");
+    await a.fill("#close-note", "工作人员上门扶起，无外伤。");
+    await screenshot(a, "operator-call-in-hand");
+    await a.click("#call-list");  // focus away from the inputs so the shortcut applies
+    await a.keyboard.press("c");
+    await a.waitForSelector(li(id), { state: "detached" });
+    await press.waitFor("CLOSED: outcome staff_visited");
+
+    // The day's service level counts it; search finds it with its audit trail.
+    await sup.click('#tabs button[data-tab="service"]');
+    await waitFor(async () => Number(await sup.textContent("#sl-calls")) >= 1, "service level counts the call");
+    assert.match(await sup.textContent("#sl-share60"), /%/);
+    await sup.waitForSelector("#chart-type svg rect.bar");
+    assert.match(await sup.textContent("#chart-type"), /跌倒/);
+    await sup.waitForSelector('#sl-stations tr[data-station-id="st-a"]');
+    await screenshot(sup, "supervisor-service-level");
+    await sup.click('#tabs button[data-tab="search"]');
+    await sup.fill("#search-q", "李德顺");
+    await sup.click('#search-form button[type="submit"]');
+    await sup.click(`#search-rows tr[data-call-id="${id}"]`);
+    await sup.waitForSelector("#search-detail .audit-list li");
+    const audit = await sup.textContent("#search-detail");
+    for (const ev of ["received", "offered", "accepted", "note", "closed"]) assert.match(audit, new RegExp(ev));
+    await screenshot(sup, "supervisor-search-audit");
+    noPageErrors(a, b, sup);
+  } catch (e) {
+    console.log(cluster.logTail());
+    throw e;
+  } finally {
+    for (const p of [a, b, sup]) await p.context().close();
+  }
+});
+
+test("the page survives a dispatcher restart and shows the true state afterwards", async () => {
+  const a = await openConsole(browser, cluster, "op-a1", { lang: "en" });
+  const sup = await openConsole(browser, cluster, "sup-1", { lang: "en" });
+  try {
+    assert.match(await a.textContent("#btn-logout"), /Log out/);
+    const press = cluster.press("dev-3", "sos");
+    const id = await press.callId();
+    await a.waitForSelector(li(id));
+    await a.click(li(id));
+    await a.click("#btn-take");
+    await a.waitForSelector(`${li(id)}.held`);
+    await press.waitFor("OPERATOR ASSIGNED");
+    await sup.waitForSelector(`${li(id)}`);
+    const loginsBefore = await a.evaluate(() => window.anxin.logins);
+
+    await cluster.killDispatcher();
+    // Plainly disconnected, and the (possibly stale) lists dimmed.
+    await a.waitForSelector('#banner[data-kind="disconnected"]:not([hidden])');
+    await a.waitForSelector("body.offline");
+    assert.match(await a.textContent("#conn"), /Disconnected/);
+    await sup.waitForSelector('#banner[data-kind="disconnected"]:not([hidden])');
+    await screenshot(a, "operator-disconnected");
+
+    await cluster.startDispatcher();
+    // Back by itself, logged in again with the session token (no password typed), and showing
+    // the call it still holds as the server says.
+    await a.waitForSelector("#banner[hidden]", { state: "attached", timeout: 20000 });
+    await waitFor(() => a.evaluate((n) => window.anxin.logins > n && window.anxin.connected, loginsBefore), "re-login");
+    await a.waitForSelector(`${li(id)}.held`);
+    assert.equal(await a.isVisible("#view-login"), false);
+    await sup.waitForSelector("#banner[hidden]", { state: "attached", timeout: 20000 });
+    await sup.waitForSelector(li(id));
+    await screenshot(a, "operator-reconnected");
+
+    // The state is live: closing works and the device hears it.
+    await a.click(li(id));
+    await a.selectOption("#outcome", "resolved_by_phone");
+    await a.click("#btn-close");
+    await a.waitForSelector(li(id), { state: "detached" });
+    // (device-sim hung up when its dispatcher died; the record says what the device would hear.)
+    await waitFor(async () => {
+      const r = await cluster.http("GET", "/api/calls/" + id, undefined, adminToken);
+      return r.status === 200 && JSON.parse(r.body).call.outcome === "resolved_by_phone";
+    }, "the call closed in the store");
+    await sup.waitForSelector(li(id), { state: "detached" });
+    noPageErrors(a, sup);
+  } catch (e) {
+    console.log(cluster.logTail());
+    throw e;
+  } finally {
+    for (const p of [a, sup]) await p.context().close();
+  }
+});
