@@ -13,6 +13,17 @@ packages=(
     python3 curl
 )
 
+# --- Web console browser tests (tests/browser, README "Tests") -------------------------------
+# Debian's Chromium (driven headless by playwright-core, which test.sh installs from the npm
+# registry with `npm ci`), a CJK font so screenshots of the Chinese console are legible, and
+# Node.js with npm: Debian's, unless a node with npm is already there (NodeSource's nodejs bundles
+# npm and conflicts with Debian's npm package).
+packages+=(chromium fonts-wqy-microhei)
+if ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
+# --- end of the browser tests' block ----------------------------------------------------------
+
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
