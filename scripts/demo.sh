@@ -53,6 +53,10 @@ anxin demo is running
   district    139 stations in 22 streets/towns of a Tongzhou-like district; devices in $DATA/sim/devices.csv
   operators   one bot per station (takes a call after ~15 s, closes it ~20 s later): $DATA/operators.log
 
+Open the web console: http://localhost:$HTTP_PORT/
+  operator $DEMO_OPERATOR (the second operator of $DEMO_DEVICE's nearest station; the bot is the first),
+  supervisor sup-1 (the district command centre); password anxin-demo
+
 Try, in another terminal:
   # a resident presses the button; every step is printed with its time
   $BIN/device-sim/device-sim press --device-port $DEVICE_PORT --devices-file $DATA/sim/devices.csv --device $DEMO_DEVICE
