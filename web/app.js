@@ -421,6 +421,12 @@
   function renderQueue() {
     const list = $("call-list");
     const calls = sortedCalls();
+    for (const e of calls) {
+      // Open calls reach supervisors without the card: read it once from the call record.
+      if (!e.resident && S.me.role === "supervisor") {
+        fetchRecord(e.call.id).then((rec) => { if (rec?.resident && !e.resident) { e.resident = rec.resident; if (S.tab === "calls") renderQueue(); } });
+      }
+    }
     list.replaceChildren(...calls.map((e) => {
       const c = e.call;
       const ringing = e.offered && !e.held && !e.seen;
@@ -467,6 +473,8 @@
     $("d-cancelled").hidden = !num(c.cancelled_ms);
     $("d-wait").dataset.since = String(num(c.received_ms));
     $("d-wait").dataset.until = String(num(c.accepted_ms));
+    $("d-oncall-box").hidden = !num(c.accepted_ms);
+    $("d-oncall").dataset.since = String(num(c.accepted_ms));
     $("d-station").textContent = (c.station_name || "") + (c.distance_km ? ` (${t("distance", { n: Number(c.distance_km).toFixed(1) })})` : "");
     $("d-operator").textContent = c.operator_id ? (c.operator_id === S.me.operator_id ? `${c.operator_id} (${t("you")})` : c.operator_id) : "—";
     const canTake = !e.held && c.state !== "accepted" && c.state !== "closed";
@@ -823,8 +831,8 @@
       el("p", { text: `${r.name || ""} · ${r.address || ""}` }),
       el("p", { class: "muted", text: `${c.station_name || ""} · ${c.operator_id || ""} · ${outcomeName(c.outcome)}` }),
       el("h3", { text: t("audit_trail") }),
-      el("ol", { class: "audit-list" }, ...(rec.history || []).map((h) => el("li", {},
-        el("span", { class: "mono", text: fmtTime(h.time_ms) + " " }), el("strong", { text: h.event }), ` ${h.actor || ""} ${h.detail || ""}`))));
+      el("ol", { class: "audit-list" }, ...(rec.history || []).map((h) => el("li", { data_event: h.event },
+        el("span", { class: "mono", text: fmtTime(h.time_ms) + " " }), el("strong", { text: I18N[lang]["ev_" + h.event] || h.event }), ` ${h.actor || ""} ${h.detail || ""}`))));
   }
 
   // ---------------------------------------------------------------------------------------------

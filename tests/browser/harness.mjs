@@ -81,12 +81,23 @@ export class Cluster {
     this.devicePort = await freePort();
     this.httpPort = await freePort();
     this.redisSock = path.join(this.dir, "redis.sock");
-    this.redis = this.spawn("redis", "redis-server", ["--port", "0", "--unixsocket", this.redisSock,
-      "--save", "", "--appendonly", "no", "--dir", this.dir]);
-    await waitFor(() => existsSync(this.redisSock), "redis-server's socket");
+    await this.startRedis();
     await this.startDispatcher();
     const r = await this.http("POST", "/api/provision", districtJson(), adminToken);
     if (r.status !== 200) throw new Error("provision failed: " + r.status + " " + r.body);
+  }
+  // Durable (AOF, fsync always) so that a killed and restarted redis-server keeps the district.
+  async startRedis() {
+    this.redis = this.spawn("redis", "redis-server", ["--port", "0", "--unixsocket", this.redisSock,
+      "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", this.dir]);
+    await waitFor(() => existsSync(this.redisSock), "redis-server's socket");
+  }
+  async killRedis() {
+    const p = this.redis;
+    const gone = new Promise((r) => p.once("exit", r));
+    p.kill("SIGKILL");
+    await gone;
+    rmSync(this.redisSock, { force: true });
   }
   spawn(name, bin, args) {
     const log = openSync(path.join(this.dir, name + ".log"), "a");
