@@ -301,9 +301,14 @@
         // A stale token (expired, revoked): back to the login form.
         S.token = ""; sessionStorage.removeItem("anxin.token");
         showLogin(t("bad_credentials"));
+      } else if (S.token && S.me) {
+        // e.g. the store is unavailable: keep the screen, say so, try again shortly.
+        S.degraded = e.message || e.code;
+        renderBanner();
+        setTimeout(() => { if (ws) ws.close(); }, 2000); // retried by the reconnect loop
       } else {
-        showLogin(e.message);
-        setTimeout(() => { if (ws) ws.close(); }, 1000); // retries via reconnect
+        showLogin(e.message || e.code);
+        setTimeout(() => { if (ws) ws.close(); }, 2000);
       }
       return;
     }
@@ -414,8 +419,19 @@
     $("who-name").textContent = `${S.me.name} (${S.me.operator_id})`;
     $("who-station").textContent = S.me.role === "supervisor" ? t("cc") : S.me.station_name;
     renderBanner();
+    renderTabCounts();
     if (S.tab === "calls") { renderQueue(); renderDetail(); }
     if (S.tab === "district") renderDistrict();
+  }
+
+  // Supervisors: open calls, and in red how many are escalated or waiting over 60 s.
+  function renderTabCounts() {
+    const open = [...S.calls.values()].map((e) => e.call);
+    const hot = open.filter(isHot).length;
+    $("tab-open").textContent = String(open.length);
+    $("tab-hot").textContent = String(hot);
+    $("tab-hot").hidden = hot === 0;
+    $("tab-hot").title = t("lg_call_hot");
   }
 
   function renderQueue() {
@@ -580,6 +596,8 @@
       return;
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    // Enter on a focused button or link is that button's click, not "take".
+    if (ev.key === "Enter" && ["BUTTON", "A"].includes(document.activeElement?.tagName)) return;
     const calls = sortedCalls();
     const k = ev.key.toLowerCase();
     if (k === "t" || ev.key === "Enter") {
@@ -879,7 +897,7 @@
     document.addEventListener("keydown", onKey);
     // Any click may unlock audio (browsers need a gesture after a reload).
     document.addEventListener("click", ensureAudio);
-    setInterval(() => { tick(); if (S.tab === "calls") for (const li of document.querySelectorAll(".call-item")) { const e = S.calls.get(li.dataset.callId); if (e) li.classList.toggle("hot", isHot(e.call)); } }, 1000);
+    setInterval(() => { tick(); if (S.me) renderTabCounts(); if (S.tab === "calls") for (const li of document.querySelectorAll(".call-item")) { const e = S.calls.get(li.dataset.callId); if (e) li.classList.toggle("hot", isHot(e.call)); } }, 1000);
     setInterval(() => { if (S.connected && S.me?.role === "supervisor") { if (S.tab === "district") refreshOverview(); if (S.tab === "service") loadServiceLevel(); } }, 5000);
     applyLanguage();
     if (S.token) { setConn("connecting"); connect(); } else { showLogin(); connect(); }

@@ -32,32 +32,33 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-// The operators behind the given ids: name, status, state, calls held.
-asio::awaitable<bool> load_operators(server_context& ctx, const std::vector<std::string>& ids,
-                                     const std::string& station_id, std::int64_t now_ms,
-                                     const std::set<std::string>& present,
+// The operators behind the given (station, operator) pairs: name, status, state, calls held. One
+// pipeline for the whole district.
+asio::awaitable<bool> load_operators(server_context& ctx,
+                                     const std::vector<std::pair<std::string, std::string>>& who,
+                                     std::int64_t now_ms, const std::set<std::string>& present,
                                      std::vector<adm::OperatorState>& out) {
     std::vector<std::vector<std::string>> cmds;
-    for (const auto& id : ids) {
+    for (const auto& [station, id] : who) {
         cmds.push_back(redis_cmd("HGET", "anx:operator:" + id, "name"));
         cmds.push_back(
             redis_cmd("HMGET", "anx:opstate:" + id, "status", "active", "wrap_until"));
     }
     auto replies = co_await ctx.store.redis().exec_many(std::move(cmds));
-    for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t i = 0; i < who.size(); ++i) {
         const auto& name = replies[2 * i];
         const auto& st = replies[2 * i + 1];
         if (!name.ok() || !st.ok() || st.reply.elements.size() != 3) co_return false;
         adm::OperatorState o;
-        o.set_id(ids[i]);
+        o.set_id(who[i].second);
         o.set_name(name.reply.str);
-        o.set_station_id(station_id);
+        o.set_station_id(who[i].first);
         const auto& e = st.reply.elements;
         o.set_status(e[0].is_nil() ? "logged_out" : e[0].str);
         auto active = e[1].is_nil() ? 0 : e[1].as_int();
         o.set_calls_held(static_cast<std::uint32_t>(std::max<std::int64_t>(active, 0)));
         o.set_state(operator_state(active, e[2].is_nil() ? 0 : e[2].as_int(), now_ms));
-        o.set_present(present.count(station_id + "/" + ids[i]) > 0);
+        o.set_present(present.count(who[i].first + "/" + who[i].second) > 0);
         out.push_back(std::move(o));
     }
     co_return true;
@@ -133,24 +134,25 @@ asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
         cmds.push_back(redis_cmd("SMEMBERS", "anx:station:" + s.id() + ":operators"));
     auto members = co_await ctx.store.redis().exec_many(std::move(cmds));
     std::map<std::string, adm::StationOverview*> by_id;
+    std::vector<std::pair<std::string, std::string>> who;  // (station, operator), sorted
     for (std::size_t i = 0; i < stations.size(); ++i) {
         if (!members[i].ok()) co_return false;
         auto* so = out.add_stations();
         *so->mutable_station() = stations[i];
         by_id[stations[i].id()] = so;
-        std::vector<std::string> ids;
-        for (const auto& m : members[i].reply.elements) ids.push_back(m.str);
-        std::sort(ids.begin(), ids.end());
-        std::vector<adm::OperatorState> ops;
-        if (!co_await load_operators(ctx, ids, stations[i].id(), now_ms, present, ops))
-            co_return false;
-        for (auto& o : ops) *so->add_operators() = std::move(o);
+        for (const auto& m : members[i].reply.elements) who.emplace_back(stations[i].id(), m.str);
     }
     std::sort(supervisors.begin(), supervisors.end());
-    std::vector<adm::OperatorState> sups;
-    if (!co_await load_operators(ctx, supervisors, command_centre_station, now_ms, present, sups))
-        co_return false;
-    for (auto& o : sups) *out.add_supervisors() = std::move(o);
+    for (const auto& s : supervisors) who.emplace_back(command_centre_station, s);
+    std::sort(who.begin(), who.end());
+    std::vector<adm::OperatorState> ops;
+    if (!co_await load_operators(ctx, who, now_ms, present, ops)) co_return false;
+    for (auto& o : ops) {
+        if (o.station_id() == command_centre_station)
+            *out.add_supervisors() = std::move(o);
+        else if (auto it = by_id.find(o.station_id()); it != by_id.end())
+            *it->second->add_operators() = std::move(o);
+    }
 
     auto open = co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
     if (!open.ok()) co_return false;

@@ -194,3 +194,37 @@ test("a dispatcher that loses Redis says so on the page, and the page works agai
     await a.context().close();
   }
 });
+
+test("a call nobody at a station can take reaches the command centre, stands out there, and a supervisor takes it", async () => {
+  const sup = await openConsole(browser, cluster, "sup-1");
+  try {
+    // No station operator is logged in now: the call goes straight to the command centre.
+    const press = cluster.press("dev-2", "sos");
+    const id = await press.callId();
+    await sup.waitForSelector(`${li(id)}.ringing.hot`);
+    await waitFor(() => sup.evaluate(() => window.anxin.ringing), "the command centre is rung");
+    assert.equal(await sup.textContent("#tab-hot"), "1");
+    assert.match(await sup.textContent(li(id)), /已升级至指挥中心/);
+    await sup.click('#tabs button[data-tab="district"]');
+    await sup.waitForSelector(`#map circle.call.hot[data-call-id="${id}"]`);
+    await screenshot(sup, "supervisor-escalated-call-on-map");
+    await sup.click('#tabs button[data-tab="calls"]');
+    await sup.click(li(id));
+    await sup.waitForSelector("#resident h2");
+    assert.match(await sup.textContent("#resident"), /王桂兰/);
+    await screenshot(sup, "supervisor-escalated-call");
+    await sup.keyboard.press("t");
+    await press.waitFor("OPERATOR ASSIGNED");
+    await sup.waitForSelector(`${li(id)}.held`);
+    await sup.selectOption("#outcome", "ambulance_called");
+    await sup.click("#btn-close");
+    await press.waitFor("CLOSED: outcome ambulance_called");
+    await sup.waitForSelector(li(id), { state: "detached" });
+    noPageErrors(sup);
+  } catch (e) {
+    console.log(cluster.logTail());
+    throw e;
+  } finally {
+    await sup.context().close();
+  }
+});
