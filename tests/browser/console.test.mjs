@@ -41,7 +41,8 @@ test("an operator is rung, takes the call, the device is told, the colleague see
     await a.waitForSelector(`${li(id)}.ringing`);
     await b.waitForSelector(`${li(id)}.ringing`);
     await waitFor(() => a.evaluate(() => window.anxin.ringing && window.anxin.ringCount > 0), "ring on A");
-    await waitFor(() => b.evaluate(() => window.anxin.ringCount > 0), "ring on B");
+    // The ring repeats until someone looks (one beep every 1.5 s).
+    await waitFor(() => b.evaluate(() => window.anxin.ringCount >= 2), "the ring repeats on B", 5000);
     assert.match(await a.textContent(li(id)), /跌倒/);
     // The wait clock ticks.
     const c1 = await a.textContent(`${li(id)} .ci-wait`);
@@ -226,5 +227,80 @@ test("a call nobody at a station can take reaches the command centre, stands out
     throw e;
   } finally {
     await sup.context().close();
+  }
+});
+
+test("an operator transfers a call to another station, switches status and language", async () => {
+  const a = await openConsole(browser, cluster, "op-a1");
+  const b = await openConsole(browser, cluster, "op-b1");
+  try {
+    // Away and back: the server confirms each.
+    await a.click("#btn-status");
+    await a.waitForSelector('#btn-status[data-status="away"]');
+    await a.click("#btn-status");
+    await a.waitForSelector('#btn-status[data-status="available"]');
+    // English and back.
+    await a.click("#btn-lang");
+    assert.match(await a.textContent("#btn-logout"), /Log out/);
+    assert.equal(await a.getAttribute("html", "lang"), "en");
+    await a.click("#btn-lang");
+    assert.match(await a.textContent("#btn-logout"), /退出/);
+
+    const press = cluster.press("dev-3", "inactivity");
+    const id = await press.callId();
+    await a.waitForSelector(li(id));
+    await a.click(li(id));
+    await a.click("#btn-take");
+    await a.waitForSelector(`${li(id)}.held`);
+    await a.fill("#note-text", "老人在宋庄女儿家，请宋庄驿站上门。");
+    await a.selectOption("#transfer-station", "st-b");
+    await a.click("#btn-transfer");
+    await a.waitForSelector(li(id), { state: "detached" });
+    // The other station is rung, with the note on the call.
+    await b.waitForSelector(`${li(id)}.ringing`);
+    await b.click(li(id));
+    await b.waitForSelector("#d-notes li");
+    assert.match(await b.textContent("#d-notes"), /宋庄驿站上门/);
+    await b.keyboard.press("t");
+    await b.waitForSelector(`${li(id)}.held`);
+    await b.selectOption("#outcome", "staff_visited");
+    await b.click("#btn-close");
+    await press.waitFor("CLOSED: outcome staff_visited");
+    noPageErrors(a, b);
+  } catch (e) {
+    console.log(cluster.logTail());
+    throw e;
+  } finally {
+    for (const p of [a, b]) await p.context().close();
+  }
+});
+
+test("with --map-tile-url the map draws the tiles under the district, aligned with the coordinates", async () => {
+  const tiled = new Cluster(["--map-tile-url", "http://tiles.invalid/{z}/{x}/{y}.png"]);
+  await tiled.start();
+  const sup = await openConsole(browser, tiled, "sup-1");
+  try {
+    await sup.click('#tabs button[data-tab="district"]');
+    await sup.waitForSelector('#map g.station-g[data-station-id="st-a"]');
+    const images = await sup.$$eval("#map image", (imgs) => imgs.map((i) =>
+      ({ href: i.getAttribute("href"), x: +i.getAttribute("x"), y: +i.getAttribute("y"), w: +i.getAttribute("width") })));
+    const tiles = images.map((i) => i.href);
+    assert.ok(tiles.length > 0, "tiles drawn");
+    // The tile that covers st-a (39.905 N, 116.655 E) by the Web Mercator tile maths is drawn
+    // where the station's marker is.
+    const st = await sup.$eval('#map g.station-g[data-station-id="st-a"] rect', (r) => ({ x: +r.getAttribute("x") + 5, y: +r.getAttribute("y") + 5 }));
+    const covers = images.some(({ href, x: ix, y: iy, w }) => {
+      if (!(ix <= st.x && st.x <= ix + w && iy <= st.y && st.y <= iy + w)) return false;
+      const [z, x, y] = href.match(/(\d+)\/(\d+)\/(\d+)\.png$/).slice(1).map(Number);
+      const n = 2 ** z;
+      const lon0 = (x / n) * 360 - 180, lon1 = ((x + 1) / n) * 360 - 180;
+      const lat = (t) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * t) / n))) * 180) / Math.PI;
+      return lon0 <= 116.655 && 116.655 < lon1 && lat(y + 1) <= 39.905 && 39.905 < lat(y);
+    });
+    assert.ok(covers, "a tile covers station st-a: " + tiles.join(" "));
+    noPageErrors(sup);
+  } finally {
+    await sup.context().close();
+    await tiled.stop();
   }
 });

@@ -73,9 +73,10 @@ export async function waitFor(fn, what, timeoutMs = 15000) {
 }
 
 export class Cluster {
-  constructor() {
+  constructor(extraDispatcherArgs = []) {
     this.dir = mkdtempSync(path.join(tmpdir(), "anxb-"));
     this.procs = [];
+    this.extraArgs = extraDispatcherArgs;
   }
   async start() {
     this.devicePort = await freePort();
@@ -111,7 +112,7 @@ export class Cluster {
       "--bind", "127.0.0.1", "--device-port", String(this.devicePort), "--http-port", String(this.httpPort),
       "--redis", this.redisSock, "--data-dir", path.join(this.dir, "dispatcher"), "--admin-token", adminToken,
       "--instance", "browser-test", "--pbkdf2-iterations", "1000", "--wrap-up", "0", "--reconnect-grace", "60",
-      "--tier-timeout", "30", "--escalation-limit", "120"]);
+      "--tier-timeout", "30", "--escalation-limit", "120", ...this.extraArgs]);
     await waitFor(async () => (await this.http("GET", "/healthz")).status === 200, "dispatcher /healthz");
   }
   // SIGKILL: the dispatcher vanishes the way a crash or a power cut makes it vanish.

@@ -176,3 +176,22 @@ TEST_F(WebConsoleApi, OverviewAndSearchShowTheCallAndWhoHasIt) {
 }
 
 }  // namespace
+
+namespace {
+
+class WebConsoleMapTiles : public anxin::test::cluster_test {
+  protected:
+    void SetUp() override {
+        start_cluster({"--map-tile-url", "http://tiles.example.internal/{z}/{x}/{y}.png"});
+    }
+};
+
+TEST_F(WebConsoleMapTiles, TheOverviewTellsThePageWhereTilesAre) {
+    auto r = c->http("GET", "/api/overview");
+    ASSERT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find(R"("map_tile_url":"http://tiles.example.internal/{z}/{x}/{y}.png")"),
+              std::string::npos)
+        << r.body;
+}
+
+}  // namespace
