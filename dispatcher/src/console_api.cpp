@@ -41,8 +41,7 @@ asio::awaitable<bool> load_operators(server_context& ctx,
     std::vector<std::vector<std::string>> cmds;
     for (const auto& [station, id] : who) {
         cmds.push_back(redis_cmd("HGET", "anx:operator:" + id, "name"));
-        cmds.push_back(
-            redis_cmd("HMGET", "anx:opstate:" + id, "status", "active", "wrap_until"));
+        cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + id, "status", "active", "wrap_until"));
     }
     auto replies = co_await ctx.store.redis().exec_many(std::move(cmds));
     for (std::size_t i = 0; i < who.size(); ++i) {
@@ -74,17 +73,16 @@ std::string operator_state(std::int64_t active_calls, std::int64_t wrap_until_ms
 }
 
 bool call_matches(const adm::CallSummary& c, std::string_view q) {
-    const std::string hay = lower(c.id() + "\n" + c.resident_id() + "\n" + c.resident_name() +
-                                  "\n" + c.device_id() + "\n" + c.station_id() + "\n" +
-                                  c.station_name() + "\n" + c.operator_id() + "\n" +
-                                  c.alarm_type() + "\n" + c.state() + "\n" + c.outcome());
+    const std::string hay =
+        lower(c.id() + "\n" + c.resident_id() + "\n" + c.resident_name() + "\n" + c.device_id() +
+              "\n" + c.station_id() + "\n" + c.station_name() + "\n" + c.operator_id() + "\n" +
+              c.alarm_type() + "\n" + c.state() + "\n" + c.outcome());
     const std::string needle = lower(q);
     std::size_t pos = 0;
     while (pos < needle.size()) {
         auto end = needle.find(' ', pos);
         if (end == std::string::npos) end = needle.size();
-        if (end > pos && hay.find(needle.substr(pos, end - pos)) == std::string::npos)
-            return false;
+        if (end > pos && hay.find(needle.substr(pos, end - pos)) == std::string::npos) return false;
         pos = end + 1;
     }
     return true;

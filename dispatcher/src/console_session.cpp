@@ -257,9 +257,9 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         send_error(req_id, "unavailable", "directory unavailable, try again");
         co_return;
     }
-    bool ok = st == lookup_status::found &&
-              (token_ok ||
-               co_await ctx_.dir.verify_password(std::move(password), rec.password_hash));
+    bool ok =
+        st == lookup_status::found &&
+        (token_ok || co_await ctx_.dir.verify_password(std::move(password), rec.password_hash));
     if (closed_) co_return;
     if (!ok) {
         ++ctx_.stats.console_login_failures;

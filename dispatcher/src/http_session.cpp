@@ -114,18 +114,26 @@ std::string query_param(std::string_view query, std::string_view name) {
     return {};
 }
 
-asio::awaitable<response> report(const request& req, server_context& ctx, std::string_view query) {
+// The query's from/to (epoch ms or YYYY-MM-DD; default the last 24 h); false if malformed.
+bool time_range(std::string_view query, std::int64_t& from, std::int64_t& to) {
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"),
-                format = query_param(query, "format");
-    std::int64_t from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
-    std::int64_t to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
-    if (from < 0 || to < 0 || to <= from) {
-        co_return error(req, http::status::bad_request, "bad_range",
-                        "from/to must be epoch milliseconds or YYYY-MM-DD, with from < to");
-    }
+    std::string from_s = query_param(query, "from"), to_s = query_param(query, "to");
+    from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
+    to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
+    return from >= 0 && to >= 0 && to > from;
+}
+
+response bad_range(const request& req) {
+    return error(req, http::status::bad_request, "bad_range",
+                 "from/to must be epoch milliseconds or YYYY-MM-DD, with from < to");
+}
+
+asio::awaitable<response> report(const request& req, server_context& ctx, std::string_view query) {
+    std::int64_t from = 0, to = 0;
+    if (!time_range(query, from, to)) co_return bad_range(req);
+    const std::string format = query_param(query, "format");
     if (!format.empty() && format != "json" && format != "csv") {
         co_return error(req, http::status::bad_request, "bad_format", "format must be json or csv");
     }
@@ -168,6 +176,24 @@ asio::awaitable<response> report(const request& req, server_context& ctx, std::s
     if (format == "csv")
         co_return reply(req, http::status::ok, report_csv(rep), "text/csv; charset=utf-8");
     co_return reply(req, http::status::ok, to_json(rep));
+}
+
+asio::awaitable<response> search(const request& req, server_context& ctx, std::string_view query) {
+    std::int64_t from = 0, to = 0;
+    if (!time_range(query, from, to)) co_return bad_range(req);
+    std::size_t limit = 200;
+    if (std::string limit_s = query_param(query, "limit"); !limit_s.empty()) {
+        limit = static_cast<std::size_t>(std::strtoul(limit_s.c_str(), nullptr, 10));
+        if (limit < 1 || limit > 5000)
+            co_return error(req, http::status::bad_request, "bad_limit", "limit is 1..5000");
+    }
+    const std::string q = url_decode(query_param(query, "q"));
+    if (q.size() > 200)
+        co_return error(req, http::status::bad_request, "bad_query", "q is at most 200 bytes");
+    adm::CallList list;
+    if (!co_await search_calls(ctx, from, to, q, limit, list))
+        co_return error(req, http::status::service_unavailable, "unavailable", "store unavailable");
+    co_return reply(req, http::status::ok, to_json(list));
 }
 
 asio::awaitable<response> handle(const request& req, server_context& ctx) {
@@ -226,8 +252,8 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
                                                       : access::supervisor;
     if (who < needed)
         co_return error(req, http::status::forbidden, "forbidden",
-                        "this session may not " + std::string(read_only ? "read" : "change") +
-                            " " + std::string(target));
+                        "this session may not " + std::string(read_only ? "read" : "change") + " " +
+                            std::string(target));
 
     if (target == "/api/provision") {
         if (req.method() != http::verb::post)
@@ -273,30 +299,7 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
     if (target == "/api/calls") {
         if (req.method() != http::verb::get)
             co_return error(req, http::status::method_not_allowed, "method", "GET only");
-        auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-        std::string from_s = query_param(query, "from"), to_s = query_param(query, "to"),
-                    limit_s = query_param(query, "limit");
-        std::int64_t from = from_s.empty() ? now_ms - 24 * 3600 * 1000LL : parse_time_bound(from_s);
-        std::int64_t to = to_s.empty() ? now_ms + 1 : parse_time_bound(to_s);
-        if (from < 0 || to < 0 || to <= from)
-            co_return error(req, http::status::bad_request, "bad_range",
-                            "from/to must be epoch milliseconds or YYYY-MM-DD, with from < to");
-        std::size_t limit = 200;
-        if (!limit_s.empty()) {
-            limit = static_cast<std::size_t>(std::strtoul(limit_s.c_str(), nullptr, 10));
-            if (limit < 1 || limit > 5000)
-                co_return error(req, http::status::bad_request, "bad_limit", "limit is 1..5000");
-        }
-        const std::string q = url_decode(query_param(query, "q"));
-        if (q.size() > 200)
-            co_return error(req, http::status::bad_request, "bad_query", "q is at most 200 bytes");
-        adm::CallList list;
-        if (!co_await search_calls(ctx, from, to, q, limit, list))
-            co_return error(req, http::status::service_unavailable, "unavailable",
-                            "store unavailable");
-        co_return reply(req, http::status::ok, to_json(list));
+        co_return co_await search(req, ctx, query);
     }
     constexpr std::string_view calls_prefix = "/api/calls/";
     if (target.substr(0, calls_prefix.size()) == calls_prefix) {

@@ -29,11 +29,10 @@ asio::awaitable<std::string> session_tokens::issue(const console_identity& who) 
 }
 
 asio::awaitable<std::optional<console_identity>> session_tokens::check(const std::string& token,
-                                                                      bool* unavailable) {
+                                                                       bool* unavailable) {
     if (unavailable) *unavailable = false;
     // Tokens are ours: 32 hex digits. Anything else is not worth a round trip.
-    if (token.size() != 32 ||
-        token.find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (token.size() != 32 || token.find_first_not_of("0123456789abcdef") != std::string::npos)
         co_return std::nullopt;
     auto cmd = redis_cmd("GETEX", session_key(token), "EX", std::to_string(ttl_.count()));
     auto r = co_await redis_.exec(std::move(cmd));

@@ -33,8 +33,8 @@ class WebConsoleApi : public anxin::test::cluster_test {
         return r->login_ok().session_token();
     }
     anxin::sim::http_result get(const std::string& target, const std::string& token) {
-        return anxin::sim::http_request("127.0.0.1", c->dispatcher().http_port(), "GET", target,
-                                        "", token);
+        return anxin::sim::http_request("127.0.0.1", c->dispatcher().http_port(), "GET", target, "",
+                                        token);
     }
     template <class M>
     M parse(const std::string& json) {
@@ -82,8 +82,7 @@ TEST_F(WebConsoleApi, SessionTokensAuthoriseReadsByRoleAndNeverWrites) {
     EXPECT_EQ(c->http("GET", "/api/overview").status, 200);  // the admin token still works
     // Only a hash of the token is in Redis.
     EXPECT_EQ(c->redis().integer_command("EXISTS anx:session:" + sup_token), 0);
-    EXPECT_EQ(c->redis().integer_command("EXISTS " + anxin::dispatcher::session_key(sup_token)),
-              1);
+    EXPECT_EQ(c->redis().integer_command("EXISTS " + anxin::dispatcher::session_key(sup_token)), 1);
 }
 
 TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
@@ -98,9 +97,8 @@ TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
     req.set_req("t");
     req.mutable_login()->set_session_token(token);
     ASSERT_TRUE(again->send(req));
-    auto ok = wait_for(*again, [](const cv::ConsoleEvent& e) {
-        return e.has_login_ok() || e.has_error();
-    });
+    auto ok = wait_for(*again,
+                       [](const cv::ConsoleEvent& e) { return e.has_login_ok() || e.has_error(); });
     ASSERT_TRUE(ok && ok->has_login_ok());
     EXPECT_EQ(ok->login_ok().operator_id(), "op-a1");
     EXPECT_EQ(ok->login_ok().session_token(), token);
@@ -114,9 +112,8 @@ TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
     auto third = std::make_unique<anxin::sim::console_link>(c->io);
     ASSERT_TRUE(third->connect("127.0.0.1", c->dispatcher().http_port(), 5s));
     ASSERT_TRUE(third->send(req));
-    auto refused = wait_for(*third, [](const cv::ConsoleEvent& e) {
-        return e.has_login_ok() || e.has_error();
-    });
+    auto refused = wait_for(
+        *third, [](const cv::ConsoleEvent& e) { return e.has_login_ok() || e.has_error(); });
     ASSERT_TRUE(refused && refused->has_error());
     EXPECT_EQ(refused->error().code(), "bad_credentials");
 }

@@ -41,7 +41,7 @@ class session_tokens {
     // The identity behind a token, renewing its TTL; nullopt when unknown, expired, malformed or
     // Redis is unavailable (callers answer 401 either way; `unavailable` says which).
     boost::asio::awaitable<std::optional<console_identity>> check(const std::string& token,
-                                                                 bool* unavailable = nullptr);
+                                                                  bool* unavailable = nullptr);
     boost::asio::awaitable<void> revoke(const std::string& token);
 
   private:
