@@ -119,6 +119,9 @@
   }
   function beep() {
     hooks.ringCount++;
+    document.title = (hooks.ringCount % 2 ? "🔔 " + t("new_call") + " · " : "") + t("app_title");
+    // Browsers keep a page silent until it is clicked (e.g. after a reload): say so, loudly.
+    $("btn-sound").hidden = !!audio && audio.state === "running";
     if (!audio) return;
     try {
       const t0 = audio.currentTime;
@@ -142,6 +145,7 @@
     } else if (!should && ringTimer) {
       clearInterval(ringTimer);
       ringTimer = null;
+      document.title = t("app_title");
     }
     hooks.ringing = should;
   }
@@ -755,6 +759,7 @@
       const [x, y] = home ? [px(home[1]), py(home[0])] : st ? [st[0] + 12, st[1] - 12] : [W - 30, 30];
       if (st && home) root.append(svg("line", { class: "link", x1: x, y1: y, x2: st[0], y2: st[1] }));
       const g = svg("g", { class: "call-g", "data-call-id": c.id });
+      g.addEventListener("click", () => { showTab("calls"); select(c.id); });
       g.append(svg("title", {}, `${c.id} ${typeName(c.alarm_type)} · ${stateName(c.state)} · ${c.station_name || ""}`));
       g.append(svg("circle", { class: `call p${num(c.priority) || 3}` + (isHot(c) ? " hot" : ""), "data-call-id": c.id, cx: x, cy: y, r: isHot(c) ? 11 : 8 }));
       g.append(svg("text", { class: "call-label", x: x + 13, y: y + 4 }, `${typeName(c.alarm_type)} ${c.id}`));
@@ -887,6 +892,7 @@
       applyLanguage();
     });
     $("btn-take").addEventListener("click", () => take());
+    $("btn-sound").addEventListener("click", () => { ensureAudio(); setTimeout(() => { $("btn-sound").hidden = !!audio && audio.state === "running"; }, 200); });
     $("btn-close").addEventListener("click", closeSelected);
     $("btn-note").addEventListener("click", addNote);
     $("btn-transfer").addEventListener("click", transfer);

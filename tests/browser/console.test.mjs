@@ -43,6 +43,8 @@ test("an operator is rung, takes the call, the device is told, the colleague see
     await waitFor(() => a.evaluate(() => window.anxin.ringing && window.anxin.ringCount > 0), "ring on A");
     // The ring repeats until someone looks (one beep every 1.5 s).
     await waitFor(() => b.evaluate(() => window.anxin.ringCount >= 2), "the ring repeats on B", 5000);
+    // Sound is on (the login click unlocked it), so no "click to turn the ring on" warning.
+    assert.equal(await a.isVisible("#btn-sound"), false);
     assert.match(await a.textContent(li(id)), /跌倒/);
     // The wait clock ticks.
     const c1 = await a.textContent(`${li(id)} .ci-wait`);
@@ -246,6 +248,12 @@ test("an operator transfers a call to another station, switches status and langu
     await a.click("#btn-lang");
     assert.match(await a.textContent("#btn-logout"), /退出/);
 
+    // A reload keeps the session (the token, not the password) but browsers keep a reloaded page
+    // silent until it is clicked: the page says so when it rings.
+    await b.reload();
+    await b.waitForSelector("#who:not([hidden])");
+    assert.equal(await b.isVisible("#view-login"), false);
+
     const press = cluster.press("dev-3", "inactivity");
     const id = await press.callId();
     await a.waitForSelector(li(id));
@@ -258,6 +266,9 @@ test("an operator transfers a call to another station, switches status and langu
     await a.waitForSelector(li(id), { state: "detached" });
     // The other station is rung, with the note on the call.
     await b.waitForSelector(`${li(id)}.ringing`);
+    await b.waitForSelector("#btn-sound:not([hidden])");
+    await b.click("#btn-sound");
+    await b.waitForSelector("#btn-sound", { state: "hidden" });
     await b.click(li(id));
     await b.waitForSelector("#d-notes li");
     assert.match(await b.textContent("#d-notes"), /宋庄驿站上门/);
