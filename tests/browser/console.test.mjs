@@ -211,8 +211,9 @@ test("a call nobody at a station can take reaches the command centre, stands out
     await sup.click('#tabs button[data-tab="district"]');
     await sup.waitForSelector(`#map circle.call.hot[data-call-id="${id}"]`);
     await screenshot(sup, "supervisor-escalated-call-on-map");
-    await sup.click('#tabs button[data-tab="calls"]');
-    await sup.click(li(id));
+    // Clicking the call on the map opens it.
+    await sup.click(`#map g.call-g[data-call-id="${id}"] circle`);
+    await sup.waitForSelector(`${li(id)}.selected`);
     await sup.waitForSelector("#resident h2");
     assert.match(await sup.textContent("#resident"), /王桂兰/);
     await screenshot(sup, "supervisor-escalated-call");
