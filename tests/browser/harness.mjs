@@ -166,7 +166,9 @@ export async function launchBrowser() {
 export async function openConsole(browser, cluster, op, { lang } = {}) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "zh-CN" });
   const page = await context.newPage();
+  // Script errors and console errors (a CSP violation, a failed request) fail the test.
   page.on("pageerror", (e) => { page.errors = (page.errors || []).concat(String(e)); });
+  page.on("console", (m) => { if (m.type() === "error") page.errors = (page.errors || []).concat(m.text()); });
   if (lang) await page.addInitScript((l) => localStorage.setItem("anxin.lang", l), lang);
   await page.goto(cluster.url);
   await page.fill("#login-op", op);
