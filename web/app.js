@@ -179,20 +179,39 @@
       setConn("ok");
     };
     ws.onmessage = (m) => {
+      lastHeard = Date.now();
       let ev;
       try { ev = JSON.parse(m.data); } catch (e) { return; }
       onEvent(ev);
     };
-    ws.onclose = () => {
-      S.connected = false;
-      ws = null;
-      S.attempts++;
-      setConn("down");
-      // 0.5 s, 1 s, 2 s, 4 s, then every 5 s (with jitter so a restarted server is not stormed).
-      const delay = Math.min(5000, 500 * Math.pow(2, Math.min(S.attempts - 1, 4))) * (0.8 + Math.random() * 0.4);
-      reconnectTimer = setTimeout(connect, delay);
-      updateRinging();
-    };
+    ws.onclose = socketClosed;
+    lastHeard = Date.now();
+  }
+  function socketClosed() {
+    S.connected = false;
+    ws = null;
+    S.attempts++;
+    setConn("down");
+    // 0.5 s, 1 s, 2 s, 4 s, then every 5 s (with jitter so a restarted server is not stormed).
+    const delay = Math.min(5000, 500 * Math.pow(2, Math.min(S.attempts - 1, 4))) * (0.8 + Math.random() * 0.4);
+    clearTimeout(reconnectTimer);
+    reconnectTimer = setTimeout(connect, delay);
+    updateRinging();
+  }
+  // A link that dies silently (a cable, a sleeping laptop, a NAT timeout) never fires onclose on
+  // its own: ping after 10 s of silence, give the socket up after 25 s.
+  let lastHeard = Date.now();
+  function watchdog() {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    const quiet = Date.now() - lastHeard;
+    if (quiet > 25000) {
+      const dead = ws;
+      dead.onclose = null;
+      try { dead.close(); } catch (e) { /* already gone */ }
+      socketClosed();
+    } else if (quiet > 10000) {
+      ws.send(JSON.stringify({ req: "ping", ping: {} }));
+    }
   }
   function setConn(kind) {
     const c = $("conn");
@@ -236,8 +255,9 @@
     if (ev.withdrawn) {
       const w = ev.withdrawn;
       const entry = S.calls.get(w.call_id);
-      // A supervisor still sees an open call that was taken by someone else.
-      if (S.me?.role === "supervisor" && entry && w.reason === "taken") {
+      // A supervisor still sees an open call that is no longer on offer to them (taken by
+      // someone else, rerouted); call_changed says when it closes.
+      if (S.me?.role === "supervisor" && entry) {
         entry.offered = false; entry.seen = true; render(); updateRinging(); return;
       }
       if (entry) {
@@ -904,6 +924,7 @@
     // Any click may unlock audio (browsers need a gesture after a reload).
     document.addEventListener("click", ensureAudio);
     setInterval(() => { tick(); if (S.me) renderTabCounts(); if (S.tab === "calls") for (const li of document.querySelectorAll(".call-item")) { const e = S.calls.get(li.dataset.callId); if (e) li.classList.toggle("hot", isHot(e.call)); } }, 1000);
+    setInterval(watchdog, 5000);
     setInterval(() => { if (S.connected && S.me?.role === "supervisor") { if (S.tab === "district") refreshOverview(); if (S.tab === "service") loadServiceLevel(); } }, 5000);
     applyLanguage();
     if (S.token) { setConn("connecting"); connect(); } else { showLogin(); connect(); }

@@ -322,3 +322,21 @@ test("with --map-tile-url the map draws the tiles under the district, aligned wi
     await tiled.stop();
   }
 });
+
+test("a connection that goes silent without closing is noticed and replaced", async () => {
+  const a = await openConsole(browser, cluster, "op-a1");
+  try {
+    const logins = await a.evaluate(() => window.anxin.logins);
+    cluster.freezeDispatcher();
+    // The page pings after 10 s of silence and gives the socket up after 25 s.
+    await a.waitForSelector('#banner[data-kind="disconnected"]:not([hidden])', { timeout: 40000 });
+    cluster.thawDispatcher();
+    await a.waitForSelector("#banner[hidden]", { state: "attached", timeout: 30000 });
+    await waitFor(() => a.evaluate((n) => window.anxin.logins > n, logins), "logged in again");
+    assert.equal(await a.isVisible("#view-login"), false);
+    noPageErrors(a, outage);
+  } finally {
+    cluster.thawDispatcher();
+    await a.context().close();
+  }
+});

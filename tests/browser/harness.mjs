@@ -122,6 +122,10 @@ export class Cluster {
     p.kill("SIGKILL");
     await gone;
   }
+  // SIGSTOP / SIGCONT: the dispatcher's sockets stay open but nothing answers (a hung process, a
+  // link that died without a FIN).
+  freezeDispatcher() { this.dispatcher.kill("SIGSTOP"); }
+  thawDispatcher() { this.dispatcher.kill("SIGCONT"); }
   get url() { return `http://127.0.0.1:${this.httpPort}/`; }
   async http(method, target, body, token) {
     try {
