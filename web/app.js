@@ -848,10 +848,13 @@
     ev?.preventDefault();
     const q = $("search-q").value.trim();
     const params = new URLSearchParams({ q, limit: "200" });
-    if ($("search-from").value) params.set("from", $("search-from").value);
+    // Days are the operator's local days (Beijing), not UTC ones; by default the last 7 days.
+    const localDay = (v) => new Date(v + "T00:00:00").getTime();
+    params.set("from", String($("search-from").value ? localDay($("search-from").value) : now() - 7 * 86400000));
     if ($("search-to").value) {
-      const d = new Date($("search-to").value + "T00:00:00Z");
-      params.set("to", String(d.getTime() + 86400000));
+      const end = new Date(localDay($("search-to").value));
+      end.setDate(end.getDate() + 1);
+      params.set("to", String(end.getTime()));
     }
     let list;
     try { list = await api("/api/calls?" + params.toString()); } catch (e) { toast(String(e.message), true); return; }

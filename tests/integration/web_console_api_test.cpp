@@ -83,6 +83,10 @@ TEST_F(WebConsoleApi, SessionTokensAuthoriseReadsByRoleAndNeverWrites) {
     // Only a hash of the token is in Redis.
     EXPECT_EQ(c->redis().integer_command("EXISTS anx:session:" + sup_token), 0);
     EXPECT_EQ(c->redis().integer_command("EXISTS " + anxin::dispatcher::session_key(sup_token)), 1);
+    // Valid for 12 h after its last use.
+    auto ttl = c->redis().integer_command("TTL " + anxin::dispatcher::session_key(sup_token));
+    EXPECT_GT(ttl, 12 * 3600 - 60);
+    EXPECT_LE(ttl, 12 * 3600);
 }
 
 TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
