@@ -625,7 +625,8 @@
     const calls = sortedCalls();
     const k = ev.key.toLowerCase();
     if (k === "t" || ev.key === "Enter") {
-      let id = S.selected;
+      // The call with the keyboard focus, else the selected one, else the first waiting one.
+      let id = document.activeElement?.dataset?.callId || S.selected;
       const cur = id && S.calls.get(id);
       if (!cur || cur.held) id = calls.find((c) => !c.held && c.call.state !== "accepted")?.call.id;
       if (id) { select(id); take(id); }
@@ -773,6 +774,10 @@
       g.append(svg("rect", { class: "station " + (staffed.has(s.id) ? "ok" : "none"), x: x - 5, y: y - 5, width: 10, height: 10, rx: 2 }));
       root.append(g);
     }
+    // Labels for the calls that matter most (a surge would bury the map in text); every call has
+    // its tooltip and opens on click.
+    const labelled = new Set([...calls].sort((x, y) => (isHot(y) - isHot(x)) || (num(x.priority) - num(y.priority)))
+      .slice(0, 12).map((c) => c.id));
     for (const c of calls) {
       const home = homes.get(c.id);
       const st = stationXY.get(c.station_id);
@@ -782,7 +787,7 @@
       g.addEventListener("click", () => { showTab("calls"); select(c.id); });
       g.append(svg("title", {}, `${c.id} ${typeName(c.alarm_type)} · ${stateName(c.state)} · ${c.station_name || ""}`));
       g.append(svg("circle", { class: `call p${num(c.priority) || 3}` + (isHot(c) ? " hot" : ""), "data-call-id": c.id, cx: x, cy: y, r: isHot(c) ? 11 : 8 }));
-      g.append(svg("text", { class: "call-label", x: x + 13, y: y + 4 }, `${typeName(c.alarm_type)} ${c.id}`));
+      if (labelled.has(c.id)) g.append(svg("text", { class: "call-label", x: x + 13, y: y + 4 }, `${typeName(c.alarm_type)} ${c.id}`));
       root.append(g);
     }
     box.replaceChildren(root);
