@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <iostream>
 #include <map>
 #include <set>
@@ -358,6 +359,49 @@ TEST_F(Faults, RedisOutageIsShownToConsolesAndEverythingResumes) {
     auto c1 = c->console("op-c1");
     ASSERT_TRUE(c1);
     EXPECT_TRUE(wait_for(*c1, offer_of(call), 8s));
+}
+
+// Redis hangs (SIGSTOP) instead of going away: hiredis would wait forever; the dispatcher's own
+// command timeout (3 s) turns the wait into a nack, and after SIGCONT the re-sent alarm is stored
+// once (the script may have run after all: the re-send then gets the original call id).
+TEST_F(Faults, HungRedisMeansANackWithinTheCommandTimeoutNeverAFalseAck) {
+    start_cluster({});
+    auto a1 = c->console("op-a1");
+    auto dev = c->device("dev-1");
+    ASSERT_TRUE(a1 && dev);
+    c->redis().signal(SIGSTOP);
+    const auto t0 = clock_type::now();
+    ASSERT_TRUE(dev->send(make_alarm(5)));
+    auto first = wait_for(
+        *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); },
+        8s);
+    const double waited = std::chrono::duration<double>(clock_type::now() - t0).count();
+    c->redis().signal(SIGCONT);
+    ASSERT_TRUE(first) << "no answer at all while Redis hung";
+    EXPECT_TRUE(first->has_alarm_nack()) << first->DebugString();
+    std::cout << "[ figure ] Redis hung: alarm nacked after " << waited * 1000 << " ms"
+              << std::endl;
+    EXPECT_LT(waited, 4.5);
+
+    std::string call;
+    for (int i = 0; i < 40 && call.empty(); ++i) {
+        if (!dev->send(make_alarm(5))) {
+            dev = c->device("dev-1");  // the link may have been dropped meanwhile
+            if (!dev) {
+                std::this_thread::sleep_for(250ms);
+                continue;
+            }
+            continue;
+        }
+        auto r = wait_for(
+            *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); },
+            2s);
+        if (r && r->has_alarm_ack()) call = r->alarm_ack().call_id();
+        else std::this_thread::sleep_for(250ms);
+    }
+    ASSERT_FALSE(call.empty());
+    EXPECT_EQ(c->redis().get("anx:call:next"), "1");
+    EXPECT_TRUE(wait_for(*a1, offer_of(call), 5s));
 }
 
 }  // namespace

@@ -52,6 +52,7 @@ class redis_server {
     bool start();
     void stop();
     void kill9();
+    void signal(int sig) { proc_.signal(sig); }  // e.g. SIGSTOP: a Redis that hangs
     std::string socket_path() const { return (dir_ / "redis.sock").string(); }
     // A blocking hiredis connection for assertions on the stored state.
     redisContext* client();
