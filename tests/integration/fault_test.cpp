@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 namespace dv = anxin::device::v1;
 namespace cv = anxin::console::v1;
 using anxin::test::make_alarm;
+using anxin::test::offer_of;
 using anxin::test::wait_for;
 using clock_type = std::chrono::steady_clock;
 
@@ -27,11 +28,7 @@ namespace {
 class Faults : public anxin::test::cluster_test {
   protected:
     std::string hget(const std::string& key, const std::string& field) {
-        auto* r = static_cast<redisReply*>(
-            redisCommand(c->redis().client(), "HGET %s %s", key.c_str(), field.c_str()));
-        std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
-        if (r) freeReplyObject(r);
-        return out;
+        return c->redis().hget(key, field);
     }
     std::vector<std::string> history_events(const std::string& call) {
         std::vector<std::string> out;
@@ -49,11 +46,6 @@ class Faults : public anxin::test::cluster_test {
         bool yes = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         if (r) freeReplyObject(r);
         return yes;
-    }
-    static auto offer_of(const std::string& call) {
-        return [call](const cv::ConsoleEvent& e) {
-            return e.has_offer() && e.offer().call().id() == call;
-        };
     }
     static std::string press(anxin::sim::device_link& dev, std::uint32_t seq,
                              bool* duplicate = nullptr) {

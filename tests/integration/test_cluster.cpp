@@ -156,6 +156,14 @@ std::string redis_server::get(const std::string& key) {
     return out;
 }
 
+std::string redis_server::hget(const std::string& key, const std::string& field) {
+    auto* r = static_cast<redisReply*>(
+        redisCommand(client(), "HGET %s %s", key.c_str(), field.c_str()));
+    std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+    if (r) freeReplyObject(r);
+    return out;
+}
+
 long long redis_server::integer_command(const std::string& cmd) {
     auto* r = static_cast<redisReply*>(redisCommand(client(), cmd.c_str()));
     long long out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

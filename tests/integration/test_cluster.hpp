@@ -57,6 +57,7 @@ class redis_server {
     // A blocking hiredis connection for assertions on the stored state.
     redisContext* client();
     std::string get(const std::string& key);
+    std::string hget(const std::string& key, const std::string& field);
     long long integer_command(const std::string& cmd);  // e.g. "ZCARD anx:calls:open"
 
   private:
@@ -165,6 +166,13 @@ class cluster_test : public ::testing::Test {
     void TearDown() override;
     std::unique_ptr<cluster> c;
 };
+
+// A predicate for wait_for: an offer of this call.
+inline auto offer_of(const std::string& call) {
+    return [call](const anxin::console::v1::ConsoleEvent& e) {
+        return e.has_offer() && e.offer().call().id() == call;
+    };
+}
 
 anxin::device::v1::DeviceMessage make_alarm(
     std::uint32_t seq, anxin::device::v1::AlarmType type = anxin::device::v1::SOS);
