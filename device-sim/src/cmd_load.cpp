@@ -24,11 +24,14 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
+#include <string_view>
 #include <unordered_map>
 
 namespace asio = boost::asio;
@@ -71,8 +74,8 @@ struct engine;
 // One simulated button. Lives as long as the engine; reconnects by itself.
 class sim_device : public std::enable_shared_from_this<sim_device> {
   public:
-    sim_device(engine& e, device_entry entry, std::string source_ip)
-        : e_(e), entry_(std::move(entry)), source_ip_(std::move(source_ip)) {}
+    sim_device(engine& e, device_entry entry, std::string source_ip, std::size_t server)
+        : e_(e), entry_(std::move(entry)), source_ip_(std::move(source_ip)), server_(server) {}
     void start(clock_type::duration delay);
     void press(std::shared_ptr<press_record> p);
     bool online() const { return online_; }
@@ -111,6 +114,7 @@ class sim_device : public std::enable_shared_from_this<sim_device> {
     std::map<std::string, std::shared_ptr<press_record>> by_call_;
     int generation_ = 0;
     std::chrono::milliseconds slow_pause_{0};
+    std::size_t server_ = 0;  // index into engine::servers
 };
 
 struct engine {
@@ -124,7 +128,9 @@ struct engine {
     std::unordered_map<std::string, std::shared_ptr<press_record>> by_call;  // for bots
     std::vector<std::shared_ptr<press_record>> presses;
     std::vector<std::shared_ptr<sim_device>> devices;
-    tcp::endpoint server;
+    // Dispatcher instances (--servers): device i starts with servers[i % n] and moves to the next
+    // one when its link fails, as a device with a list of server addresses does.
+    std::vector<tcp::endpoint> servers;
 };
 
 void sim_device::start(clock_type::duration delay) {
@@ -151,7 +157,8 @@ void sim_device::connect() {
     writing_ = false;
     connect_started_ = clock_type::now();
     sock_->async_connect(
-        e_.server, [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+        e_.servers[server_ % e_.servers.size()],
+        [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
             if (gen != self->generation_) return;
             if (ec) {
                 self->drop("connect");
@@ -164,7 +171,8 @@ void sim_device::connect() {
 }
 
 void sim_device::drop(const char* why) {
-    (void)why;
+    // A failed link (not a churn bounce we caused): try the next server address.
+    if (std::string_view(why) != "churn") ++server_;
     if (online_) ++e_.stats.disconnects;
     online_ = false;
     connecting_ = false;
@@ -369,6 +377,132 @@ std::string json_histogram(const latency_histogram& h) {
     return buf;
 }
 
+struct bot_config {
+    bool never_accept = false;
+    double accept_delay = 2, close_delay = 3;
+};
+
+// One bot operator: takes what it is offered after a random delay around accept_delay, closes it
+// after one around close_delay, and sets itself available again if the server sets it away.
+class bot {
+  public:
+    bot(engine& e, const bot_config& cfg, operator_entry op,
+        const std::vector<std::pair<std::string, unsigned short>>& consoles, std::size_t first)
+        : e_(e), cfg_(cfg), op_(std::move(op)), consoles_(consoles), next_(first) {}
+
+    bool logged_in() const { return link_ && !link_->closed() && logged_in_; }
+    // Connects and logs in (blocking up to a few seconds; other links keep running meanwhile).
+    void log_in() {
+        const auto& [host, port] = consoles_[next_ % consoles_.size()];
+        link_ = std::make_unique<console_link>(e_.io);
+        logged_in_ = false;
+        ++generation_;
+        if (link_->connect(host, port, 3s)) {
+            auto r = link_->login(op_.operator_id, op_.password, 10s);
+            logged_in_ = r && r->has_login_ok();
+        }
+        if (!logged_in_) {
+            link_->close();
+            ++next_;  // that instance is not answering: try the next one
+            backoff_ = std::min(backoff_ * 2, 4000);
+            retry_at_ = clock_type::now() + std::chrono::milliseconds(backoff_);
+            return;
+        }
+        backoff_ = 250;
+        link_->set_event_handler(
+            [this, gen = generation_](const cv::ConsoleEvent& ev) { on_event(gen, ev); });
+    }
+    // Called from the main loop: a console that dropped logs in again after a backoff.
+    void tend() {
+        if (logged_in()) return;
+        if (link_ && logged_in_) {  // it was up and dropped
+            logged_in_ = false;
+            ++drops;
+            ++next_;
+            retry_at_ = clock_type::now() + std::chrono::milliseconds(backoff_);
+            return;
+        }
+        if (clock_type::now() < retry_at_) return;
+        log_in();
+        if (logged_in_) ++relogins;
+    }
+    // The connection vanishes without a logout (the operator keeps held calls for the grace).
+    void drop() {
+        if (link_) link_->close();
+    }
+    std::uint64_t drops = 0, relogins = 0;
+
+  private:
+    void later(double mean_s, std::function<void(console_link&)> act) {
+        auto t = std::make_shared<asio::steady_timer>(e_.io);
+        std::uniform_real_distribution<double> d(mean_s * 0.5, mean_s * 1.5);
+        t->expires_after(std::chrono::milliseconds(static_cast<int>(d(e_.rng) * 1000)));
+        t->async_wait([this, t, gen = generation_, act](boost::system::error_code ec) {
+            if (ec || gen != generation_ || !logged_in()) return;
+            act(*link_);
+        });
+    }
+    void on_event(int gen, const cv::ConsoleEvent& ev) {
+        if (gen != generation_) return;
+        if (ev.has_offer()) {
+            ++e_.stats.offers_seen;
+            auto it = e_.by_call.find(ev.offer().call().id());
+            if (it != e_.by_call.end() && !it->second->offered) {
+                it->second->offered = true;
+                e_.stats.offered.record(micros_since(it->second->intended));
+            }
+            if (cfg_.never_accept) return;
+            std::string id = ev.offer().call().id();
+            later(cfg_.accept_delay, [id](console_link& l) {
+                cv::ConsoleRequest req;
+                req.mutable_accept()->set_call_id(id);
+                l.send(req);
+            });
+        } else if (ev.has_accepted() && !cfg_.never_accept) {
+            // Also sent at login for a call this operator still holds (a reconnect).
+            std::string id = ev.accepted().call().id();
+            later(cfg_.close_delay, [id](console_link& l) {
+                cv::ConsoleRequest req;
+                req.mutable_close()->set_call_id(id);
+                req.mutable_close()->set_outcome("resolved_by_phone");
+                l.send(req);
+            });
+        } else if (ev.has_status_changed() && ev.status_changed().operator_id() == op_.operator_id &&
+                   ev.status_changed().status() == "away" && !cfg_.never_accept) {
+            cv::ConsoleRequest req;
+            req.mutable_set_status()->set_status("available");
+            link_->send(req);
+        }
+    }
+
+    engine& e_;
+    const bot_config& cfg_;
+    operator_entry op_;
+    const std::vector<std::pair<std::string, unsigned short>>& consoles_;
+    std::size_t next_;
+    std::unique_ptr<console_link> link_;
+    bool logged_in_ = false;
+    int generation_ = 0;
+    int backoff_ = 250;
+    clock_type::time_point retry_at_{};
+};
+
+// "host:port,host:port" (a bare port means 127.0.0.1).
+std::vector<std::pair<std::string, unsigned short>> parse_addresses(const std::string& list) {
+    std::vector<std::pair<std::string, unsigned short>> out;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        if (item.empty()) continue;
+        auto colon = item.rfind(':');
+        std::string host = colon == std::string::npos ? "127.0.0.1" : item.substr(0, colon);
+        int port = std::stoi(colon == std::string::npos ? item : item.substr(colon + 1));
+        if (port <= 0 || port > 65535) throw std::invalid_argument("bad port in " + item);
+        out.emplace_back(host, static_cast<unsigned short>(port));
+    }
+    return out;
+}
+
 redisContext* connect_redis(const std::string& uri) {
     if (uri.empty()) return nullptr;
     timeval tv{5, 0};
@@ -394,6 +528,8 @@ int cmd_load(int argc, char** argv) {
     int slow_pause_ms = 2000;
     int settle_s = 30;
     double settle_s_used = 0;
+    std::string servers_arg, consoles_arg;
+    double drop_consoles_s = 0;
     unsigned short http_port = 8080;
     po::options_description desc(
         "device-sim load: many devices (and bot operators) at once; open-loop latency measurement");
@@ -401,6 +537,14 @@ int cmd_load(int argc, char** argv) {
                                          "dispatcher host")(
         "device-port", po::value(&e.port)->default_value(7700), "dispatcher device port")(
         "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port (bots)")(
+        "servers", po::value(&servers_arg),
+        "several dispatcher instances' device addresses, host:port,host:port (instead of "
+        "--host/--device-port); a device whose link fails moves to the next")(
+        "consoles", po::value(&consoles_arg),
+        "several instances' HTTP addresses for the bots, host:port,... (instead of --http-port)")(
+        "drop-consoles", po::value(&drop_consoles_s)->default_value(0),
+        "every this many seconds, every bot's console connection vanishes (no logout); they "
+        "log in again")(
         "devices-file", po::value(&devices_file)->default_value("sim-data/devices.csv"),
         "from `device-sim provision`")("devices", po::value(&devices_n)->default_value(1000),
                                        "devices to run in this process (<= 19000)")(
@@ -478,65 +622,57 @@ int cmd_load(int argc, char** argv) {
     }
     std::signal(SIGINT, [](int) { stop_requested = 1; });
     std::signal(SIGTERM, [](int) { stop_requested = 1; });
+    std::vector<std::pair<std::string, unsigned short>> device_addrs, consoles;
+    try {
+        device_addrs = servers_arg.empty()
+                           ? parse_addresses(e.host + ":" + std::to_string(e.port))
+                           : parse_addresses(servers_arg);
+        consoles = consoles_arg.empty() ? parse_addresses(e.host + ":" + std::to_string(http_port))
+                                        : parse_addresses(consoles_arg);
+    } catch (const std::exception& ex) {
+        std::cerr << "device-sim: --servers/--consoles: " << ex.what() << "\n";
+        return 2;
+    }
+    if (device_addrs.empty() || consoles.empty()) {
+        std::cerr << "device-sim: no server address\n";
+        return 2;
+    }
     tcp::resolver resolver(e.io);
-    e.server = *resolver.resolve(e.host, std::to_string(e.port)).begin();
+    for (const auto& [host, port] : device_addrs)
+        e.servers.push_back(*resolver.resolve(host, std::to_string(port)).begin());
 
-    // Bot operators: same process, events timestamped as they arrive.
-    std::vector<std::unique_ptr<console_link>> consoles;
+    // Bot operators: same process, events timestamped as they arrive. A bot whose console drops
+    // (its dispatcher died, or --drop-consoles) logs in again, at the next console address.
+    std::vector<std::unique_ptr<bot>> bot_list;
+    bot_config bcfg{never_accept, accept_delay, close_delay};
     if (bots > 0) {
         auto ops = read_operators(operators_file);
         std::set<std::string> stations_taken;
         for (const auto& o : ops) {
-            if (static_cast<int>(consoles.size()) >= bots) break;
+            if (static_cast<int>(bot_list.size()) >= bots) break;
             if (!stations_taken.insert(o.station_id).second) continue;
-            auto link = std::make_unique<console_link>(e.io);
-            if (!link->connect(e.host, http_port, 5s)) continue;
-            auto r = link->login(o.operator_id, o.password, 30s);
-            if (!r || !r->has_login_ok()) continue;
-            auto* raw = link.get();
-            link->set_event_handler([&e, raw, never_accept, accept_delay,
-                                     close_delay](const cv::ConsoleEvent& ev) {
-                if (ev.has_offer()) {
-                    ++e.stats.offers_seen;
-                    auto it = e.by_call.find(ev.offer().call().id());
-                    if (it != e.by_call.end() && !it->second->offered) {
-                        it->second->offered = true;
-                        e.stats.offered.record(micros_since(it->second->intended));
-                    }
-                    if (never_accept) return;
-                    auto t = std::make_shared<asio::steady_timer>(e.io);
-                    std::uniform_real_distribution<double> d(accept_delay * 0.5,
-                                                             accept_delay * 1.5);
-                    t->expires_after(std::chrono::milliseconds(static_cast<int>(d(e.rng) * 1000)));
-                    std::string id = ev.offer().call().id();
-                    t->async_wait([t, raw, id](boost::system::error_code ec) {
-                        if (ec) return;
-                        cv::ConsoleRequest req;
-                        req.mutable_accept()->set_call_id(id);
-                        raw->send(req);
-                    });
-                } else if (ev.has_accepted() && !never_accept) {
-                    auto t = std::make_shared<asio::steady_timer>(e.io);
-                    std::uniform_real_distribution<double> d(close_delay * 0.5, close_delay * 1.5);
-                    t->expires_after(std::chrono::milliseconds(static_cast<int>(d(e.rng) * 1000)));
-                    std::string id = ev.accepted().call().id();
-                    t->async_wait([t, raw, id](boost::system::error_code ec) {
-                        if (ec) return;
-                        cv::ConsoleRequest req;
-                        req.mutable_close()->set_call_id(id);
-                        req.mutable_close()->set_outcome("resolved_by_phone");
-                        raw->send(req);
-                    });
-                } else if (ev.has_status_changed() && ev.status_changed().status() == "away" &&
-                           !never_accept) {
-                    cv::ConsoleRequest req;
-                    req.mutable_set_status()->set_status("available");
-                    raw->send(req);
-                }
-            });
-            consoles.push_back(std::move(link));
+            auto b = std::make_unique<bot>(e, bcfg, o, consoles,
+                                           bot_list.size() % consoles.size());
+            b->log_in();
+            bot_list.push_back(std::move(b));
         }
-        std::fprintf(stderr, "%zu bot operator(s) logged in\n", consoles.size());
+        std::size_t in = 0;
+        for (const auto& b : bot_list) in += b->logged_in();
+        std::fprintf(stderr, "%zu of %zu bot operator(s) logged in\n", in, bot_list.size());
+    }
+    auto last_console_drop = clock_type::now();
+
+    // Calls created from here on are this run's: at the end they are checked for duplicates.
+    long long first_call = -1;
+    if (redisContext* rc0 = connect_redis(redis_uri); rc0) {
+        if (!rc0->err) {
+            auto* r = static_cast<redisReply*>(redisCommand(rc0, "GET anx:call:next"));
+            if (r) {
+                first_call = r->type == REDIS_REPLY_STRING ? std::stoll(r->str) : 0;
+                freeReplyObject(r);
+            }
+        }
+        redisFree(rc0);
     }
 
     // Connection storm: devices start at connect_rate per second, with jitter.
@@ -547,7 +683,7 @@ int cmd_load(int argc, char** argv) {
             source_ips > 0
                 ? "127.0.0." + std::to_string(2 + i % static_cast<std::size_t>(source_ips))
                 : "";
-        auto d = std::make_shared<sim_device>(e, mine[i], src);
+        auto d = std::make_shared<sim_device>(e, mine[i], src, i % e.servers.size());
         if (slow_fraction > 0 && jitter(e.rng) < slow_fraction)
             d->set_slow(std::chrono::milliseconds(slow_pause_ms));
         auto at =
@@ -615,6 +751,13 @@ int cmd_load(int argc, char** argv) {
             ++e.stats.presses;
             d->press(p);
             ++next;
+        }
+        for (auto& b : bot_list) b->tend();
+        if (drop_consoles_s > 0 && now < end_sends &&
+            now - last_console_drop > std::chrono::duration<double>(drop_consoles_s)) {
+            last_console_drop = now;
+            std::fprintf(stderr, "  dropping %zu bot console connection(s)\n", bot_list.size());
+            for (auto& b : bot_list) b->drop();
         }
         if (churn_per_s > 0 && now < end_sends) {
             churn_owed += churn_per_s * std::chrono::duration<double>(now - last_churn).count();
@@ -719,15 +862,53 @@ int cmd_load(int argc, char** argv) {
         e.io.run_for(1s);  // keep the devices alive meanwhile
         e.io.restart();
     }
+    // Every call created during the run, straight from Redis: two calls for one (device,
+    // sequence) is a duplicate whoever acked what; a call still "received" was never offered.
+    long long created = 0, never_offered = 0, still_open = 0, dup_calls = 0;
+    if (rc && !rc->err && first_call >= 0) {
+        auto* r = static_cast<redisReply*>(redisCommand(rc, "GET anx:call:next"));
+        long long last_call = r && r->type == REDIS_REPLY_STRING ? std::stoll(r->str) : first_call;
+        if (r) freeReplyObject(r);
+        std::map<std::string, int> per_press;
+        for (long long n = first_call + 1; n <= last_call; ++n) {
+            char id[32];
+            std::snprintf(id, sizeof id, "C%07lld", n);
+            redisAppendCommand(rc, "HMGET anx:call:%s device seq state", id);
+        }
+        for (long long n = first_call + 1; n <= last_call; ++n) {
+            redisReply* h = nullptr;
+            redisGetReply(rc, reinterpret_cast<void**>(&h));
+            if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
+                h->element[0]->type == REDIS_REPLY_STRING) {
+                ++created;
+                std::string state = h->element[2]->type == REDIS_REPLY_STRING ? h->element[2]->str
+                                                                               : "";
+                if (state == "received") ++never_offered;
+                if (state != "closed") ++still_open;
+                if (++per_press[std::string(h->element[0]->str) + "/" +
+                                (h->element[1]->type == REDIS_REPLY_STRING ? h->element[1]->str
+                                                                           : "")] == 2)
+                    ++dup_calls;
+            }
+            if (h) freeReplyObject(h);
+        }
+        duplicated = std::max(duplicated, dup_calls);
+    }
     if (rc) redisFree(rc);
 
+    std::uint64_t console_drops = 0, console_relogins = 0;
+    for (const auto& b : bot_list) {
+        console_drops += b->drops;
+        console_relogins += b->relogins;
+    }
     const auto& s = e.stats;
     if (json) {
         std::printf(
             "{\"devices\":%zu,\"online\":%zu,\"connect_s\":%.2f,\"presses\":%llu,\"acked\":%llu,"
             "\"nacked\":%llu,"
             "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
-            "\"duplicated\":%lld,\"unrouted\":%lld,\"checked\":%lld,\"settled_s\":%.1f,\"send_"
+            "\"duplicated\":%lld,\"unrouted\":%lld,\"never_offered\":%lld,\"calls_created\":%lld,"
+            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"checked\":%lld,\"settled_s\":%.1f,\"send_"
             "window_s\":%.3f,\"ack_rate\":%.1f,"
             "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_"
             "emergency\":%s,\"routed_technical\":%s}\n",
@@ -735,7 +916,8 @@ int cmd_load(int argc, char** argv) {
             static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.nacked),
             static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
             static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted,
-            checked, settle_s_used, send_window_s, static_cast<double>(s.acked) / send_window_s,
+            never_offered, created, still_open, static_cast<unsigned long long>(console_drops),
+            static_cast<unsigned long long>(console_relogins), checked, settle_s_used, send_window_s, static_cast<double>(s.acked) / send_window_s,
             json_histogram(s.ack).c_str(), json_histogram(s.offered).c_str(),
             json_histogram(s.assigned).c_str(), json_histogram(s.heartbeat).c_str(),
             json_histogram(s.connect).c_str(), json_histogram(routed_emergency).c_str(),
@@ -765,9 +947,15 @@ int cmd_load(int argc, char** argv) {
             "Redis %.1f s after the last press)\n",
             unacked, lost < 0 ? "not checked (no --redis)" : std::to_string(lost).c_str(),
             duplicated, unrouted, checked, settle_s_used);
+        if (first_call >= 0)
+            std::printf("calls created in Redis during the run %lld: never offered %lld, still open "
+                        "%lld; bot consoles dropped %llu, logged in again %llu\n",
+                        created, never_offered, still_open,
+                        static_cast<unsigned long long>(console_drops),
+                        static_cast<unsigned long long>(console_relogins));
     }
     stop_requested = 1;
-    return (lost > 0 || duplicated > 0) ? 1 : 0;
+    return (lost > 0 || duplicated > 0 || never_offered > 0) ? 1 : 0;
 }
 
 }  // namespace anxin::sim

@@ -162,15 +162,25 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
 
 asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(
     const std::vector<std::string>& ids, std::vector<std::string>* residents) {
-    std::vector<std::vector<std::string>> cmds;
-    for (const auto& id : ids) {
-        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "priority", "received_ms",
-                                 "tiers", "cc", "next_esc_ms", "ver", "resident", "operator"));
-        cmds.push_back(redis_cmd("SMEMBERS", "anx:call:" + id + ":offers"));
+    // In chunks, one after the other: a full pass over thousands of waiting calls must not put
+    // thousands of commands in front of Redis (and thousands of replies in front of this thread)
+    // at once, or the alarms being stored meanwhile would wait behind them.
+    constexpr std::size_t chunk = 128;
+    std::vector<redis_result> replies;
+    replies.reserve(ids.size() * 2);
+    for (std::size_t start = 0; start < ids.size(); start += chunk) {
+        std::vector<std::vector<std::string>> cmds;
+        for (std::size_t i = start; i < std::min(ids.size(), start + chunk); ++i) {
+            cmds.push_back(redis_cmd("HMGET", "anx:call:" + ids[i], "state", "priority",
+                                     "received_ms", "tiers", "cc", "next_esc_ms", "ver", "resident",
+                                     "operator"));
+            cmds.push_back(redis_cmd("SMEMBERS", "anx:call:" + ids[i] + ":offers"));
+        }
+        auto part = co_await ctx_.store.redis().exec_many(std::move(cmds));
+        for (auto& r : part) replies.push_back(std::move(r));
     }
-    auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
     std::vector<call_snapshot> out;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t i = 0; i < ids.size() && 2 * i + 1 < replies.size(); ++i) {
         const auto& h = replies[2 * i];
         const auto& o = replies[2 * i + 1];
         if (!h.ok() || h.reply.elements.size() != 9 || h.reply.elements[0].is_nil() || !o.ok())

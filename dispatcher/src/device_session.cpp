@@ -341,8 +341,16 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
         static_cast<std::uint32_t>(heartbeat_interval_.count()));
     m.mutable_welcome()->set_server_time_ms(wall_ms());
     send(m);
-    co_await seen(-1);
-    co_await push_open_calls();
+    // Bookkeeping and the open calls' state run beside the reader: an alarm sent right after the
+    // handshake must not wait behind them (nor, if Redis hangs, behind their timeouts).
+    auto me = shared_from_this();
+    asio::co_spawn(
+        socket_.get_executor(),
+        [me]() -> asio::awaitable<void> {
+            co_await me->seen(-1);
+            co_await me->push_open_calls();
+        },
+        asio::detached);
 }
 
 asio::awaitable<void> device_session::push_open_calls() {

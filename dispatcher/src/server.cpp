@@ -27,9 +27,27 @@ using namespace std::chrono_literals;
 
 namespace anxin::dispatcher {
 
+namespace {
+// An io_context whose pending work can be destroyed on demand. Destroying an io_context destroys
+// the coroutine frames still suspended in it, and their locals (sessions, guards) refer to the
+// server's other members; the io_context is the first member, so by default it would go last,
+// after everything those destructors touch. server::impl's destructor calls shutdown_now() first,
+// while everything is alive; the services themselves stay until the io_context is destroyed, so
+// the sockets and timers destroyed after that are still fine.
+class owned_io_context : public asio::io_context {
+  public:
+    using asio::io_context::io_context;
+    void shutdown_now() { shutdown(); }
+};
+}  // namespace
+
 struct server::impl {
+    ~impl() {
+        pool.join();
+        io.shutdown_now();
+    }
     server_options opts;
-    asio::io_context io{1};
+    owned_io_context io{1};
     asio::thread_pool pool{2};
     std::unique_ptr<embedded_redis> embedded;
     std::shared_ptr<redis_connection> cmd, ingest, blocking, sub;

@@ -14,6 +14,7 @@ namespace dv = anxin::device::v1;
 namespace cv = anxin::console::v1;
 using anxin::test::cluster;
 using anxin::test::make_alarm;
+using anxin::test::offer_of;
 using anxin::test::wait_for;
 
 namespace {
@@ -30,16 +31,7 @@ class CallHandling : public anxin::test::cluster_test {
         return ack ? ack->alarm_ack().call_id() : std::string();
     }
     std::string hget(const std::string& key, const std::string& field) {
-        auto* r = static_cast<redisReply*>(
-            redisCommand(c->redis().client(), "HGET %s %s", key.c_str(), field.c_str()));
-        std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
-        if (r) freeReplyObject(r);
-        return out;
-    }
-    static auto offer_of(const std::string& call) {
-        return [call](const cv::ConsoleEvent& e) {
-            return e.has_offer() && e.offer().call().id() == call;
-        };
+        return c->redis().hget(key, field);
     }
 };
 

@@ -77,6 +77,20 @@ int child_process::stop(std::chrono::milliseconds timeout) {
     kill9();
     return -1;
 }
+std::optional<int> child_process::wait(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return std::nullopt;
+    auto until = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            if (WIFEXITED(status)) return WEXITSTATUS(status);
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+}
 
 void child_process::kill9() {
     if (pid_ <= 0) return;
@@ -137,6 +151,14 @@ redisContext* redis_server::client() {
 
 std::string redis_server::get(const std::string& key) {
     auto* r = static_cast<redisReply*>(redisCommand(client(), "GET %s", key.c_str()));
+    std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+    if (r) freeReplyObject(r);
+    return out;
+}
+
+std::string redis_server::hget(const std::string& key, const std::string& field) {
+    auto* r = static_cast<redisReply*>(
+        redisCommand(client(), "HGET %s %s", key.c_str(), field.c_str()));
     std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
     if (r) freeReplyObject(r);
     return out;
@@ -265,10 +287,19 @@ cluster::cluster(redis_mode mode) : mode_(mode) {
         redis_ = std::make_unique<redis_server>(dir_ / "redis", port);
         uri = "redis://127.0.0.1:" + std::to_string(port);
     }
+    redis_uri_ = uri;
     dispatcher_ = std::make_unique<dispatcher_process>(dir_ / "d1", uri, token_);
 }
 
+dispatcher_process* cluster::add_dispatcher(const std::vector<std::string>& args) {
+    more_.push_back(std::make_unique<dispatcher_process>(
+        dir_ / ("d" + std::to_string(more_.size() + 2)), redis_uri_, token_));
+    if (!more_.back()->start(args)) return nullptr;
+    return more_.back().get();
+}
+
 cluster::~cluster() {
+    for (auto& d : more_) d->stop();
     dispatcher_->stop();
     if (redis_) redis_->stop();
     if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_);
@@ -285,16 +316,25 @@ bool cluster::provision() {
 }
 
 std::unique_ptr<sim::device_link> cluster::device(const std::string& id) {
+    return device_on(*dispatcher_, id);
+}
+
+std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
+    return console_on(*dispatcher_, op);
+}
+
+std::unique_ptr<sim::device_link> cluster::device_on(dispatcher_process& d, const std::string& id) {
     auto link = std::make_unique<sim::device_link>(io);
-    if (!link->connect("127.0.0.1", dispatcher_->device_port(), 5s)) return nullptr;
+    if (!link->connect("127.0.0.1", d.device_port(), 5s)) return nullptr;
     auto w = link->handshake(id, secret_of(id), 5s);
     if (!w || !w->has_welcome()) return nullptr;
     return link;
 }
 
-std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
+std::unique_ptr<sim::console_link> cluster::console_on(dispatcher_process& d,
+                                                       const std::string& op) {
     auto link = std::make_unique<sim::console_link>(io);
-    if (!link->connect("127.0.0.1", dispatcher_->http_port(), 5s)) return nullptr;
+    if (!link->connect("127.0.0.1", d.http_port(), 5s)) return nullptr;
     auto r = link->login(op, operator_password, 10s);
     if (!r || !r->has_login_ok()) return nullptr;
     return link;
@@ -317,6 +357,11 @@ void cluster_test::start_cluster(const std::vector<std::string>& args, bool prov
 void cluster_test::TearDown() {
     if (HasFailure() && c)
         std::cerr << "---- dispatcher log ----\n" << c->dispatcher().log_tail(120) << std::endl;
+    if (HasFailure() && c) {
+        for (std::size_t i = 1; c->has_instance(i); ++i)
+            std::cerr << "---- instance " << i + 1 << " log ----\n"
+                      << c->instance(i).log_tail(80) << std::endl;
+    }
 }
 
 anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type) {

@@ -37,6 +37,8 @@ class child_process {
     int stop(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
     void kill9();
     bool running();
+    // Waits for the process to exit by itself; its exit code, or nullopt on timeout (or signal).
+    std::optional<int> wait(std::chrono::milliseconds timeout);
     pid_t pid() const { return pid_; }
 
   private:
@@ -50,10 +52,12 @@ class redis_server {
     bool start();
     void stop();
     void kill9();
+    void signal(int sig) { proc_.signal(sig); }  // e.g. SIGSTOP: a Redis that hangs
     std::string socket_path() const { return (dir_ / "redis.sock").string(); }
     // A blocking hiredis connection for assertions on the stored state.
     redisContext* client();
     std::string get(const std::string& key);
+    std::string hget(const std::string& key, const std::string& field);
     long long integer_command(const std::string& cmd);  // e.g. "ZCARD anx:calls:open"
 
   private:
@@ -71,6 +75,7 @@ class dispatcher_process {
     bool start(const std::vector<std::string>& extra = {});
     int stop() { return proc_.stop(); }
     void kill9() { proc_.kill9(); }
+    bool running() { return proc_.running(); }
     unsigned short device_port() const { return device_port_; }
     unsigned short http_port() const { return http_port_; }
     std::string log_tail(std::size_t lines = 60) const;
@@ -106,6 +111,14 @@ class cluster {
     bool start(const std::vector<std::string>& dispatcher_args = {});
     bool provision();
     dispatcher_process& dispatcher() { return *dispatcher_; }
+    // Another dispatcher instance on the same Redis (its own ports, data dir and instance name).
+    dispatcher_process* add_dispatcher(const std::vector<std::string>& args = {});
+    dispatcher_process& instance(std::size_t i) { return i == 0 ? *dispatcher_ : *more_[i - 1]; }
+    bool has_instance(std::size_t i) const { return i <= more_.size(); }
+    const std::string& redis_uri() const { return redis_uri_; }
+    // As device() / console(), on a given instance.
+    std::unique_ptr<sim::device_link> device_on(dispatcher_process& d, const std::string& id);
+    std::unique_ptr<sim::console_link> console_on(dispatcher_process& d, const std::string& op);
     redis_server& redis() { return *redis_; }
     const std::string& admin_token() const { return token_; }
     const std::filesystem::path& dir() const { return dir_; }
@@ -124,6 +137,8 @@ class cluster {
     std::string token_ = "test-admin-token-0123456789";
     std::unique_ptr<redis_server> redis_;
     std::unique_ptr<dispatcher_process> dispatcher_;
+    std::vector<std::unique_ptr<dispatcher_process>> more_;
+    std::string redis_uri_;
 };
 
 // Waits for the first message matching pred, skipping others; nullopt on timeout.
@@ -151,6 +166,13 @@ class cluster_test : public ::testing::Test {
     void TearDown() override;
     std::unique_ptr<cluster> c;
 };
+
+// A predicate for wait_for: an offer of this call.
+inline auto offer_of(const std::string& call) {
+    return [call](const anxin::console::v1::ConsoleEvent& e) {
+        return e.has_offer() && e.offer().call().id() == call;
+    };
+}
 
 anxin::device::v1::DeviceMessage make_alarm(
     std::uint32_t seq, anxin::device::v1::AlarmType type = anxin::device::v1::SOS);
