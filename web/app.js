@@ -202,9 +202,12 @@
   // its own: ping after 10 s of silence, give the socket up after 25 s.
   let lastHeard = Date.now();
   function watchdog() {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws) return;
     const quiet = Date.now() - lastHeard;
-    if (quiet > 25000) {
+    // A connect that hangs (the server's port accepts but nothing answers) is given up too.
+    const stuck = ws.readyState === WebSocket.CONNECTING && quiet > 10000;
+    if (ws.readyState !== WebSocket.OPEN && !stuck) return;
+    if (stuck || quiet > 25000) {
       const dead = ws;
       dead.onclose = null;
       try { dead.close(); } catch (e) { /* already gone */ }

@@ -331,7 +331,7 @@ test("a connection that goes silent without closing is noticed and replaced", as
     // The page pings after 10 s of silence and gives the socket up after 25 s.
     await a.waitForSelector('#banner[data-kind="disconnected"]:not([hidden])', { timeout: 40000 });
     cluster.thawDispatcher();
-    await a.waitForSelector("#banner[hidden]", { state: "attached", timeout: 30000 });
+    await a.waitForSelector("#banner[hidden]", { state: "attached", timeout: 45000 });
     await waitFor(() => a.evaluate((n) => window.anxin.logins > n, logins), "logged in again");
     assert.equal(await a.isVisible("#view-login"), false);
     noPageErrors(a, outage);
