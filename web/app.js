@@ -886,7 +886,8 @@
       el("p", { class: "muted", text: `${c.station_name || ""} · ${c.operator_id || ""} · ${outcomeName(c.outcome)}` }),
       el("h3", { text: t("audit_trail") }),
       el("ol", { class: "audit-list" }, ...(rec.history || []).map((h) => el("li", { data_event: h.event },
-        el("span", { class: "mono", text: fmtTime(h.time_ms) + " " }), el("strong", { text: I18N[lang]["ev_" + h.event] || h.event }), ` ${h.actor || ""} ${h.detail || ""}`))));
+        el("span", { class: "mono", text: fmtTime(h.time_ms) + " " }), el("strong", { text: I18N[lang]["ev_" + h.event] || h.event }), ` ${h.actor || ""} ${h.detail || ""} `,
+        el("span", { class: "muted", text: h.instance ? `@${h.instance}` : "" })))));
   }
 
   // ---------------------------------------------------------------------------------------------
