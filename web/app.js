@@ -712,7 +712,11 @@
       title: `${o.id} · ${o.present ? statusName(o.status) : statusName("logged_out")} · ${t(o.state || "idle")}`,
       text: `${o.name || o.id} · ${o.present ? (o.state === "on_call" ? t("on_call") : statusName(o.status)) : "—"}`,
     });
-    $("cc-ops").replaceChildren(el("strong", { text: t("supervisors") + "：" }), ...(ov.supervisors || []).filter((o) => o.present).map(chip));
+    // Calls waiting at the command centre itself (no station could take them).
+    const atCc = byStation.get("@cc") || [];
+    $("cc-ops").replaceChildren(
+      el("div", {}, el("strong", { text: t("supervisors") + "：" }), ...(ov.supervisors || []).filter((o) => o.present).map(chip)),
+      ...atCc.map((c) => el("div", { class: isHot(c) ? "error" : "", data_callId: c.id, text: `${t("cc")}: ${c.id} ${typeName(c.alarm_type)} ${stateName(c.state)}` })));
     const rows = (ov.stations || []).filter((s) => !filter || (s.station.name + s.station.area + s.station.id).toLowerCase().includes(filter))
       .sort((a, b) => (byStation.get(b.station.id)?.length || 0) - (byStation.get(a.station.id)?.length || 0) || a.station.id.localeCompare(b.station.id));
     $("station-rows").replaceChildren(...rows.map((s) => {

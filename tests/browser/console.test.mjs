@@ -216,6 +216,7 @@ test("a call nobody at a station can take reaches the command centre, stands out
     assert.match(await sup.textContent(li(id)), /已升级至指挥中心/);
     await sup.click('#tabs button[data-tab="district"]');
     await sup.waitForSelector(`#map circle.call.hot[data-call-id="${id}"]`);
+    await sup.waitForSelector(`#cc-ops .error[data-call-id="${id}"]`);  // listed at the command centre
     await screenshot(sup, "supervisor-escalated-call-on-map");
     // Clicking the call on the map opens it.
     await sup.click(`#map g.call-g[data-call-id="${id}"] circle`);
