@@ -84,7 +84,8 @@ asio::awaitable<access> authorize(const request& req, server_context& ctx) {
     co_return who->supervisor() ? access::supervisor : access::operator_;
 }
 
-// Security headers for the console's pages: nothing but this origin, no framing.
+// The console's files, with headers that keep scripts, styles and sockets to this origin (images
+// may also come from the configured map tile server) and forbid framing the page.
 response static_file(const request& req, const web_asset& a) {
     response res = reply(req, http::status::ok, std::string(a.body), std::string(a.content_type));
     res.set(http::field::cache_control, "no-cache");
