@@ -41,7 +41,7 @@ std::string load_admin_token(const std::string& flag, const std::filesystem::pat
 int main(int argc, char** argv) {
     server_options opts;
     std::string redis_uri, admin_token, log_level, instance, sentinels, sentinel_master;
-    int wait_replicas = 0, wait_timeout_ms = 100;
+    int wait_replicas = 0, wait_timeout_ms = 500;
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;

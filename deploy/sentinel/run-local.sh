@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs the whole Sentinel group on this machine, for trying it out: a primary (6380), a replica
-# (6381) and three sentinels (26380-26382), with the configs of this directory (paths rewritten
-# into a private state directory, since Sentinel rewrites its config files).
+# Runs the whole Sentinel group on this machine, for trying it out: a primary (6380), two replicas
+# (6381, 6382) and three sentinels (26380-26382), with the configs of this directory (paths and
+# ports rewritten into a private state directory, since Sentinel rewrites its config files).
 #
 #   deploy/sentinel/run-local.sh start     # then: dispatcher --sentinel 127.0.0.1:26380,127.0.0.1:26381,127.0.0.1:26382
 #   deploy/sentinel/run-local.sh status    # who is primary, replicas, sentinels
-#   deploy/sentinel/run-local.sh failover  # SENTINEL FAILOVER mymaster (planned switch)
+#   deploy/sentinel/run-local.sh failover  # planned switch: CLIENT PAUSE WRITE, SENTINEL FAILOVER
 #   deploy/sentinel/run-local.sh kill-primary   # SIGKILL the current primary (crash)
 #   deploy/sentinel/run-local.sh restart-node PORT  # bring a killed node back (it rejoins as replica)
 #   deploy/sentinel/run-local.sh stop
@@ -30,11 +30,11 @@ start() {
     rm -rf "$state"
     mkdir -p "$state"
     cp "$here/redis-node.conf" "$state/"
-    for role_port in primary:6380 replica:6381; do
+    for role_port in primary:6380 replica:6381 replica:6382; do
         local role=${role_port%%:*} port=${role_port##*:}
         mkdir -p "$state/data-$port"
         sed -e "s|^include .*|include $state/redis-node.conf|" -e "s|^dir .*|dir $state/data-$port|" \
-            "$here/redis-$role.conf" > "$state/redis-$port.conf"
+            -e "s|^port .*|port $port|" "$here/redis-$role.conf" > "$state/redis-$port.conf"
         start_node "$port"
     done
     for port in 26380 26381 26382; do
@@ -49,7 +49,7 @@ start() {
         for port in 26380 26381 26382; do
             local info
             info=$(cli -p "$port" sentinel master mymaster 2>/dev/null | tr '\n' ' ') || { ok=0; break; }
-            [[ "$info" == *"num-slaves 1 "* && "$info" == *"num-other-sentinels 2 "* ]] || ok=0
+            [[ "$info" == *"num-slaves 2 "* && "$info" == *"num-other-sentinels 2 "* ]] || ok=0
         done
         [ $ok = 1 ] && break
         sleep 0.2
@@ -61,7 +61,7 @@ start() {
 
 status() {
     echo "primary (per sentinel 26380): $(cli -p 26380 sentinel get-master-addr-by-name mymaster | paste -sd:)"
-    for port in 6380 6381; do
+    for port in 6380 6381 6382; do
         printf 'redis %s: %s\n' "$port" "$(cli -p "$port" role 2>/dev/null | head -1 || echo down)"
     done
     for port in 26380 26381 26382; do
@@ -83,7 +83,15 @@ case "${1:-}" in
     start) start ;;
     status) status ;;
     stop) stop ;;
-    failover) cli -p 26380 sentinel failover mymaster; sleep 2; status ;;
+    failover)
+        # Sentinel promotes a replica without stopping the old primary: alarms it still takes
+        # would be confirmed by the other replica and then dropped when that one resynchronises
+        # from the new primary. Hold writes until the dispatchers have followed (+switch-master
+        # comes ~2 s after the promotion); their held commands time out and devices re-send.
+        port=$(primary_port)
+        cli -p "$port" client pause 5000 write
+        cli -p 26380 sentinel failover mymaster
+        sleep 3; status ;;
     kill-primary)
         port=$(primary_port)
         kill -9 "$(cat "$state/redis-$port.pid")"

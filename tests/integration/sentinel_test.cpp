@@ -353,6 +353,19 @@ TEST_F(SentinelFailover, PlannedFailoverIsFollowedAndNoAckedAlarmIsMissing) {
     });
 }
 
+// The same with two replicas needs the old primary to stop taking writes before the switch,
+// else the replica that is not promoted confirms alarms that are dropped when it resynchronises
+// from the new primary. CLIENT PAUSE WRITE first (deploy/sentinel/run-local.sh failover does
+// this): every alarm acked is then on both replicas, and acks resume as soon as the dispatcher
+// follows, since the new primary keeps the other replica.
+TEST_F(SentinelFailover, PlannedFailoverWithWritesPausedAndTwoReplicasLosesNothing) {
+    start_group(2, {"--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "200"});
+    press_through_failover([&] {
+        ASSERT_EQ(command(nodes_[0]->port(), {"CLIENT", "PAUSE", "5000", "WRITE"}).str, "OK");
+        ASSERT_EQ(command(sentinels_[0]->port(), {"SENTINEL", "FAILOVER", "mymaster"}).str, "OK");
+    });
+}
+
 // The primary dies (SIGKILL): the sentinels notice after down-after-milliseconds (1 s here) and
 // promote the most up-to-date replica, which WAIT 1 guarantees holds every acked alarm.
 TEST_F(SentinelFailover, PrimaryKilledIsFollowedAndNoAckedAlarmIsMissing) {

@@ -173,7 +173,7 @@ class call_store {
     std::shared_ptr<redis_connection> ingest_;
     std::string instance_;
     int wait_replicas_ = 0;
-    std::chrono::milliseconds wait_timeout_{100};
+    std::chrono::milliseconds wait_timeout_{500};
     std::shared_ptr<wait_round> next_round_;  // ingests waiting for the next WAIT to be sent
     bool wait_running_ = false;
 };

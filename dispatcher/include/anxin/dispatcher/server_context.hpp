@@ -31,7 +31,7 @@ struct server_settings {
     // Acks wait until this many replicas have the alarm (Redis WAIT), at most wait_timeout;
     // 0: the primary's fsync is enough (call_store::require_replicas).
     int wait_replicas = 0;
-    std::chrono::milliseconds wait_timeout{100};
+    std::chrono::milliseconds wait_timeout{500};
 
     // Call handling (call_policy.hpp).
     routing_config routing;
