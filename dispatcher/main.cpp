@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         "--redis-wait-timeout-ms: the device is nacked and re-sends (0: ack after the primary's "
         "fsync, as without replicas)")("redis-wait-timeout-ms",
                                        po::value(&wait_timeout_ms)->default_value(100),
-                                       "how long an alarm's ack may wait for the replicas")(
+                                       "how long an alarm's ack may wait for the replicas (1..2000)")(
         "data-dir", po::value(&opts.data_dir)->default_value("data"),
         "embedded Redis data and the admin token")(
         "redis-server", po::value(&opts.redis_binary)->default_value("redis-server"),
@@ -131,9 +131,11 @@ int main(int argc, char** argv) {
         }
         redis_uri = "sentinel://" + sentinels + "/" + sentinel_master;
     }
-    if (wait_replicas < 0 || wait_replicas > 16 || wait_timeout_ms < 1 || wait_timeout_ms > 10000) {
+    // WAIT blocks the ingest connection for up to the timeout; past the 3 s command timeout the
+    // connection would be torn down as unresponsive.
+    if (wait_replicas < 0 || wait_replicas > 16 || wait_timeout_ms < 1 || wait_timeout_ms > 2000) {
         std::cerr << "dispatcher: --redis-wait-replicas must be 0..16 and --redis-wait-timeout-ms "
-                     "1..10000\n";
+                     "1..2000\n";
         return 2;
     }
     if (wait_replicas > 0 && redis_uri.empty()) {
