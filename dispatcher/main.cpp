@@ -67,9 +67,9 @@ int main(int argc, char** argv) {
         "redis-wait-replicas", po::value(&wait_replicas)->default_value(0),
         "ack an alarm only once this many replicas have it (WAIT); fewer within "
         "--redis-wait-timeout-ms: the device is nacked and re-sends (0: ack after the primary's "
-        "fsync, as without replicas)")("redis-wait-timeout-ms",
-                                       po::value(&wait_timeout_ms)->default_value(100),
-                                       "how long an alarm's ack may wait for the replicas (1..2000)")(
+        "fsync, as without replicas)")(
+        "redis-wait-timeout-ms", po::value(&wait_timeout_ms)->default_value(500),
+        "how long an alarm's ack may wait for the replicas (1..2000)")(
         "data-dir", po::value(&opts.data_dir)->default_value("data"),
         "embedded Redis data and the admin token")(
         "redis-server", po::value(&opts.redis_binary)->default_value("redis-server"),
