@@ -420,8 +420,8 @@ void redis_connection::on_role(const redis_reply& role) {
         spdlog::info("redis[{}]: following primary {} of '{}' (named by sentinel {})", name_, now,
                      ep_.master_name, sentinel_->last_answered().describe());
     else if (following_ != now)
-        spdlog::warn("redis[{}]: primary of '{}' switched from {} to {}; following {}", name_,
-                     ep_.master_name, following_, now, now);
+        spdlog::warn("redis[{}]: primary of '{}' switched from {} to {}", name_, ep_.master_name,
+                     following_, now);
     following_ = now;
     mark_up();
 }
@@ -437,10 +437,13 @@ void redis_connection::on_switch_master(const redis_address& primary) {
                      primary.describe());
         redisAsyncFree(ac_);  // in-flight commands complete with "unavailable"
     }
-    // Do not sit out a backoff: the new primary is known to be up.
+    // Go straight to the promoted node (ROLE still checks it) rather than asking the sentinels
+    // again: one that has not heard of the switch yet would name the old primary, which stays a
+    // writable primary until Sentinel reconfigures it. A resolve still under way finds ac_ set and
+    // drops its answer.
     reconnect_timer_.cancel();
     backoff_ = opts_.min_backoff;
-    connect();
+    if (!ac_) connect_to(next);
 }
 
 void redis_connection::mark_up() {
