@@ -5,10 +5,14 @@
 
 #include "test_cluster.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
 #include <sys/time.h>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -173,6 +177,58 @@ class sentinel_node {
     fs::path dir_;
     unsigned short port_;
     child_process proc_;
+};
+
+// A sentinel that names whatever port it is told to: a sentinel with a stale view. Serves
+// get-master-addr-by-name and SUBSCRIBE (the subscription is confirmed and then kept silent).
+class fake_sentinel {
+  public:
+    fake_sentinel()
+        : acceptor_(io_,
+                    boost::asio::ip::tcp::endpoint(boost::asio::ip::address_v4::loopback(), 0)),
+          port_(acceptor_.local_endpoint().port()),
+          thread_([this] { run(); }) {}
+    ~fake_sentinel() {
+        stop_ = true;
+        boost::asio::ip::tcp::socket wake(io_);
+        boost::system::error_code ec;
+        wake.connect(acceptor_.local_endpoint(), ec);
+        thread_.join();
+    }
+    unsigned short port() const { return port_; }
+    std::atomic<int> names{0};
+    std::atomic<int> asked{0};
+
+  private:
+    void run() {
+        while (!stop_) {
+            boost::asio::ip::tcp::socket s(io_);
+            boost::system::error_code ec;
+            acceptor_.accept(s, ec);
+            if (ec || stop_) return;
+            char buf[512];
+            auto n = s.read_some(boost::asio::buffer(buf), ec);
+            if (ec) continue;
+            std::string req(buf, n);
+            if (req.find("get-master-addr-by-name") != std::string::npos) {
+                ++asked;
+                auto port = std::to_string(names.load());
+                std::string reply = "*2\r\n$9\r\n127.0.0.1\r\n$" + std::to_string(port.size()) +
+                                    "\r\n" + port + "\r\n";
+                boost::asio::write(s, boost::asio::buffer(reply), ec);
+            } else if (req.find("SUBSCRIBE") != std::string::npos) {
+                std::string reply = "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n";
+                boost::asio::write(s, boost::asio::buffer(reply), ec);
+                subscribers_.push_back(std::move(s));
+            }
+        }
+    }
+    boost::asio::io_context io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    unsigned short port_;
+    std::atomic<bool> stop_{false};
+    std::vector<boost::asio::ip::tcp::socket> subscribers_;
+    std::thread thread_;
 };
 
 // What the device was told about one alarm.
@@ -478,6 +534,62 @@ TEST_F(SentinelFailover, FollowsAFailoverWithoutWait) {
     EXPECT_EQ(nodes_[1]->hget("anx:call:" + after.call_id, "seq"), "2");
     EXPECT_EQ(nodes_[1]->hget("anx:call:" + before.call_id, "seq"), "1");
     EXPECT_EQ(nodes_[1]->role(), "master");
+}
+
+// A sentinel whose view is stale names a replica: the dispatcher checks ROLE, refuses it (the
+// device is nacked, /healthz says degraded), keeps asking, and takes the primary once named.
+TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
+    std::random_device rd;
+    auto dir = fs::temp_directory_path() /
+               ("anx-role-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
+    fs::remove_all(dir);
+    redis_node primary(dir / "r0"), replica(dir / "r1");
+    ASSERT_TRUE(primary.start());
+    ASSERT_TRUE(replica.start(primary.port()));
+    fake_sentinel sentinel;
+    sentinel.names = primary.port();
+    const std::string token = "test-admin-token-0123456789";
+    dispatcher_process d(
+        dir / "d1", "sentinel://127.0.0.1:" + std::to_string(sentinel.port()) + "/mymaster", token);
+    ASSERT_TRUE(d.start()) << d.log_tail();
+    auto r = anxin::sim::http_request("127.0.0.1", d.http_port(), "POST", "/api/provision",
+                                      anxin::test::district_json(), token, 10s);
+    ASSERT_EQ(r.status, 200) << r.body;
+    boost::asio::io_context io;
+    anxin::sim::device_link dev(io);
+    ASSERT_TRUE(dev.connect("127.0.0.1", d.device_port(), 5s));
+    auto w = dev.handshake("dev-1", secret_of("dev-1"), 5s);
+    ASSERT_TRUE(w && w->has_welcome());
+    ASSERT_TRUE(press(dev, 1, 5s).acked);
+
+    // From now on the sentinel names the replica; drop the dispatcher's connections.
+    sentinel.names = replica.port();
+    command(primary.port(), {"CLIENT", "KILL", "TYPE", "normal"});
+    EXPECT_TRUE(eventually(
+        [&] {
+            return anxin::sim::http_request("127.0.0.1", d.http_port(), "GET", "/healthz", "", "",
+                                            2s)
+                       .status == 503;
+        },
+        5s));
+    auto refused = press(dev, 2, 5s);
+    EXPECT_TRUE(refused.nacked);
+    const auto refusal = "127.0.0.1:" + std::to_string(replica.port()) +
+                         " named by sentinel 127.0.0.1:" + std::to_string(sentinel.port()) +
+                         " is not a primary (ROLE: slave)";
+    EXPECT_TRUE(eventually([&] { return d.log_tail(200).find(refusal) != std::string::npos; }, 5s))
+        << d.log_tail(60);
+    EXPECT_TRUE(press(dev, 2, 5s).nacked);  // still refused after the connections came back
+    EXPECT_EQ(replica.hget("anx:call:C0000002", "seq"), "");
+
+    sentinel.names = primary.port();
+    auto again = press_until_acked(dev, 2, 10s);
+    ASSERT_TRUE(again.acked) << again.detail;
+    EXPECT_EQ(primary.hget("anx:call:" + again.call_id, "seq"), "2");
+    EXPECT_GT(sentinel.asked.load(), 4);  // every connection asked again, with backoff
+    if (::testing::Test::HasFailure()) std::cerr << d.log_tail(80);
+    d.stop();
+    if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir);
 }
 
 // --redis-wait-replicas 1 on a plain primary: nacked (but stored) while no replica is connected;
