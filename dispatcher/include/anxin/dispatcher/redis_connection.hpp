@@ -11,9 +11,11 @@
 //
 // Through Sentinel (redis_endpoint::via_sentinel()): each (re)connect asks the sentinels for the
 // primary, connects to it and checks with ROLE that it is a primary before taking commands (a
-// stale sentinel or a demoted old primary is never used). A +switch-master message, a READONLY or
-// UNBLOCKED error reply (the instance became a replica) or a dropped connection makes it ask
-// again. Commands in flight when it leaves a primary complete with status::unavailable.
+// replica, such as a demoted old primary or one a stale sentinel names, is never used; an old
+// primary not yet reconfigured still says "master"). A +switch-master message moves it to the
+// promoted node; a READONLY or UNBLOCKED error reply (the instance became a replica) or a dropped
+// connection makes it ask the sentinels again. Commands in flight when it leaves a primary
+// complete with status::unavailable.
 
 #include "anxin/dispatcher/redis_reply.hpp"
 #include "anxin/dispatcher/sentinel.hpp"
