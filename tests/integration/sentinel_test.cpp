@@ -85,6 +85,21 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
     return pred();
 }
 
+// A fresh directory under /tmp for one test, removed at the end (kept with
+// ANXIN_KEEP_TEST_DIRS=1), also when an assertion ends the test early.
+struct scratch_dir {
+    explicit scratch_dir(const std::string& prefix) {
+        std::random_device rd;
+        path = fs::temp_directory_path() /
+               (prefix + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
+        fs::remove_all(path);
+    }
+    ~scratch_dir() {
+        if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(path);
+    }
+    fs::path path;
+};
+
 // A redis-server on a TCP port with anxin's durability settings, optionally a replica.
 class redis_node {
   public:
@@ -539,10 +554,8 @@ TEST_F(SentinelFailover, FollowsAFailoverWithoutWait) {
 // A sentinel whose view is stale names a replica: the dispatcher checks ROLE, refuses it (the
 // device is nacked, /healthz says degraded), keeps asking, and takes the primary once named.
 TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
-    std::random_device rd;
-    auto dir = fs::temp_directory_path() /
-               ("anx-role-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
-    fs::remove_all(dir);
+    scratch_dir scratch("anx-role-");
+    const auto& dir = scratch.path;
     redis_node primary(dir / "r0"), replica(dir / "r1");
     ASSERT_TRUE(primary.start());
     ASSERT_TRUE(replica.start(primary.port()));
@@ -589,16 +602,13 @@ TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
     EXPECT_GT(sentinel.asked.load(), 4);  // every connection asked again, with backoff
     if (::testing::Test::HasFailure()) std::cerr << d.log_tail(80);
     d.stop();
-    if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir);
 }
 
 // --redis-wait-replicas 1 on a plain primary: nacked (but stored) while no replica is connected;
 // the re-send is acked as the same call once a replica has synchronised.
 TEST(RedisWaitReplicas, NacksWithoutAReplicaAndAcksTheSameCallOnceOneIsConnected) {
-    std::random_device rd;
-    auto dir = fs::temp_directory_path() /
-               ("anx-wait-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
-    fs::remove_all(dir);
+    scratch_dir scratch("anx-wait-");
+    const auto& dir = scratch.path;
     redis_node primary(dir / "r0");
     ASSERT_TRUE(primary.start());
     dispatcher_process d(dir / "d1", "redis://127.0.0.1:" + std::to_string(primary.port()),
@@ -644,7 +654,6 @@ TEST(RedisWaitReplicas, NacksWithoutAReplicaAndAcksTheSameCallOnceOneIsConnected
     EXPECT_EQ(command(primary.port(), {"GET", "anx:call:next"}).str, "2");
     if (::testing::Test::HasFailure()) std::cerr << d.log_tail(80);
     d.stop();
-    if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir);
 }
 
 }  // namespace
