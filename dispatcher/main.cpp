@@ -40,7 +40,8 @@ std::string load_admin_token(const std::string& flag, const std::filesystem::pat
 
 int main(int argc, char** argv) {
     server_options opts;
-    std::string redis_uri, admin_token, log_level, instance;
+    std::string redis_uri, admin_token, log_level, instance, sentinels, sentinel_master;
+    int wait_replicas = 0, wait_timeout_ms = 500;
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
@@ -56,7 +57,19 @@ int main(int argc, char** argv) {
                                               po::value(&opts.http_port)->default_value(8080),
                                               "HTTP port: admin API, /console, /metrics (0: any)")(
         "redis", po::value(&redis_uri),
-        "use this Redis (redis://host:port or /path/to.sock) instead of an embedded one")(
+        "use this Redis (redis://host:port, /path/to.sock, or "
+        "sentinel://host:port,host:port/master-name) instead of an embedded one")(
+        "sentinel", po::value(&sentinels),
+        "find the Redis primary through these sentinels (host:port,host:port,...) and follow its "
+        "failovers; same as --redis sentinel://LIST/MASTER")(
+        "sentinel-master", po::value(&sentinel_master)->default_value("mymaster"),
+        "the master name the sentinels monitor (with --sentinel)")(
+        "redis-wait-replicas", po::value(&wait_replicas)->default_value(0),
+        "ack an alarm only once this many replicas have it (WAIT); fewer within "
+        "--redis-wait-timeout-ms: the device is nacked and re-sends (0: ack after the primary's "
+        "fsync, as without replicas)")(
+        "redis-wait-timeout-ms", po::value(&wait_timeout_ms)->default_value(500),
+        "how long an alarm's ack may wait for the replicas (1..2000)")(
         "data-dir", po::value(&opts.data_dir)->default_value("data"),
         "embedded Redis data and the admin token")(
         "redis-server", po::value(&opts.redis_binary)->default_value("redis-server"),
@@ -114,6 +127,27 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    if (!sentinels.empty()) {
+        if (!redis_uri.empty()) {
+            std::cerr << "dispatcher: give either --redis or --sentinel, not both\n";
+            return 2;
+        }
+        redis_uri = "sentinel://" + sentinels + "/" + sentinel_master;
+    }
+    // WAIT blocks the ingest connection for up to the timeout; past the 3 s command timeout the
+    // connection would be torn down as unresponsive.
+    if (wait_replicas < 0 || wait_replicas > 16 || wait_timeout_ms < 1 || wait_timeout_ms > 2000) {
+        std::cerr << "dispatcher: --redis-wait-replicas must be 0..16 and --redis-wait-timeout-ms "
+                     "1..2000\n";
+        return 2;
+    }
+    if (wait_replicas > 0 && redis_uri.empty()) {
+        std::cerr << "dispatcher: --redis-wait-replicas needs --redis or --sentinel (the embedded "
+                     "Redis has no replicas)\n";
+        return 2;
+    }
+    opts.settings.wait_replicas = wait_replicas;
+    opts.settings.wait_timeout = std::chrono::milliseconds(wait_timeout_ms);
     if (!redis_uri.empty()) {
         redis_endpoint ep;
         if (!redis_endpoint::parse(redis_uri, ep)) {

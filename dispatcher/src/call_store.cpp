@@ -9,6 +9,11 @@
 
 #include <google/protobuf/util/json_util.h>
 #include <openssl/sha.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
 #include <unordered_map>
@@ -88,10 +93,50 @@ asio::awaitable<redis_result> call_store::eval_on(redis_connection& conn, const 
     co_return r;
 }
 
+// One WAIT and the ingests it answers for.
+struct call_store::wait_round {
+    explicit wait_round(asio::io_context& io) : done(io, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer done;  // cancelled when the answer is in
+    std::int64_t replicas = -1;
+};
+
+void call_store::require_replicas(int replicas, std::chrono::milliseconds timeout) {
+    wait_replicas_ = replicas;
+    wait_timeout_ = timeout;
+}
+
+asio::awaitable<std::int64_t> call_store::replicas_confirmed(redis_connection& conn) {
+    // WAIT blocks the connection until it returns: one per alarm would serialise the ack path
+    // (and, with a replica down, cost every alarm the full timeout in turn). Every ingest whose
+    // script has returned joins the next WAIT; it covers all of them.
+    if (!next_round_) next_round_ = std::make_shared<wait_round>(conn.io());
+    auto round = next_round_;
+    if (!wait_running_) {
+        wait_running_ = true;
+        asio::co_spawn(conn.io(), run_wait_rounds(conn), asio::detached);
+    }
+    co_await round->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return round->replicas;
+}
+
+asio::awaitable<void> call_store::run_wait_rounds(redis_connection& conn) {
+    while (next_round_) {
+        auto round = std::move(next_round_);
+        next_round_.reset();
+        auto cmd = redis_cmd("WAIT", std::to_string(wait_replicas_),
+                             std::to_string(wait_timeout_.count()));
+        auto r = co_await conn.exec(cmd);
+        if (r.ok() && r.reply.type == redis_reply::kind::integer) round->replicas = r.reply.integer;
+        round->done.cancel();
+    }
+    wait_running_ = false;
+}
+
 asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     // Acks wait for this reply only: on a connection of its own it does not queue behind the
     // routing work pipelined on the main connection.
     auto& conn = ingest_ ? *ingest_ : *redis_;
+    const auto generation = conn.generation();
     auto r = co_await eval_on(
         conn, lua::ingest,
         redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
@@ -102,10 +147,31 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
         out.error = r.error_text();
         co_return out;
     }
-    out.stored = true;
     out.call_id = r.reply.elements[0].as_string();
     out.duplicate = r.reply.elements[1].as_int() == 0;
     out.received_ms = to_i64(r.reply.elements[2].as_string());
+    if (wait_replicas_ > 0) {
+        if (out.duplicate) {
+            // The script wrote nothing, so WAIT would only cover this connection's earlier
+            // writes (none, on a fresh connection), not the original alarm. Any replicated write
+            // moves the connection's offset past it; PUBLISH stores nothing.
+            auto barrier = redis_cmd("PUBLISH", "anx:replication-barrier", a.device_id);
+            co_await conn.exec(barrier);
+        }
+        auto replicas = co_await replicas_confirmed(conn);
+        // A reconnect in between means WAIT ran on another connection (maybe another primary)
+        // and says nothing about this alarm.
+        if (replicas < wait_replicas_ || conn.generation() != generation) {
+            out.error =
+                "stored as call " + out.call_id + " but " +
+                (replicas < 0 ? std::string("WAIT failed")
+                              : std::to_string(replicas) + " of " + std::to_string(wait_replicas_) +
+                                    " replicas confirmed it within " +
+                                    std::to_string(wait_timeout_.count()) + " ms");
+            co_return out;
+        }
+    }
+    out.stored = true;
     co_return out;
 }
 

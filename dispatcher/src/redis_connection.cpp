@@ -1,10 +1,14 @@
 #include "anxin/dispatcher/redis_connection.hpp"
 
+#include "hiredis_convert.hpp"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,8 +28,56 @@ std::int64_t redis_reply::as_int() const {
     return v;
 }
 
+namespace {
+
+// "host[:port]" with a default port; false for an empty host or a bad port.
+bool parse_host_port(std::string_view s, int default_port, std::string& host, int& port) {
+    auto colon = s.rfind(':');
+    if (colon == std::string_view::npos) {
+        host = std::string(s);
+        port = default_port;
+        return !host.empty();
+    }
+    host = std::string(s.substr(0, colon));
+    auto tail = s.substr(colon + 1);
+    int p = 0;
+    auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), p);
+    if (ec != std::errc{} || end != tail.data() + tail.size() || p <= 0 || p > 65535) return false;
+    port = p;
+    return !host.empty();
+}
+
+bool parse_sentinel_uri(std::string_view rest, redis_endpoint& out) {
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return false;
+    auto name = rest.substr(slash + 1);
+    if (name.empty() || name.find_first_of("/ ,") != std::string_view::npos) return false;
+    std::vector<redis_address> sentinels;
+    auto hosts = rest.substr(0, slash);
+    std::size_t start = 0;
+    for (;;) {
+        auto comma = hosts.find(',', start);
+        auto item = hosts.substr(
+            start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+        redis_address a;
+        if (!parse_host_port(item, 26379, a.host, a.port)) return false;
+        sentinels.push_back(std::move(a));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    out.unix_path.clear();
+    out.sentinels = std::move(sentinels);
+    out.master_name = std::string(name);
+    return true;
+}
+
+}  // namespace
+
 bool redis_endpoint::parse(const std::string& uri, redis_endpoint& out) {
     std::string rest = uri;
+    out.sentinels.clear();
+    out.master_name.clear();
+    if (rest.rfind("sentinel://", 0) == 0) return parse_sentinel_uri(rest.substr(11), out);
     if (rest.rfind("unix://", 0) == 0) {
         out.unix_path = rest.substr(7);
         return !out.unix_path.empty();
@@ -55,41 +107,27 @@ bool redis_endpoint::parse(const std::string& uri, redis_endpoint& out) {
 }
 
 std::string redis_endpoint::describe() const {
+    if (via_sentinel()) {
+        std::string out = "sentinel://";
+        for (std::size_t i = 0; i < sentinels.size(); ++i)
+            out += (i ? "," : "") + sentinels[i].describe();
+        return out + "/" + master_name;
+    }
     if (!unix_path.empty()) return "unix:" + unix_path;
     return host + ":" + std::to_string(port);
 }
 
 namespace {
 
-redis_reply convert(const redisReply* r) {
-    redis_reply out;
-    switch (r->type) {
-        case REDIS_REPLY_STRING:
-            out.type = redis_reply::kind::string;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_STATUS:
-            out.type = redis_reply::kind::status;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_ERROR:
-            out.type = redis_reply::kind::error;
-            out.str.assign(r->str, r->len);
-            break;
-        case REDIS_REPLY_INTEGER:
-            out.type = redis_reply::kind::integer;
-            out.integer = r->integer;
-            break;
-        case REDIS_REPLY_ARRAY:
-            out.type = redis_reply::kind::array;
-            out.elements.reserve(r->elements);
-            for (std::size_t i = 0; i < r->elements; ++i)
-                out.elements.push_back(convert(r->element[i]));
-            break;
-        default:
-            out.type = redis_reply::kind::nil;
-    }
-    return out;
+using detail::convert;
+
+// Error replies meaning "this instance is no longer the primary": a write refused by a replica,
+// or a blocking read (XREADGROUP BLOCK) ended because the instance was demoted.
+bool demoted_error(const redisReply* r) {
+    if (r->type != REDIS_REPLY_ERROR || !r->str) return false;
+    std::string_view text(r->str, r->len);
+    return text.rfind("READONLY", 0) == 0 || text.rfind("UNBLOCKED", 0) == 0 ||
+           text.find("READONLY You can't write") != std::string_view::npos;
 }
 
 }  // namespace
@@ -169,13 +207,23 @@ struct redis_connection_access {
             }
         }
     }
-    static void on_reply(redisAsyncContext*, void* r, void* privdata) {
+    static void on_reply(redisAsyncContext* ac, void* r, void* privdata) {
         std::unique_ptr<redis_connection::pending> p(
             static_cast<redis_connection::pending*>(privdata));
         redis_result res;
         auto owner = p->owner.lock();
         if (owner && !owner->inflight_.empty()) owner->inflight_.pop_front();
-        if (r) {
+        if (r && owner && owner->ep_.via_sentinel() && demoted_error(static_cast<redisReply*>(r))) {
+            // The primary we follow was demoted under us: ask the sentinels again. Safe inside a
+            // reply callback: hiredis disconnects once the callback returns.
+            auto* reply = static_cast<redisReply*>(r);
+            spdlog::warn("redis[{}]: {} is no longer the primary ({}); asking the sentinels again",
+                         owner->name_, owner->target_.describe(),
+                         std::string_view(reply->str, reply->len).substr(0, 40));
+            res.st = redis_result::status::unavailable;
+            res.detail = "redis primary was demoted (failover)";
+            redisAsyncDisconnect(ac);
+        } else if (r) {
             res.st = redis_result::status::ok;
             res.reply = convert(static_cast<redisReply*>(r));
             if (owner) {
@@ -191,6 +239,13 @@ struct redis_connection_access {
             res.detail = "redis connection lost";
         }
         p->done(std::move(res));
+    }
+    static void on_role(redisAsyncContext*, void* r, void* privdata) {
+        std::unique_ptr<std::weak_ptr<redis_connection>> weak(
+            static_cast<std::weak_ptr<redis_connection>*>(privdata));
+        if (!r) return;  // context going away; its cleanup schedules the retry
+        auto owner = weak->lock();
+        if (owner) owner->on_role(convert(static_cast<redisReply*>(r)));
     }
     struct sub_ctx {
         std::weak_ptr<redis_connection> owner;
@@ -227,6 +282,7 @@ redis_connection::redis_connection(asio::io_context& io, redis_endpoint ep, opti
                                    std::string name)
     : io_(io),
       ep_(std::move(ep)),
+      target_(ep_),
       opts_(opts),
       name_(std::move(name)),
       backoff_(opts.min_backoff),
@@ -244,6 +300,13 @@ redis_connection::~redis_connection() {
 void redis_connection::start() {
     if (!stopped_) return;
     stopped_ = false;
+    if (ep_.via_sentinel()) {
+        sentinel_ = sentinel_client::create(io_, ep_.sentinels, ep_.master_name,
+                                            opts_.sentinel_timeout, name_);
+        sentinel_->watch([weak = weak_from_this()](const redis_address& primary) {
+            if (auto self = weak.lock()) self->on_switch_master(primary);
+        });
+    }
     connect();
     arm_watchdog();
 }
@@ -252,6 +315,7 @@ void redis_connection::stop() {
     stopped_ = true;
     reconnect_timer_.cancel();
     watchdog_.cancel();
+    if (sentinel_) sentinel_->stop();
     if (ac_) {
         auto* ac = ac_;
         redisAsyncFree(ac);  // pending commands complete with "unavailable"
@@ -259,11 +323,39 @@ void redis_connection::stop() {
 }
 
 void redis_connection::connect() {
-    if (stopped_ || ac_) return;
-    redisAsyncContext* ac = ep_.unix_path.empty() ? redisAsyncConnect(ep_.host.c_str(), ep_.port)
-                                                  : redisAsyncConnectUnix(ep_.unix_path.c_str());
+    if (stopped_ || ac_ || resolving_) return;
+    if (!ep_.via_sentinel()) {
+        connect_to(ep_);
+        return;
+    }
+    resolving_ = true;
+    asio::co_spawn(io_, resolve_and_connect(), asio::detached);
+}
+
+asio::awaitable<void> redis_connection::resolve_and_connect() {
+    auto self = shared_from_this();
+    auto primary = co_await sentinel_->resolve();
+    resolving_ = false;
+    if (stopped_ || ac_) co_return;
+    if (!primary) {
+        spdlog::warn("redis[{}]: no sentinel of {} named a primary; retrying", name_,
+                     ep_.describe());
+        schedule_reconnect();
+        co_return;
+    }
+    redis_endpoint target;
+    target.host = primary->host;
+    target.port = primary->port;
+    connect_to(target);
+}
+
+void redis_connection::connect_to(const redis_endpoint& target) {
+    target_ = target;
+    redisAsyncContext* ac = target_.unix_path.empty()
+                                ? redisAsyncConnect(target_.host.c_str(), target_.port)
+                                : redisAsyncConnectUnix(target_.unix_path.c_str());
     if (!ac || ac->err) {
-        spdlog::warn("redis[{}]: cannot connect to {}: {}", name_, ep_.describe(),
+        spdlog::warn("redis[{}]: cannot connect to {}: {}", name_, target_.describe(),
                      ac ? ac->errstr : "out of memory");
         if (ac) redisAsyncFree(ac);
         schedule_reconnect();
@@ -296,12 +388,69 @@ void redis_connection::connect() {
 void redis_connection::on_connected(int status) {
     if (status != REDIS_OK) {
         // hiredis frees the context right after this; cleanup schedules the retry.
-        spdlog::warn("redis[{}]: connect to {} failed", name_, ep_.describe());
+        spdlog::warn("redis[{}]: connect to {} failed", name_, target_.describe());
         return;
     }
-    connected_ = true;
+    if (!ep_.via_sentinel()) {
+        mark_up();
+        return;
+    }
+    // A sentinel's view may be stale, and a demoted primary still accepts connections: only a
+    // ROLE of "master" makes it ours. The connect timeout (watchdog) also bounds this answer.
+    auto* weak = new std::weak_ptr<redis_connection>(weak_from_this());
+    const char* argv[] = {"ROLE"};
+    std::size_t lens[] = {4};
+    if (redisAsyncCommandArgv(ac_, &redis_connection_access::on_role, weak, 1, argv, lens) !=
+        REDIS_OK) {
+        delete weak;
+    }
+}
+
+void redis_connection::on_role(const redis_reply& role) {
+    if (!ac_ || connected_) return;
+    if (!is_master_role(role)) {
+        spdlog::warn("redis[{}]: {} named by sentinel {} is not a primary (ROLE: {}); retrying",
+                     name_, target_.describe(), sentinel_->last_answered().describe(),
+                     role.is_array() && !role.elements.empty() ? role.elements[0].str : role.str);
+        redisAsyncDisconnect(ac_);  // inside a reply callback: hiredis closes after it returns
+        return;
+    }
+    auto now = target_.describe();
+    if (following_.empty())
+        spdlog::info("redis[{}]: following primary {} of '{}' (named by sentinel {})", name_, now,
+                     ep_.master_name, sentinel_->last_answered().describe());
+    else if (following_ != now)
+        spdlog::warn("redis[{}]: primary of '{}' switched from {} to {}", name_, ep_.master_name,
+                     following_, now);
+    following_ = now;
+    mark_up();
+}
+
+void redis_connection::on_switch_master(const redis_address& primary) {
+    if (stopped_) return;
+    redis_endpoint next;
+    next.host = primary.host;
+    next.port = primary.port;
+    if (ac_ && target_.describe() == next.describe()) return;  // already there
+    if (ac_) {
+        spdlog::warn("redis[{}]: leaving {}: sentinels promoted {}", name_, target_.describe(),
+                     primary.describe());
+        redisAsyncFree(ac_);  // in-flight commands complete with "unavailable"
+    }
+    // Go straight to the promoted node (ROLE still checks it) rather than asking the sentinels
+    // again: one that has not heard of the switch yet would name the old primary, which stays a
+    // writable primary until Sentinel reconfigures it. A resolve still under way finds ac_ set and
+    // drops its answer.
+    reconnect_timer_.cancel();
     backoff_ = opts_.min_backoff;
-    spdlog::info("redis[{}]: connected to {}", name_, ep_.describe());
+    if (!ac_) connect_to(next);
+}
+
+void redis_connection::mark_up() {
+    connected_ = true;
+    ++generation_;
+    backoff_ = opts_.min_backoff;
+    spdlog::info("redis[{}]: connected to {}", name_, target_.describe());
     for (auto& [channel, h] : subscriptions_) send_subscribe(channel);
     if (state_handler_)
         asio::post(io_, [self = shared_from_this()] {
@@ -342,7 +491,8 @@ void redis_connection::arm_watchdog() {
         auto now = std::chrono::steady_clock::now();
         if (self->ac_ && !self->connected_ &&
             now - self->connect_started_ > self->opts_.connect_timeout) {
-            spdlog::warn("redis[{}]: connect to {} timed out", self->name_, self->ep_.describe());
+            spdlog::warn("redis[{}]: connect to {} timed out", self->name_,
+                         self->target_.describe());
             redisAsyncFree(self->ac_);
         } else if (self->ac_ && self->connected_ && !self->inflight_.empty() &&
                    now - self->inflight_.front() > self->opts_.command_timeout) {

@@ -120,6 +120,7 @@ int server::run() {
     m.blocking = redis_connection::create(m.io, ep, blocking_opts, "router");
     m.sub = redis_connection::create(m.io, ep, ro, "bus");
     m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
+    m.store->require_replicas(m.opts.settings.wait_replicas, m.opts.settings.wait_timeout);
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
     m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry);
     m.ctx = std::unique_ptr<server_context>(new server_context{

@@ -99,6 +99,45 @@ TEST(redis_endpoint, default_endpoint_describes_local_redis) {
     EXPECT_EQ(redis_endpoint{}.describe(), "127.0.0.1:6379");
 }
 
+TEST(redis_endpoint, sentinel_list_and_master_name) {
+    redis_endpoint ep;
+    ASSERT_TRUE(redis_endpoint::parse("sentinel://h1:26380,10.0.0.2:26381,h3/district", ep));
+    EXPECT_TRUE(ep.via_sentinel());
+    EXPECT_EQ(ep.master_name, "district");
+    ASSERT_EQ(ep.sentinels.size(), 3u);
+    EXPECT_EQ(ep.sentinels[0], (redis_address{"h1", 26380}));
+    EXPECT_EQ(ep.sentinels[1], (redis_address{"10.0.0.2", 26381}));
+    EXPECT_EQ(ep.sentinels[2], (redis_address{"h3", 26379}));  // the sentinel default port
+    EXPECT_TRUE(ep.unix_path.empty());
+    EXPECT_EQ(ep.describe(), "sentinel://h1:26380,10.0.0.2:26381,h3:26379/district");
+}
+
+TEST(redis_endpoint, one_sentinel_is_enough) {
+    redis_endpoint ep;
+    ASSERT_TRUE(redis_endpoint::parse("sentinel://127.0.0.1:26379/mymaster", ep));
+    ASSERT_EQ(ep.sentinels.size(), 1u);
+    EXPECT_EQ(ep.master_name, "mymaster");
+}
+
+TEST(redis_endpoint, bad_sentinel_uris_are_rejected) {
+    for (const char* uri :
+         {"sentinel://", "sentinel://h1:26379", "sentinel://h1:26379/", "sentinel:///mymaster",
+          "sentinel://h1:26379,/mymaster", "sentinel://h1:0/mymaster", "sentinel://h1:x/m",
+          "sentinel://h1:26379/a/b", "sentinel://h1:26379/my master"}) {
+        redis_endpoint ep;
+        EXPECT_FALSE(redis_endpoint::parse(uri, ep)) << uri;
+    }
+}
+
+TEST(redis_endpoint, reparsing_a_plain_address_leaves_sentinel_mode) {
+    redis_endpoint ep;
+    ASSERT_TRUE(redis_endpoint::parse("sentinel://h1/mymaster", ep));
+    ASSERT_TRUE(redis_endpoint::parse("host:1234", ep));
+    EXPECT_FALSE(ep.via_sentinel());
+    EXPECT_TRUE(ep.sentinels.empty());
+    EXPECT_EQ(ep.describe(), "host:1234");
+}
+
 TEST(redis_cmd, builds_the_argument_list_in_order) {
     const std::string key = "anx:call:C0000042";
     std::string_view field = "state";

@@ -10,6 +10,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +71,13 @@ class call_store {
                std::shared_ptr<redis_connection> ingest = nullptr);
 
     const std::string& instance() const { return instance_; }
+
+    // Makes ingest() report stored=false (the device is nacked and re-sends; the re-send finds
+    // the same call) unless `replicas` replicas confirm the alarm within `timeout` (Redis WAIT).
+    // Closes the window in which a failover promotes a replica that never got an acked alarm.
+    // WAITs of concurrent ingests are batched: one in flight at a time covers every alarm stored
+    // before it was sent. 0: off.
+    void require_replicas(int replicas, std::chrono::milliseconds timeout);
     redis_connection& redis() { return *redis_; }
 
     boost::asio::awaitable<ingest_result> ingest(const alarm_input& alarm);
@@ -155,9 +164,18 @@ class call_store {
                                                  std::vector<std::string> args);
 
   private:
+    struct wait_round;
+    // Replicas that confirmed every write this connection made before the call; -1 if unknown.
+    boost::asio::awaitable<std::int64_t> replicas_confirmed(redis_connection& conn);
+    boost::asio::awaitable<void> run_wait_rounds(redis_connection& conn);
+
     std::shared_ptr<redis_connection> redis_;
     std::shared_ptr<redis_connection> ingest_;
     std::string instance_;
+    int wait_replicas_ = 0;
+    std::chrono::milliseconds wait_timeout_{500};
+    std::shared_ptr<wait_round> next_round_;  // ingests waiting for the next WAIT to be sent
+    bool wait_running_ = false;
 };
 
 std::string script_sha1(const std::string& body);

@@ -8,8 +8,17 @@
 // command not answered within command_timeout completes with status::timeout and the connection
 // is torn down and re-established (after a timeout the reply stream can no longer be matched to
 // commands, and a Redis that does not answer must not hold alarms hostage).
+//
+// Through Sentinel (redis_endpoint::via_sentinel()): each (re)connect asks the sentinels for the
+// primary, connects to it and checks with ROLE that it is a primary before taking commands (a
+// replica, such as a demoted old primary or one a stale sentinel names, is never used; an old
+// primary not yet reconfigured still says "master"). A +switch-master message moves it to the
+// promoted node; a READONLY or UNBLOCKED error reply (the instance became a replica) or a dropped
+// connection makes it ask the sentinels again. Commands in flight when it leaves a primary
+// complete with status::unavailable.
 
 #include "anxin/dispatcher/redis_reply.hpp"
+#include "anxin/dispatcher/sentinel.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,15 +36,20 @@ struct redisAsyncContext;
 
 namespace anxin::dispatcher {
 
-// Where Redis listens: a unix socket path, or host and port.
+// Where Redis listens: a unix socket path, host and port, or the sentinels that know the primary
+// of master_name.
 struct redis_endpoint {
     std::string unix_path;
     std::string host = "127.0.0.1";
     int port = 6379;
+    std::vector<redis_address> sentinels;
+    std::string master_name;
 
-    // Accepts redis://host:port, host:port, unix:///path/to.sock or /path/to.sock.
+    // Accepts redis://host:port, host:port, unix:///path/to.sock, /path/to.sock, and
+    // sentinel://host[:port][,host[:port]...]/master-name (sentinel port default 26379).
     static bool parse(const std::string& uri, redis_endpoint& out);
     std::string describe() const;
+    bool via_sentinel() const { return !master_name.empty(); }
 };
 
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
@@ -45,6 +59,8 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
         std::chrono::milliseconds command_timeout{3000};
         std::chrono::milliseconds min_backoff{100};
         std::chrono::milliseconds max_backoff{2000};
+        // Per sentinel asked (connect + answer); the spec suggests a few hundred ms.
+        std::chrono::milliseconds sentinel_timeout{500};
     };
     using message_handler =
         std::function<void(const std::string& channel, const std::string& payload)>;
@@ -58,6 +74,9 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     void start();
     void stop();
     bool connected() const { return connected_; }
+    // Counts the times the connection came up: a change means commands ran on another session
+    // (per-connection state such as WAIT's replication offset did not carry over).
+    std::uint64_t generation() const { return generation_; }
     boost::asio::io_context& io() { return io_; }
 
     // Called (on the io thread) each time the connection comes up or goes down.
@@ -83,6 +102,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     redis_connection(boost::asio::io_context& io, redis_endpoint ep, options opts,
                      std::string name);
     void connect();
+    void connect_to(const redis_endpoint& target);
+    boost::asio::awaitable<void> resolve_and_connect();
+    void on_role(const redis_reply& role);
+    void on_switch_master(const redis_address& primary);
+    void mark_up();
     void schedule_reconnect();
     void arm_watchdog();
     void on_connected(int status);
@@ -91,12 +115,17 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     void send_subscribe(const std::string& channel);
 
     boost::asio::io_context& io_;
-    redis_endpoint ep_;
+    redis_endpoint ep_;      // as configured
+    redis_endpoint target_;  // what it connects to: ep_, or the primary the sentinels named
+    std::shared_ptr<sentinel_client> sentinel_;
+    std::string following_;  // the primary last verified with ROLE (sentinel mode)
+    bool resolving_ = false;
     options opts_;
     std::string name_;
     redisAsyncContext* ac_ = nullptr;
     std::shared_ptr<ev_state> ev_;
     bool connected_ = false;
+    std::uint64_t generation_ = 0;
     bool stopped_ = true;
     std::chrono::milliseconds backoff_;
     std::chrono::steady_clock::time_point connect_started_;

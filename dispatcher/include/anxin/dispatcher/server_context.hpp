@@ -28,6 +28,10 @@ struct server_settings {
     std::chrono::milliseconds presence_lease{30000};
     std::chrono::milliseconds presence_refresh{10000};
     std::chrono::milliseconds nack_retry_after{1000};
+    // Acks wait until this many replicas have the alarm (Redis WAIT), at most wait_timeout;
+    // 0: the primary's fsync is enough (call_store::require_replicas).
+    int wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{500};
 
     // Call handling (call_policy.hpp).
     routing_config routing;
