@@ -391,14 +391,13 @@ void redis_connection::on_connected(int status) {
         spdlog::warn("redis[{}]: connect to {} failed", name_, target_.describe());
         return;
     }
-    if (!ep_.via_sentinel()) {
-        mark_up();
-        return;
-    }
-    // A sentinel's view may be stale, and a demoted primary still accepts connections: only a
-    // ROLE of "master" makes it ours. The connect timeout (watchdog) also bounds this answer.
+    // The connection is up only once Redis answers: the kernel accepts connections for a Redis
+    // that hangs (or is still loading its AOF), and calling that "connected" would hide the outage.
+    // A sentinel's view may be stale, and a demoted primary still accepts connections: there only
+    // a ROLE of "master" makes it ours. The connect timeout (watchdog) bounds the answer.
     auto* weak = new std::weak_ptr<redis_connection>(weak_from_this());
-    const char* argv[] = {"ROLE"};
+    const bool sentinel = ep_.via_sentinel();
+    const char* argv[] = {sentinel ? "ROLE" : "PING"};
     std::size_t lens[] = {4};
     if (redisAsyncCommandArgv(ac_, &redis_connection_access::on_role, weak, 1, argv, lens) !=
         REDIS_OK) {
@@ -408,6 +407,16 @@ void redis_connection::on_connected(int status) {
 
 void redis_connection::on_role(const redis_reply& role) {
     if (!ac_ || connected_) return;
+    if (!ep_.via_sentinel()) {  // the answer to PING
+        if (role.is_error()) {
+            spdlog::warn("redis[{}]: {} answers but cannot serve yet ({}); retrying", name_,
+                         target_.describe(), role.str);
+            redisAsyncDisconnect(ac_);  // inside a reply callback: hiredis closes after it
+            return;
+        }
+        mark_up();
+        return;
+    }
     if (!is_master_role(role)) {
         spdlog::warn("redis[{}]: {} named by sentinel {} is not a primary (ROLE: {}); retrying",
                      name_, target_.describe(), sentinel_->last_answered().describe(),

@@ -368,12 +368,22 @@ TEST_F(Faults, HungRedisMeansANackWithinTheCommandTimeoutNeverAFalseAck) {
         *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); },
         8s);
     const double waited = std::chrono::duration<double>(clock_type::now() - t0).count();
+    // The dispatcher's reconnects reach the kernel's backlog but get no answer to their PING: it
+    // counts as down, and the consoles are told.
+    auto degraded = wait_for(
+        *a1, [](const cv::ConsoleEvent& e) { return e.has_service_status(); }, 5s);
     c->redis().signal(SIGCONT);
+    ASSERT_TRUE(degraded);
+    EXPECT_TRUE(degraded->service_status().degraded());
     ASSERT_TRUE(first) << "no answer at all while Redis hung";
     EXPECT_TRUE(first->has_alarm_nack()) << first->DebugString();
     std::cout << "[ figure ] Redis hung: alarm nacked after " << waited * 1000 << " ms"
               << std::endl;
     EXPECT_LT(waited, 4.5);
+    auto back = wait_for(
+        *a1, [](const cv::ConsoleEvent& e) { return e.has_service_status(); }, 8s);
+    ASSERT_TRUE(back);
+    EXPECT_FALSE(back->service_status().degraded());
 
     std::string call;
     for (int i = 0; i < 40 && call.empty(); ++i) {
