@@ -225,7 +225,9 @@
   }
   function renderBanner() {
     const b = $("banner");
-    const down = $("conn").dataset.state === "down" && !!S.me;
+    // Logged in and not connected, including while a reconnect is being tried: the lists on screen
+    // may be stale and new calls cannot arrive, so it must show the whole time.
+    const down = $("conn").dataset.state !== "ok" && !!S.me;
     document.body.classList.toggle("offline", down);
     if (down) {
       b.hidden = false; b.className = "banner"; b.dataset.kind = "disconnected";
