@@ -435,8 +435,10 @@
       return num(a.call.received_ms) - num(b.call.received_ms);
     });
   }
+  // Escalated or long-waiting calls that nobody has taken yet: once someone has it, it is calm.
   function isHot(c) {
-    return c.at_command_centre || (c.state !== "accepted" && now() - num(c.received_ms) > 60000);
+    if (c.state === "accepted" || c.state === "closed") return false;
+    return c.at_command_centre || now() - num(c.received_ms) > 60000;
   }
 
   function render() {
