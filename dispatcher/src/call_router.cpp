@@ -680,15 +680,31 @@ asio::awaitable<void> call_router::consume() {
                 continue;
             }
         } else {
-            // Strict priority: take emergencies while there are any, then urgent, then technical;
-            // block on all three only when every queue is empty.
+            // Weighted priority, in one round trip: each batch takes up to 256 emergencies, 128
+            // urgent and 64 technical alarms (handle_entries routes them most urgent first). In a
+            // surge the emergencies get most of the routing; under sustained load the others
+            // still move instead of waiting for a gap in the emergencies. Block on all three only
+            // when every queue is empty.
+            const std::vector<const char*> counts = {"256", "128", "64"};
+            std::vector<std::vector<std::string>> reads;
+            for (std::size_t i = 0; i < streams.size(); ++i) {
+                reads.push_back(redis_cmd("XREADGROUP", "GROUP", group, consumer, "COUNT",
+                                          counts[i], "STREAMS", streams[i], ">"));
+            }
+            auto parts = co_await blocking_->exec_many(std::move(reads));
             bool got = false;
-            for (const auto& stream : streams) {
-                r = co_await blocking_->exec(redis_cmd("XREADGROUP", "GROUP", group, consumer,
-                                                       "COUNT", "256", "STREAMS", stream, ">"));
-                if (!r.ok() || has_entries(r)) {
+            r = redis_result{};
+            r.st = redis_result::status::ok;
+            r.reply.type = redis_reply::kind::array;
+            for (auto& part : parts) {
+                if (!part.ok()) {
+                    r = std::move(part);  // an error: handled below like any failed read
                     got = true;
                     break;
+                }
+                if (has_entries(part)) {
+                    got = true;
+                    for (auto& s : part.reply.elements) r.reply.elements.push_back(std::move(s));
                 }
             }
             if (!got) {

@@ -9,6 +9,8 @@
 #include <ctime>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -214,6 +216,24 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
 asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::stations() {
     auto now = std::chrono::steady_clock::now();
     if (stations_ && now - stations_checked_ < std::chrono::seconds(1)) co_return stations_;
+    // One refresh at a time: a batch of calls routed concurrently must not each load every
+    // station (at start, with the cache empty, that was hundreds of copies of the same reads).
+    // Meanwhile the others use the list they have, or wait for the first one.
+    if (stations_refreshing_) {
+        if (stations_) co_return stations_;
+        asio::steady_timer t(co_await asio::this_coro::executor);
+        for (int i = 0; i < 1000 && stations_refreshing_; ++i) {
+            t.expires_after(std::chrono::milliseconds(5));
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        co_return stations_;
+    }
+    stations_refreshing_ = true;
+    struct done_guard {
+        bool& flag;
+        ~done_guard() { flag = false; }
+    } guard{stations_refreshing_};
     auto v = co_await redis_->exec(redis_cmd("GET", "anx:directory:version"));
     if (!v.ok()) co_return stations_;  // keep serving the cached list while Redis is away
     stations_checked_ = now;

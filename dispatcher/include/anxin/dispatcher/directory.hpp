@@ -101,6 +101,7 @@ class directory {
     std::shared_ptr<const std::vector<station_site>> stations_;
     std::string stations_version_;
     std::chrono::steady_clock::time_point stations_checked_{};
+    bool stations_refreshing_ = false;
 };
 
 // Ids are 1-64 characters of [A-Za-z0-9_.-]: they appear in Redis keys and log lines.
