@@ -292,8 +292,10 @@ cluster::cluster(redis_mode mode) : mode_(mode) {
 }
 
 dispatcher_process* cluster::add_dispatcher(const std::vector<std::string>& args) {
-    more_.push_back(std::make_unique<dispatcher_process>(
-        dir_ / ("d" + std::to_string(more_.size() + 2)), redis_uri_, token_));
+    // (Appended, not "d" + to_string(...): g++ 12 -O3 warns falsely on that, PR 105329.)
+    std::string name = "d";
+    name += std::to_string(more_.size() + 2);
+    more_.push_back(std::make_unique<dispatcher_process>(dir_ / name, redis_uri_, token_));
     if (!more_.back()->start(args)) return nullptr;
     return more_.back().get();
 }
