@@ -3,6 +3,7 @@
 # appendfsync always) and the simulator on this machine; redis-benchmark XADD with the same
 # persistence in the same run as the yardstick. Writes bench/report.md and bench/latency.svg.
 #   BENCH_QUICK=1 ./scripts/bench.sh    shorter runs (minutes instead of ~10 min)
+#   BENCH_KEEP=1                        keep the raw results (printed work directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh >/dev/null
@@ -11,12 +12,13 @@ ulimit -n 20000 || true
 
 OUT=bench
 WORK=$(mktemp -d /tmp/anxin-bench.XXXX)
+echo "raw results: $WORK"
 mkdir -p "$OUT"
 DEV_PORT=17800
 HTTP_PORT=18800
 QUICK=${BENCH_QUICK:-0}
 BIN=build-bench
-trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK"' EXIT
 
 if [ "$QUICK" = 1 ]; then STEADY_S=20; CONNECTIONS=19000; else STEADY_S=60; CONNECTIONS=19000; fi
 
@@ -93,6 +95,12 @@ stop_dispatcher
 # 6. press -> offered at a console and press -> assigned: bots at every station.
 start_dispatcher --tier-timeout 600 --escalation-limit 600 --missed-offers 100000 --wrap-up 0
 load offered --devices 2000 --alarm-rate 20 --duration 20 --bots 139 --accept-delay 1 --close-delay 1
+stop_dispatcher
+#    ...and at the target rate: 5,000 alarms/s with a bot watching at every station (they never
+#    take a call, so every call stays on offer: the routing and offer load of the target).
+start_dispatcher --tier-timeout 600 --escalation-limit 600 --missed-offers 100000
+load offered5k --devices 5000 --alarm-rate 5000 --duration 10 --bots 139 --never-accept --settle 60 \
+    --types sos,fall,medical,smoke,low_battery
 stop_dispatcher
 
 python3 scripts/bench_report.py "$WORK" "$OUT" "$XADD_RPS" "$XADD1_RPS" "$RSS0" "$RSS1" "$CONNECTIONS"

@@ -26,7 +26,8 @@ def cpu():
     return platform.processor()
 
 mem_gib = int(open("/proc/meminfo").readline().split()[1]) / 1024 / 1024
-runs = {n: load(n) for n in ["connections", "steady5k", "rate10000", "rate20000", "surge", "churn", "slow", "offered"]}
+runs = {n: load(n) for n in ["connections", "steady5k", "rate10000", "rate20000", "surge", "churn", "slow", "offered",
+                             "offered5k"]}
 
 def ms(h, k):
     return "-" if not h or not h.get("count") else f"{h[k]:.2f}"
@@ -101,6 +102,16 @@ if o:
       f"{o['presses']/max(1e-9,o['send_window_s']):.0f}/s); press → \"operator assigned\" at the device p50 "
       f"{ms(o['assigned'],'p50_ms')} ms (bots accept after 0.5-1.5 s).")
     w("")
+o5 = runs["offered5k"]
+if o5:
+    w(f"**Press → offered at the target rate** ({o5['presses']/max(1e-9,o5['send_window_s']):,.0f} alarms/s for "
+      f"{o5['send_window_s']:.0f} s, 139 bots that watch but never take a call): offered {o5['offered']['count']} of "
+      f"{o5['acked']} acked, p50 {ms(o5['offered'],'p50_ms')} ms, p90 {ms(o5['offered'],'p90_ms')} ms, p99 "
+      f"**{ms(o5['offered'],'p99_ms')} ms** (target ≤ 10 ms); {o5.get('unrouted', 0)} calls still not routed "
+      f"{o5['settled_s']:.0f} s after the last press. Routing, not storing, is what falls behind: each new call costs "
+      f"a step script, two snapshots, an offer script, the call and the resident's card read back for the offer event, "
+      f"and one pub/sub message per operator, on the one dispatcher thread.")
+    w("")
 for name, text, note in [
         ("churn", "**Churn** (200 connections dropped per second, reconnecting with backoff, 500 alarms/s)",
          "a press from a device that is reconnecting is acked after its reconnect and handshake: that wait is in these figures"),
@@ -127,8 +138,11 @@ if s5:
       f"({s5['send_window_s']:.0f} s run) | {met(a['p99_ms'] <= 5 and a['p999_ms'] <= 20)} (×{a['p99_ms']/5:.0f} / ×{a['p999_ms']/20:.0f}) |")
     w(f"| 5,000 alarms/s: 0 lost, 0 duplicated, 0 errors | {s5['lost']}, {s5['duplicated']}, {s5['errors']} | "
       f"{met(s5['lost'] == 0 and s5['duplicated'] == 0 and s5['errors'] == 0)} |")
-w("| 5,000 alarms/s: press → offered p99 ≤ 10 ms | not measured at 5,000/s (with nobody free the calls go to the command "
-  "centre); see the 20/s run with 139 bots above | **missed / not shown** |")
+if o5 and o5.get("offered", {}).get("count"):
+    w(f"| 5,000 alarms/s: press → offered p99 ≤ 10 ms | p99 {o5['offered']['p99_ms']:,.0f} ms with 139 bots "
+      f"({o5['offered']['count']} of {o5['acked']} offered) | {met(o5['offered']['p99_ms'] <= 10)} |")
+else:
+    w("| 5,000 alarms/s: press → offered p99 ≤ 10 ms | not measured | **missed / not shown** |")
 w(f"| highest sustained durable ack rate ≥ 20,000/s | {best:,.0f}/s ({best / max(1, xadd) * 100:.1f} % of pipelined XADD) | "
   f"{met(best >= 20000)} |")
 if su:
