@@ -111,8 +111,9 @@ int main(int argc, char** argv) {
         "shown to devices and consoles")(
         "map-tile-url", po::value(&opts.settings.map_tile_url),
         "web console: map tiles under the district, e.g. http://tiles.local/{z}/{x}/{y}.png "
-        "(default: none; the map is drawn from the coordinates alone)")("log-level", po::value(&log_level)->default_value("info"),
-                                         "trace, debug, info, warn, error");
+        "(default: none; the map is drawn from the coordinates alone)")(
+        "log-level", po::value(&log_level)->default_value("info"),
+        "trace, debug, info, warn, error");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);

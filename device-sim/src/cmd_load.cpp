@@ -467,7 +467,8 @@ class bot {
                 req.mutable_close()->set_outcome("resolved_by_phone");
                 l.send(req);
             });
-        } else if (ev.has_status_changed() && ev.status_changed().operator_id() == op_.operator_id &&
+        } else if (ev.has_status_changed() &&
+                   ev.status_changed().operator_id() == op_.operator_id &&
                    ev.status_changed().status() == "away" && !cfg_.never_accept) {
             cv::ConsoleRequest req;
             req.mutable_set_status()->set_status("available");
@@ -593,22 +594,15 @@ int cmd_load(int argc, char** argv) {
 
     std::vector<dv::AlarmType> types;
     {
-        std::map<std::string, dv::AlarmType> names = {{"sos", dv::SOS},
-                                                      {"fall", dv::FALL},
-                                                      {"medical", dv::MEDICAL},
-                                                      {"smoke", dv::SMOKE},
-                                                      {"inactivity", dv::INACTIVITY},
-                                                      {"low_battery", dv::LOW_BATTERY},
-                                                      {"tamper", dv::TAMPER},
-                                                      {"power_loss", dv::POWER_LOSS}};
         std::stringstream ss(types_arg);
         std::string t;
         while (std::getline(ss, t, ',')) {
-            if (!names.contains(t)) {
+            auto type = parse_alarm_type(t);
+            if (!type) {
                 std::cerr << "device-sim: unknown alarm type " << t << "\n";
                 return 2;
             }
-            types.push_back(names[t]);
+            types.push_back(*type);
         }
     }
     auto all = read_devices(devices_file);
@@ -624,9 +618,8 @@ int cmd_load(int argc, char** argv) {
     std::signal(SIGTERM, [](int) { stop_requested = 1; });
     std::vector<std::pair<std::string, unsigned short>> device_addrs, consoles;
     try {
-        device_addrs = servers_arg.empty()
-                           ? parse_addresses(e.host + ":" + std::to_string(e.port))
-                           : parse_addresses(servers_arg);
+        device_addrs = servers_arg.empty() ? parse_addresses(e.host + ":" + std::to_string(e.port))
+                                           : parse_addresses(servers_arg);
         consoles = consoles_arg.empty() ? parse_addresses(e.host + ":" + std::to_string(http_port))
                                         : parse_addresses(consoles_arg);
     } catch (const std::exception& ex) {
@@ -651,8 +644,7 @@ int cmd_load(int argc, char** argv) {
         for (const auto& o : ops) {
             if (static_cast<int>(bot_list.size()) >= bots) break;
             if (!stations_taken.insert(o.station_id).second) continue;
-            auto b = std::make_unique<bot>(e, bcfg, o, consoles,
-                                           bot_list.size() % consoles.size());
+            auto b = std::make_unique<bot>(e, bcfg, o, consoles, bot_list.size() % consoles.size());
             b->log_in();
             bot_list.push_back(std::move(b));
         }
@@ -881,8 +873,8 @@ int cmd_load(int argc, char** argv) {
             if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
                 h->element[0]->type == REDIS_REPLY_STRING) {
                 ++created;
-                std::string state = h->element[2]->type == REDIS_REPLY_STRING ? h->element[2]->str
-                                                                               : "";
+                std::string state =
+                    h->element[2]->type == REDIS_REPLY_STRING ? h->element[2]->str : "";
                 if (state == "received") ++never_offered;
                 if (state != "closed") ++still_open;
                 if (++per_press[std::string(h->element[0]->str) + "/" +
@@ -908,7 +900,8 @@ int cmd_load(int argc, char** argv) {
             "\"nacked\":%llu,"
             "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
             "\"duplicated\":%lld,\"unrouted\":%lld,\"never_offered\":%lld,\"calls_created\":%lld,"
-            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"checked\":%lld,\"settled_s\":%.1f,\"send_"
+            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"checked\":%lld,"
+            "\"settled_s\":%.1f,\"send_"
             "window_s\":%.3f,\"ack_rate\":%.1f,"
             "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_"
             "emergency\":%s,\"routed_technical\":%s}\n",
@@ -917,7 +910,8 @@ int cmd_load(int argc, char** argv) {
             static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
             static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted,
             never_offered, created, still_open, static_cast<unsigned long long>(console_drops),
-            static_cast<unsigned long long>(console_relogins), checked, settle_s_used, send_window_s, static_cast<double>(s.acked) / send_window_s,
+            static_cast<unsigned long long>(console_relogins), checked, settle_s_used,
+            send_window_s, static_cast<double>(s.acked) / send_window_s,
             json_histogram(s.ack).c_str(), json_histogram(s.offered).c_str(),
             json_histogram(s.assigned).c_str(), json_histogram(s.heartbeat).c_str(),
             json_histogram(s.connect).c_str(), json_histogram(routed_emergency).c_str(),
@@ -948,11 +942,11 @@ int cmd_load(int argc, char** argv) {
             unacked, lost < 0 ? "not checked (no --redis)" : std::to_string(lost).c_str(),
             duplicated, unrouted, checked, settle_s_used);
         if (first_call >= 0)
-            std::printf("calls created in Redis during the run %lld: never offered %lld, still open "
-                        "%lld; bot consoles dropped %llu, logged in again %llu\n",
-                        created, never_offered, still_open,
-                        static_cast<unsigned long long>(console_drops),
-                        static_cast<unsigned long long>(console_relogins));
+            std::printf(
+                "calls created in Redis during the run %lld: never offered %lld, still open "
+                "%lld; bot consoles dropped %llu, logged in again %llu\n",
+                created, never_offered, still_open, static_cast<unsigned long long>(console_drops),
+                static_cast<unsigned long long>(console_relogins));
     }
     stop_requested = 1;
     return (lost > 0 || duplicated > 0 || never_offered > 0) ? 1 : 0;

@@ -19,24 +19,6 @@ using namespace std::chrono_literals;
 
 namespace anxin::sim {
 
-namespace {
-
-std::optional<dv::AlarmType> parse_type(const std::string& s) {
-    static const std::map<std::string, dv::AlarmType> types = {{"sos", dv::SOS},
-                                                               {"fall", dv::FALL},
-                                                               {"medical", dv::MEDICAL},
-                                                               {"smoke", dv::SMOKE},
-                                                               {"inactivity", dv::INACTIVITY},
-                                                               {"low_battery", dv::LOW_BATTERY},
-                                                               {"tamper", dv::TAMPER},
-                                                               {"power_loss", dv::POWER_LOSS}};
-    auto it = types.find(s);
-    if (it == types.end()) return std::nullopt;
-    return it->second;
-}
-
-}  // namespace
-
 int cmd_press(int argc, char** argv) {
     std::string host, devices_file, device_id, type_name, secret;
     unsigned short port = 7700;
@@ -62,7 +44,7 @@ int cmd_press(int argc, char** argv) {
         "give up after this many seconds without the call being closed");
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
-    auto type = parse_type(type_name);
+    auto type = parse_alarm_type(type_name);
     if (!type) {
         std::cerr << "device-sim: unknown --type " << type_name << "\n";
         return 2;

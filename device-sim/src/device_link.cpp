@@ -5,6 +5,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include <map>
+
 namespace asio = boost::asio;
 namespace dv = anxin::device::v1;
 using asio::ip::tcp;
@@ -15,6 +17,21 @@ std::int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+std::optional<anxin::device::v1::AlarmType> parse_alarm_type(const std::string& name) {
+    namespace dv = anxin::device::v1;
+    static const std::map<std::string, dv::AlarmType> types = {{"sos", dv::SOS},
+                                                               {"fall", dv::FALL},
+                                                               {"medical", dv::MEDICAL},
+                                                               {"smoke", dv::SMOKE},
+                                                               {"inactivity", dv::INACTIVITY},
+                                                               {"low_battery", dv::LOW_BATTERY},
+                                                               {"tamper", dv::TAMPER},
+                                                               {"power_loss", dv::POWER_LOSS}};
+    auto it = types.find(name);
+    if (it == types.end()) return std::nullopt;
+    return it->second;
 }
 
 device_link::device_link(asio::io_context& io) : io_(io), socket_(io) {}

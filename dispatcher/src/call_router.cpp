@@ -1,5 +1,7 @@
 #include "anxin/dispatcher/call_router.hpp"
 
+#include "anxin/dispatcher/wall_clock.hpp"
+
 #include "console.pb.h"
 #include "device.pb.h"
 
@@ -58,11 +60,6 @@ std::chrono::steady_clock::time_point clock_type_now() {
     return std::chrono::steady_clock::now();
 }
 
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 }  // namespace
 
 call_router::call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking)

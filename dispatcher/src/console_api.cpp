@@ -1,5 +1,7 @@
 #include "anxin/dispatcher/console_api.hpp"
 
+#include "anxin/dispatcher/wall_clock.hpp"
+
 #include "admin.pb.h"
 #include "console.pb.h"
 
@@ -18,12 +20,6 @@ namespace adm = anxin::admin::v1;
 namespace anxin::dispatcher {
 
 namespace {
-
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);

@@ -1,5 +1,7 @@
 #include "anxin/dispatcher/console_session.hpp"
 
+#include "anxin/dispatcher/wall_clock.hpp"
+
 #include "console.pb.h"
 #include "device.pb.h"
 
@@ -36,12 +38,6 @@ namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_console_message = 64 * 1024;
 constexpr std::size_t max_queued_events = 4096;
-
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 dv::ServerMessage device_update(const std::string& call_id, dv::CallState state,
                                 const std::string& station_name, const std::string& outcome = {}) {

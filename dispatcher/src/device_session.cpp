@@ -1,5 +1,7 @@
 #include "anxin/dispatcher/device_session.hpp"
 
+#include "anxin/dispatcher/wall_clock.hpp"
+
 #include "console.pb.h"
 #include "device.pb.h"
 
@@ -27,12 +29,6 @@ using namespace std::chrono_literals;
 namespace anxin::dispatcher {
 
 namespace {
-
-std::int64_t wall_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr int max_alarms_in_flight = 32;

@@ -77,10 +77,10 @@ TEST(Chaos, NoAckedAlarmIsLostWhateverFails) {
 
     // Steady load for 100 s: 400 devices spread over both instances, 5 alarms/s, bots at every
     // station and one supervisor taking and closing calls, consoles dropped every 30 s.
-    const std::string servers = "127.0.0.1:" + std::to_string(a.device_port()) + ",127.0.0.1:" +
-                                std::to_string(b->device_port());
-    const std::string consoles = "127.0.0.1:" + std::to_string(a.http_port()) + ",127.0.0.1:" +
-                                 std::to_string(b->http_port());
+    const std::string servers = "127.0.0.1:" + std::to_string(a.device_port()) +
+                                ",127.0.0.1:" + std::to_string(b->device_port());
+    const std::string consoles = "127.0.0.1:" + std::to_string(a.http_port()) +
+                                 ",127.0.0.1:" + std::to_string(b->http_port());
     const fs::path load_log = c.dir() / "load.log";
     child_process load;
     ASSERT_TRUE(load.spawn({ANXIN_DEVICE_SIM_BIN,
@@ -177,14 +177,13 @@ TEST(Chaos, NoAckedAlarmIsLostWhateverFails) {
     const auto json = last_json_line(load_log);
     ASSERT_FALSE(json.empty()) << "device-sim printed no result\n" << tail(load_log, 40);
     const auto acked = json_number(json, "acked"), lost = json_number(json, "lost"),
-               dup = json_number(json, "duplicated"),
-               never = json_number(json, "never_offered"),
+               dup = json_number(json, "duplicated"), never = json_number(json, "never_offered"),
                unacked = json_number(json, "unacked"), presses = json_number(json, "presses"),
-               created = json_number(json, "calls_created"),
-               open = json_number(json, "calls_open"), drops = json_number(json, "console_drops");
-    std::cout << "\n[ chaos ] faults injected: " << dispatcher_kills
-              << " dispatcher SIGKILLs, " << redis_restarts << " Redis SIGKILL+restart, "
-              << clean_stops << " clean stop, " << drops << " operator console drops\n"
+               created = json_number(json, "calls_created"), open = json_number(json, "calls_open"),
+               drops = json_number(json, "console_drops");
+    std::cout << "\n[ chaos ] faults injected: " << dispatcher_kills << " dispatcher SIGKILLs, "
+              << redis_restarts << " Redis SIGKILL+restart, " << clean_stops << " clean stop, "
+              << drops << " operator console drops\n"
               << "[ chaos ] presses " << presses << ", acked " << acked << ", lost " << lost
               << ", duplicated " << dup << ", never offered " << never << ", unacked " << unacked
               << " (calls created " << created << ", still open at the end " << open << ")\n"

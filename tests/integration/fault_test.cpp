@@ -272,8 +272,7 @@ TEST_F(Faults, WhenAnInstanceDiesInABurstTheOtherOffersEverything) {
         std::this_thread::sleep_for(100ms);
     }
     EXPECT_EQ(offered, n);
-    std::cout << "[ figure ] SIGKILL of instance A -> all " << n
-              << " calls offered by instance B: "
+    std::cout << "[ figure ] SIGKILL of instance A -> all " << n << " calls offered by instance B: "
               << std::chrono::duration<double>(clock_type::now() - killed).count() * 1000 << " ms"
               << std::endl;
 }
@@ -286,8 +285,8 @@ TEST_F(Faults, WhenTheLeaderDiesTheOtherInstanceFiresItsTimers) {
     std::this_thread::sleep_for(1s);  // A holds the router lease
     auto* b = c->add_dispatcher(args);
     ASSERT_TRUE(b);
-    ASSERT_EQ(c->redis().get("anx:leader:router"), "test-" + std::to_string(
-                                                                 c->dispatcher().device_port()));
+    ASSERT_EQ(c->redis().get("anx:leader:router"),
+              "test-" + std::to_string(c->dispatcher().device_port()));
     auto a1 = c->console_on(*b, "op-a1");
     auto c1 = c->console_on(*b, "op-c1");
     auto dev = c->device_on(*b, "dev-1");
@@ -298,8 +297,8 @@ TEST_F(Faults, WhenTheLeaderDiesTheOtherInstanceFiresItsTimers) {
     c->dispatcher().kill9();
     ASSERT_TRUE(wait_for(*c1, offer_of(call), 10s));
     const auto late_ms = anxin::sim::wall_ms() - escalate_at;
-    std::cout << "[ figure ] leader SIGKILLed: escalation fired by the other instance "
-              << late_ms << " ms after its due time" << std::endl;
+    std::cout << "[ figure ] leader SIGKILLed: escalation fired by the other instance " << late_ms
+              << " ms after its due time" << std::endl;
     EXPECT_LT(late_ms, 5000);
     EXPECT_EQ(c->redis().get("anx:leader:router"), "test-" + std::to_string(b->device_port()));
     EXPECT_EQ(count_of(history_events(call), "\"escalated\""), 1u);
@@ -339,10 +338,12 @@ TEST_F(Faults, RedisOutageIsShownToConsolesAndEverythingResumes) {
     for (int i = 0; i < 20 && second.empty(); ++i) {
         ASSERT_TRUE(dev->send(make_alarm(2)));
         auto r = wait_for(
-            *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); },
-            2s);
-        if (r && r->has_alarm_ack()) second = r->alarm_ack().call_id();
-        else std::this_thread::sleep_for(250ms);
+            *dev,
+            [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
+        if (r && r->has_alarm_ack())
+            second = r->alarm_ack().call_id();
+        else
+            std::this_thread::sleep_for(250ms);
     }
     ASSERT_FALSE(second.empty());
     EXPECT_EQ(c->redis().get("anx:call:next"), "2");
@@ -396,10 +397,12 @@ TEST_F(Faults, HungRedisMeansANackWithinTheCommandTimeoutNeverAFalseAck) {
             continue;
         }
         auto r = wait_for(
-            *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); },
-            2s);
-        if (r && r->has_alarm_ack()) call = r->alarm_ack().call_id();
-        else std::this_thread::sleep_for(250ms);
+            *dev,
+            [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
+        if (r && r->has_alarm_ack())
+            call = r->alarm_ack().call_id();
+        else
+            std::this_thread::sleep_for(250ms);
     }
     ASSERT_FALSE(call.empty());
     EXPECT_EQ(c->redis().get("anx:call:next"), "1");

@@ -157,8 +157,8 @@ std::string redis_server::get(const std::string& key) {
 }
 
 std::string redis_server::hget(const std::string& key, const std::string& field) {
-    auto* r = static_cast<redisReply*>(
-        redisCommand(client(), "HGET %s %s", key.c_str(), field.c_str()));
+    auto* r =
+        static_cast<redisReply*>(redisCommand(client(), "HGET %s %s", key.c_str(), field.c_str()));
     std::string out = r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
     if (r) freeReplyObject(r);
     return out;

@@ -54,5 +54,7 @@ class device_link {
 };
 
 std::int64_t wall_ms();
+// "sos", "fall", ... as in protocol/README.md; nullopt for an unknown name.
+std::optional<anxin::device::v1::AlarmType> parse_alarm_type(const std::string& name);
 
 }  // namespace anxin::sim
