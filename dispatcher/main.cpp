@@ -214,6 +214,10 @@ int main(int argc, char** argv) {
         gethostname(host, sizeof host - 1);
         instance = std::string(host) + ":" + std::to_string(opts.device_port);
     }
+    if (instance.find_first_of(" \t\r\n") != std::string::npos || instance.size() > 200) {
+        std::cerr << "dispatcher: --instance: no spaces, at most 200 characters\n";
+        return 2;
+    }
     opts.settings.instance = instance;
     try {
         opts.settings.admin_token = load_admin_token(admin_token, opts.data_dir);

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 namespace asio = boost::asio;
@@ -121,6 +123,8 @@ asio::awaitable<void> call_router::leader_loop() {
 }
 
 asio::awaitable<std::optional<call_router::world>> call_router::observe() {
+    const auto gen = world_gen_;
+    const auto started = clock_type_now();
     world w;
     auto present = co_await ctx_.store.presence(w.now);
     if (!present) co_return std::nullopt;
@@ -154,7 +158,173 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
             *same = std::move(op);
         }
     }
+    if (gen == world_gen_) {
+        world_cache_ = w;
+        world_at_ = started;
+    }
     co_return w;
+}
+
+void call_router::refresh_world() {
+    if (world_refreshing_) return;
+    world_refreshing_ = true;
+    asio::co_spawn(
+        ctx_.io,
+        [this]() -> asio::awaitable<void> {
+            struct done {
+                bool& flag;
+                ~done() { flag = false; }
+            } g{world_refreshing_};
+            for (int attempt = 0; attempt < 3; ++attempt) {
+                const auto gen = world_gen_;
+                auto w = co_await observe();
+                // Forgotten meanwhile: what was read may predate the change; read again.
+                if (!w || gen == world_gen_) break;
+            }
+        },
+        asio::detached);
+}
+
+void call_router::forget_world() {
+    ++world_gen_;
+    world_cache_.reset();
+}
+
+void call_router::world_changed() {
+    forget_world();
+    ctx_.bus.world_changed();
+    kick();
+}
+
+void call_router::prefetch_home(const std::string& resident_id) {
+    if (resident_id.empty() || !homes_loading_.insert(resident_id).second) return;
+    asio::co_spawn(
+        ctx_.io,
+        [this, resident_id]() -> asio::awaitable<void> {
+            resident_record r;
+            auto st = co_await ctx_.dir.find_resident(resident_id, r);
+            if (st != lookup_status::unavailable) {
+                auto& cached = homes_[resident_id];
+                cached.home = st == lookup_status::found ? std::optional(r.home) : std::nullopt;
+                cached.at = clock_type_now();
+            }
+            homes_loading_.erase(resident_id);
+        },
+        asio::detached);
+}
+
+std::optional<first_route> call_router::route_for_new(const std::string& resident_id,
+                                                      int priority) {
+    const auto now_steady = clock_type_now();
+    if (!world_cache_ || now_steady - world_at_ > 1s) {
+        refresh_world();
+        return std::nullopt;
+    }
+    if (now_steady - world_at_ > 300ms) refresh_world();  // keep it warm
+    auto stations = ctx_.dir.cached_stations();
+    if (!stations) return std::nullopt;
+    std::optional<geo_point> home;
+    if (!resident_id.empty()) {
+        auto h = homes_.find(resident_id);
+        if (h == homes_.end()) {
+            prefetch_home(resident_id);
+            return std::nullopt;
+        }
+        if (now_steady - h->second.at > 60s) prefetch_home(resident_id);
+        home = h->second.home;
+    }
+    const auto& w = *world_cache_;
+    const auto now = wall_ms();
+    const auto& cfg = ctx_.settings.routing;
+    // As staffed_for() and step() decide a first step, on the cached view.
+    std::set<std::string> eligible;
+    for (const auto& op : w.ops) {
+        if (!op.supervisor && can_take_offers(op, now, cfg)) eligible.insert(op.station_id);
+    }
+    auto ranked = rank_stations(home.value_or(geo_point{0, 0}), *stations, eligible);
+    std::vector<std::string> staffed;
+    for (const auto& r : ranked) staffed.push_back(r.station->id);
+    auto s = first_step(staffed, 0, cfg);
+    first_route out;
+    call_snapshot c;
+    c.id = "new";
+    c.state = "offered";
+    c.priority = priority;
+    c.received_ms = now;
+    if (s.what == escalation_step::kind::add_station) {
+        out.station_id = s.station_id;
+        out.due_after_ms = s.next_due_ms;
+        for (const auto& r : ranked) {
+            if (r.station->id == s.station_id) {
+                out.station_name = r.station->name;
+                out.distance_km = r.distance_km;
+            }
+        }
+        c.tier_stations = {s.station_id};
+    } else {
+        out.to_command_centre = true;
+        out.station_name = ctx_.settings.command_centre_name;
+        c.at_command_centre = true;
+    }
+    out.supervisors_online = std::any_of(w.ops.begin(), w.ops.end(), [](const auto& op) {
+        return op.supervisor && op.online;
+    });
+    if (cfg.offer_strategy == routing_config::strategy::ring_all) {
+        auto plan = plan_offers({c}, w.ops, now, cfg);
+        auto it = plan.find(c.id);
+        if (it != plan.end()) out.offers.assign(it->second.begin(), it->second.end());
+    }
+    return out;
+}
+
+asio::awaitable<void> call_router::announce_first_step(const alarm_input& in,
+                                                       const ingest_result& stored) {
+    const auto& rt = *in.route;
+    ++ctx_.stats.calls_routed;
+    ++ctx_.stats.calls_routed_at_store;
+    spdlog::info("call {}: {} {}{}", stored.call_id, "offered at",
+                 rt.to_command_centre ? "the command centre" : rt.station_id,
+                 rt.to_command_centre ? "" : " (" + rt.station_name + ")");
+    // The call as load_console_call() would read it back: everything is known here.
+    cv::ConsoleEvent changed;
+    auto* c = changed.mutable_call_changed()->mutable_call();
+    c->set_id(stored.call_id);
+    c->set_state("offered");
+    c->set_alarm_type(in.type);
+    c->set_device_id(in.device_id);
+    c->set_resident_id(in.resident_id);
+    c->set_received_ms(stored.received_ms);
+    c->set_station_name(rt.station_name);
+    if (!rt.to_command_centre) {
+        c->set_station_id(rt.station_id);
+        c->add_tier_station_ids(rt.station_id);
+        char dist[32];  // as stored: three decimals
+        std::snprintf(dist, sizeof dist, "%.3f", rt.distance_km);
+        c->set_distance_km(std::strtod(dist, nullptr));
+    }
+    c->set_at_command_centre(rt.to_command_centre);
+    c->set_battery_percent(in.battery_percent);
+    c->set_priority(in.priority);
+    c->set_priority_name(std::string(priority_name(in.priority)));
+    // Offers first: a supervisor shown the call could take it, and the withdrawal must not
+    // overtake the offer.
+    if (!rt.offers.empty()) {
+        cv::ConsoleEvent ev;
+        auto* o = ev.mutable_offer();
+        *o->mutable_call() = *c;
+        co_await ctx_.dir.resident_card(in.resident_id, stored.call_id, *o->mutable_resident());
+        for (const auto& op : rt.offers) ctx_.bus.to_operator(op, ev);
+    }
+    if (rt.supervisors_online) ctx_.bus.to_station(command_centre_station, changed);
+    dv::ServerMessage m;
+    auto* u = m.mutable_call_update();
+    u->set_call_id(stored.call_id);
+    u->set_state(dv::OFFERED);
+    u->set_server_time_ms(wall_ms());
+    u->set_station_name(rt.station_name);
+    ctx_.bus.to_device(in.device_id, m);
+    // Longest-idle: one operator per call is a choice among all waiting calls (a full pass).
+    if (ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle) kick();
 }
 
 asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(

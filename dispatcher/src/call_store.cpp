@@ -137,19 +137,30 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     // routing work pipelined on the main connection.
     auto& conn = ingest_ ? *ingest_ : *redis_;
     const auto generation = conn.generation();
-    auto r = co_await eval_on(
-        conn, lua::ingest,
-        redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
-                  std::to_string(a.battery_percent), a.resident_id, instance_,
-                  std::to_string(a.priority)));
+    auto args = redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
+                          std::to_string(a.battery_percent), a.resident_id, instance_,
+                          std::to_string(a.priority));
+    if (a.route) {
+        const auto& rt = *a.route;
+        char dist[32];
+        std::snprintf(dist, sizeof dist, "%.3f", rt.distance_km);
+        args.push_back(rt.to_command_centre ? "cc" : "station");
+        args.push_back(rt.station_id);
+        args.push_back(rt.station_name);
+        args.push_back(dist);
+        args.push_back(std::to_string(rt.due_after_ms));
+        for (const auto& op : rt.offers) args.push_back(op);
+    }
+    auto r = co_await eval_on(conn, lua::ingest, std::move(args));
     ingest_result out;
-    if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 3) {
+    if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 4) {
         out.error = r.error_text();
         co_return out;
     }
     out.call_id = r.reply.elements[0].as_string();
     out.duplicate = r.reply.elements[1].as_int() == 0;
     out.received_ms = to_i64(r.reply.elements[2].as_string());
+    out.routed = r.reply.elements[3].as_int() == 1;
     if (wait_replicas_ > 0) {
         if (out.duplicate) {
             // The script wrote nothing, so WAIT would only cover this connection's earlier

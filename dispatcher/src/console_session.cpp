@@ -387,7 +387,7 @@ asio::awaitable<void> console_session::send_current_state() {
         }
     }
     // ...and new ones (open at the station, or waiting for anyone) come from the router's pass.
-    ctx_.router->kick();
+    ctx_.router->world_changed();
 }
 
 void console_session::announce_status(const std::string& status, const std::string& reason) {
@@ -454,7 +454,7 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
     }
     spdlog::info("console ({}): operator {} {}", peer_, op,
                  explicit_logout ? "logged out" : "disconnected");
-    ctx_.router->kick();
+    ctx_.router->world_changed();
 }
 
 asio::awaitable<void> console_session::on_set_status(const std::string& req_id,
@@ -477,7 +477,7 @@ asio::awaitable<void> console_session::on_set_status(const std::string& req_id,
     sc->set_reason("set by the operator");
     send(ev);
     announce_status(status, "set by the operator");
-    ctx_.router->kick();
+    ctx_.router->world_changed();
 }
 
 asio::awaitable<void> console_session::on_transfer(const std::string& req_id,
@@ -507,7 +507,7 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id,
     ev.mutable_transferred()->set_station_id(station_id);
     send(ev);
     co_await ctx_.router->call_changed(call_id, true);
-    ctx_.router->kick();
+    ctx_.router->world_changed();
 }
 
 asio::awaitable<void> console_session::on_accept(const std::string& req_id,
@@ -531,7 +531,8 @@ asio::awaitable<void> console_session::on_accept(const std::string& req_id,
     w.mutable_withdrawn()->set_by_operator_id(operator_id_);
     for (std::size_t i = 2; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
     co_await ctx_.router->call_changed(call_id, false);
-    ctx_.router->kick();  // this operator is busy now: their other offers go to colleagues
+    // This operator is busy now: their other offers go to colleagues.
+    ctx_.router->world_changed();
 }
 
 asio::awaitable<void> console_session::on_close(const std::string& req_id,
@@ -561,6 +562,7 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id,
     send(ev);
     ctx_.bus.to_device(r.data[0], device_update(call_id, dv::CLOSED, "", outcome));
     co_await ctx_.router->call_changed(call_id, false);
+    ctx_.router->world_changed();  // one call fewer: free for offers after the wrap-up
     if (ctx_.settings.wrap_up_ms > 0) {
         cv::ConsoleEvent wr;
         auto* sc = wr.mutable_status_changed();

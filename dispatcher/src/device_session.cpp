@@ -322,6 +322,9 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     authenticated_ = true;
     ++ctx_.stats.devices_authenticated;
     resident_id_ = rec.resident_id;
+    // Where the resident lives, cached before any alarm: a new call's first step is then decided
+    // without waiting for Redis (call_router::route_for_new).
+    if (ctx_.router) ctx_.router->prefetch_home(resident_id_);
     if (auto previous = ctx_.registry.add_device(device_id_, weak_from_this())) {
         // A device has one live link: the newest. The old one is usually a half-dead socket.
         if (auto old = std::dynamic_pointer_cast<device_session>(previous);
@@ -394,9 +397,20 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     in.device_time_ms = alarm.device_time_ms();
     in.battery_percent =
         alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
+    // Stored already at its first step when the router can decide it from what it has cached;
+    // otherwise queued for the router.
+    if (ctx_.router) in.route = ctx_.router->route_for_new(in.resident_id, in.priority);
     auto r = co_await ctx_.store.ingest(in);
     --alarms_in_flight_;
     dv::ServerMessage m;
+    if (r.routed && !r.stored) {
+        // Stored and routed, but not confirmed by the replicas (WAIT): the device is nacked and
+        // will re-send, yet the call exists: its operators must hear of it now.
+        asio::co_spawn(
+            socket_.get_executor(),
+            [self, in, r]() { return self->ctx_.router->announce_first_step(in, r); },
+            asio::detached);
+    }
     if (!r.stored) {
         ++ctx_.stats.alarms_nacked;
         spdlog::warn("device {}: alarm seq {} not stored: {}", device_id_, alarm.sequence(),
@@ -411,9 +425,12 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     }
     ++ctx_.stats.alarms_acked;
     if (r.duplicate) ++ctx_.stats.alarms_duplicate;
-    asio::co_spawn(
-        socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); },
-        asio::detached);
+    if ((in.battery_percent != -1 && in.battery_percent != last_battery_sent_) ||
+        std::chrono::steady_clock::now() - last_seen_sent_ > std::chrono::seconds(2)) {
+        asio::co_spawn(
+            socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); },
+            asio::detached);
+    }
     auto* a = m.mutable_alarm_ack();
     a->set_sequence(alarm.sequence());
     a->set_call_id(r.call_id);
@@ -426,6 +443,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
         u.mutable_call_update()->set_state(dv::RECEIVED);
         u.mutable_call_update()->set_server_time_ms(r.received_ms);
         send(u);
+        if (r.routed) co_await ctx_.router->announce_first_step(in, r);
     } else {
         // A device re-sending has missed what happened to its call (maybe all of it, closed
         // included): tell it where the call stands now.
@@ -492,6 +510,8 @@ asio::awaitable<void> device_session::seen(int battery) {
     auto self = shared_from_this();
     const auto& sup = ctx_.settings.supervision;
     const int interval = static_cast<int>(heartbeat_interval_.count());
+    last_seen_sent_ = std::chrono::steady_clock::now();
+    if (battery != -1) last_battery_sent_ = battery;
     auto r =
         co_await ctx_.store.device_seen(device_id_, interval, offline_deadline(0, interval, sup),
                                         battery, recovery_period(interval, sup));

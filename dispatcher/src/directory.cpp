@@ -8,6 +8,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <ctime>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -113,12 +115,9 @@ asio::awaitable<lookup_status> directory::find_operator(const std::string& id,
     co_return lookup_status::found;
 }
 
-asio::awaitable<lookup_status> directory::find_resident(const std::string& id,
-                                                        resident_record& out) {
-    auto r = co_await redis_->exec(redis_cmd("HGETALL", "anx:resident:" + id));
-    if (!r.ok()) co_return lookup_status::unavailable;
-    if (r.reply.elements.empty()) co_return lookup_status::not_found;
-    auto m = to_map(r.reply);
+namespace {
+void parse_resident(const std::string& id, const redis_reply& hash, resident_record& out) {
+    auto m = to_map(hash);
     out.id = id;
     out.name = m["name"];
     out.address = m["address"];
@@ -129,6 +128,15 @@ asio::awaitable<lookup_status> directory::find_resident(const std::string& id,
     out.medication = m["medication"];
     out.gp = m["gp"];
     out.key_holders_json = m["key_holders"];
+}
+}  // namespace
+
+asio::awaitable<lookup_status> directory::find_resident(const std::string& id,
+                                                        resident_record& out) {
+    auto r = co_await redis_->exec(redis_cmd("HGETALL", "anx:resident:" + id));
+    if (!r.ok()) co_return lookup_status::unavailable;
+    if (r.reply.elements.empty()) co_return lookup_status::not_found;
+    parse_resident(id, r.reply, out);
     co_return lookup_status::found;
 }
 
@@ -149,8 +157,18 @@ int age_on(const std::string& dob, std::int64_t now_ms) {
 asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
                                                const std::string& current_call,
                                                anxin::console::v1::Resident& out) {
+    // The resident, their devices and recent calls in one round trip (this is on the way of
+    // every offer), then the devices' and calls' fields in a second.
+    std::vector<std::vector<std::string>> reads{
+        redis_cmd("HGETALL", "anx:resident:" + resident_id),
+        redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"),
+        redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5")};
+    auto first = co_await redis_->exec_many(std::move(reads));
+    if (first.size() != 3 || !first[0].ok() || first[0].reply.elements.empty()) co_return false;
     resident_record r;
-    if (co_await find_resident(resident_id, r) != lookup_status::found) co_return false;
+    parse_resident(resident_id, first[0].reply, r);
+    const auto& devs = first[1];
+    const auto& recent = first[2];
     to_console_resident(r, out);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -169,10 +187,6 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
             for (const auto& k : holder.key_holders()) *out.add_key_holders() = k;
         }
     }
-    auto devs =
-        co_await redis_->exec(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
-    auto recent = co_await redis_->exec(
-        redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5"));
     std::vector<std::vector<std::string>> cmds;
     std::vector<std::string> dev_ids, call_ids;
     if (devs.ok()) {
@@ -244,6 +258,14 @@ asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::sta
     stations_ = sites;
     stations_version_ = v.reply.as_string();
     co_return stations_;
+}
+
+std::shared_ptr<const std::vector<station_site>> directory::cached_stations() {
+    if (!stations_refreshing_ &&
+        (!stations_ || std::chrono::steady_clock::now() - stations_checked_ > std::chrono::seconds(1))) {
+        asio::co_spawn(redis_->io(), stations(), asio::detached);
+    }
+    return stations_;
 }
 
 asio::awaitable<std::vector<anxin::admin::v1::Station>> directory::list_stations() {

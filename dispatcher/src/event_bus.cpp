@@ -113,8 +113,8 @@ std::vector<std::pair<std::string, std::string>> session_registry::local_operato
 }
 
 event_bus::event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redis_connection> sub,
-                     session_registry& registry)
-    : cmd_(std::move(cmd)), sub_(std::move(sub)), registry_(registry) {}
+                     session_registry& registry, std::string instance)
+    : cmd_(std::move(cmd)), sub_(std::move(sub)), registry_(registry), instance_(std::move(instance)) {}
 
 void event_bus::start() {
     sub_->subscribe(bus_channel, [this](const std::string&, const std::string& payload) {
@@ -135,15 +135,41 @@ void event_bus::to_station(const std::string& station, const anxin::console::v1:
     publish('s', station, to_console_json(ev));
 }
 
-// Wire format on anx:bus: <kind> <target> '\n' <payload>; kind d(evice), o(perator), s(tation).
+void event_bus::world_changed() { publish('w', "-", {}); }
+
+namespace {
+void deliver(session_registry& registry, char kind, const std::string& target, std::string body) {
+    switch (kind) {
+        case 'd':
+            registry.deliver_to_device(target, std::move(body));
+            break;
+        case 'o':
+            registry.deliver_to_operator(target, body);
+            break;
+        case 's':
+            registry.deliver_to_station(target, body);
+            break;
+        default:
+            break;
+    }
+}
+}  // namespace
+
+// Wire format on anx:bus: <kind> ' ' <origin instance> ' ' <target> '\n' <payload>; kind d(evice),
+// o(perator), s(tation), w(orld changed: no target, no payload).
 void event_bus::publish(char kind, const std::string& target, std::string payload) {
     std::string msg;
-    msg.reserve(target.size() + payload.size() + 3);
+    msg.reserve(instance_.size() + target.size() + payload.size() + 4);
     msg.push_back(kind);
+    msg.push_back(' ');
+    msg += instance_;
     msg.push_back(' ');
     msg += target;
     msg.push_back('\n');
     msg += payload;
+    // Sessions held here get it now, without the round trip through Redis (and also while
+    // Redis is away).
+    deliver(registry_, kind, target, std::move(payload));
     asio::co_spawn(
         cmd_->io(),
         [cmd = cmd_, msg = std::move(msg)]() -> asio::awaitable<void> {
@@ -156,21 +182,14 @@ void event_bus::publish(char kind, const std::string& target, std::string payloa
 void event_bus::on_message(const std::string& payload) {
     auto nl = payload.find('\n');
     if (payload.size() < 3 || payload[1] != ' ' || nl == std::string::npos) return;
-    std::string target = payload.substr(2, nl - 2);
-    std::string body = payload.substr(nl + 1);
-    switch (payload[0]) {
-        case 'd':
-            registry_.deliver_to_device(target, std::move(body));
-            break;
-        case 'o':
-            registry_.deliver_to_operator(target, body);
-            break;
-        case 's':
-            registry_.deliver_to_station(target, body);
-            break;
-        default:
-            break;
+    auto sp = payload.find(' ', 2);
+    if (sp == std::string::npos || sp > nl) return;
+    if (std::string_view(payload).substr(2, sp - 2) == instance_) return;  // delivered already
+    if (payload[0] == 'w') {
+        if (world_changed_) world_changed_();
+        return;
     }
+    deliver(registry_, payload[0], payload.substr(sp + 1, nl - sp - 1), payload.substr(nl + 1));
 }
 
 }  // namespace anxin::dispatcher

@@ -43,22 +43,39 @@ local function op_busy(op, delta)
 end
 )lua";
 
-// ARGV: device, seq, type, device_time_ms, battery, resident, instance, priority
-// -> {call_id, 1 if created / 0 if duplicate, received_ms}
+// ARGV: device, seq, type, device_time_ms, battery, resident, instance, priority,
+//       route ('' : queue it for the router | 'station' | 'cc'), station, station_name,
+//       distance_km, due_after_ms, operators offered...
+// -> {call_id, 1 if created / 0 if duplicate, received_ms, 1 if routed / 0 if queued}
+// With a route, the call is stored already at its first step (the fields, timer, offers and
+// history the escalate and apply_offers scripts would write) instead of being queued.
 inline constexpr const char* ingest = R"lua(
 local device, seq = ARGV[1], ARGV[2]
 local dedupe = 'anx:dedupe:' .. device .. ':' .. seq
 local existing = redis.call('GET', dedupe)
 if existing then
-  return {existing, 0, redis.call('HGET', 'anx:call:' .. existing, 'received_ms') or now}
+  return {existing, 0, redis.call('HGET', 'anx:call:' .. existing, 'received_ms') or now, 0}
 end
 local id = string.format('C%07d', redis.call('INCR', 'anx:call:next'))
 local key = 'anx:call:' .. id
-redis.call('HSET', key, 'id', id, 'state', 'received', 'device', device, 'seq', seq,
+local route = ARGV[9]
+local routed = route == 'station' or route == 'cc'
+local due = 0
+if route == 'station' then due = string.format('%.0f', nown + tonumber(ARGV[13])) end
+local fields = {'id', id, 'state', routed and 'offered' or 'received', 'device', device, 'seq', seq,
   'type', ARGV[3], 'device_time_ms', ARGV[4], 'battery', ARGV[5], 'resident', ARGV[6],
-  'received_ms', now, 'priority', ARGV[8], 'ver', 1, 'tiers', '', 'cc', 0, 'next_esc_ms', 0)
+  'received_ms', now, 'priority', ARGV[8], 'ver', 1, 'tiers', route == 'station' and ARGV[10] or '',
+  'cc', route == 'cc' and 1 or 0, 'next_esc_ms', due}
+if routed then
+  for _, v in ipairs({'routed_ms', now, 'station_name', ARGV[11]}) do table.insert(fields, v) end
+end
+if route == 'station' then
+  for _, v in ipairs({'station', ARGV[10], 'distance_km', ARGV[12], 'offered_ms', now}) do
+    table.insert(fields, v)
+  end
+end
+redis.call('HSET', key, unpack(fields))
 history(id, 'received', 'device:' .. device, ARGV[7], ARGV[3])
-count(nil, 'received')
 redis.call('ZADD', 'anx:calls:open', now, id)
 redis.call('ZADD', 'anx:calls:active', active_score(ARGV[8], nown), id)
 redis.call('ZADD', 'anx:calls:by_time', now, id)
@@ -67,9 +84,24 @@ if ARGV[6] ~= '' then redis.call('ZADD', 'anx:resident:' .. ARGV[6] .. ':calls',
 -- Sequence numbers of a device are remembered for 30 days: a device re-sending older than that
 -- is not a retry but a reset counter.
 redis.call('SET', dedupe, id, 'EX', 2592000)
--- One queue per priority: the router drains emergencies before urgent before technical.
-redis.call('XADD', 'anx:alarms:' .. ARGV[8], '*', 'call', id)
-return {id, 1, now}
+if not routed then
+  count(nil, 'received')
+  -- One queue per priority: the router drains emergencies first.
+  redis.call('XADD', 'anx:alarms:' .. ARGV[8], '*', 'call', id)
+  return {id, 1, now, 0}
+end
+count(nil, 'offered')
+if route == 'cc' then
+  history(id, 'escalated', 'router', ARGV[7], 'command centre')
+else
+  redis.call('ZADD', 'anx:timers', due, id)
+  history(id, 'offered', 'router', ARGV[7], ARGV[10])
+end
+for i = 14, #ARGV do
+  redis.call('SADD', key .. ':offers', ARGV[i])
+  redis.call('SADD', 'anx:op:' .. ARGV[i] .. ':offers', id)
+end
+return {id, 1, now, 1}
 )lua";
 
 // First routing or an escalation step.

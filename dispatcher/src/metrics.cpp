@@ -50,6 +50,10 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_heartbeats_total", "counter", "Device heartbeats.", double(heartbeats));
     line(out, "anxin_calls_routed_total", "counter", "Calls offered to a station by this instance.",
          double(calls_routed));
+    line(out, "anxin_calls_routed_at_store_total", "counter",
+         "Of those, calls whose first step was stored with the call itself (decided from the "
+         "cached view of who is on duty; the others went through the router's queue).",
+         double(calls_routed_at_store));
     line(out, "anxin_calls_escalated_total", "counter",
          "Escalation steps (next station, or the command centre) taken by this instance.",
          double(calls_escalated));

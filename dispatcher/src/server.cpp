@@ -122,11 +122,12 @@ int server::run() {
     m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
     m.store->require_replicas(m.opts.settings.wait_replicas, m.opts.settings.wait_timeout);
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
-    m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry);
+    m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
         m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
     m.router = std::make_unique<call_router>(*m.ctx, m.blocking);
     m.ctx->router = m.router.get();
+    m.bus->on_world_changed([r = m.router.get()] { r->forget_world(); });
 
     try {
         auto addr = asio::ip::make_address(m.opts.bind_address);
@@ -171,7 +172,10 @@ int server::run() {
             spdlog::info("store available again: consoles resynchronised");
             m.registry.service_status_to_consoles(false, "store available again");
         }
-        if (m.router) m.router->kick();
+        if (m.router) {
+            m.router->forget_world();
+            m.router->kick();
+        }
     });
     m.cmd->start();
     m.ingest->start();

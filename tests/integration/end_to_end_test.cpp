@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 using namespace std::chrono_literals;
 namespace dv = anxin::device::v1;
@@ -127,6 +128,62 @@ TEST_F(EndToEnd, PressIsAckedOfferedAcceptedToldAndClosed) {
         EXPECT_NE(rec.body.find(ev), std::string::npos) << ev << " missing in " << rec.body;
     }
     EXPECT_EQ(c->redis().integer_command("ZCARD anx:calls:open"), 0);
+}
+
+// With who is on duty cached, the first step is stored by the same script as the call (no trip
+// through the router's queue): the record, offers, timer and audit trail must be exactly what the
+// router would have written, and the offer exactly what a console reads back from Redis.
+TEST_F(EndToEnd, FirstStepStoredWithTheCallIsTheSameAsTheRoutersOwn) {
+    auto a1 = c->console("op-a1");
+    ASSERT_TRUE(a1);
+    auto dev = c->device("dev-1");
+    ASSERT_TRUE(dev);
+    std::this_thread::sleep_for(1200ms);  // the router's passes have refreshed its view meanwhile
+    ASSERT_TRUE(dev->send(make_alarm(1)));
+    auto ack = wait_for(*dev, is_ack);
+    ASSERT_TRUE(ack);
+    const std::string id = ack->alarm_ack().call_id();
+    auto offer = wait_for(*a1, is_offer);
+    ASSERT_TRUE(offer);
+    ASSERT_TRUE(wait_for(*dev, update_is(dv::OFFERED)));
+    auto m = c->http("GET", "/metrics", "", false);
+    EXPECT_NE(m.body.find("anxin_calls_routed_at_store_total 1\n"), std::string::npos) << m.body;
+
+    auto& r = c->redis();
+    const std::string key = "anx:call:" + id;
+    EXPECT_EQ(r.hget(key, "state"), "offered");
+    EXPECT_EQ(r.hget(key, "tiers"), "st-a");
+    EXPECT_EQ(r.hget(key, "station"), "st-a");
+    EXPECT_EQ(r.hget(key, "station_name"), "Zhongcang station");
+    EXPECT_EQ(r.hget(key, "cc"), "0");
+    EXPECT_EQ(r.hget(key, "routed_ms"), r.hget(key, "received_ms"));
+    EXPECT_EQ(r.hget(key, "offered_ms"), r.hget(key, "received_ms"));
+    const auto received = std::stoll(r.hget(key, "received_ms"));
+    const auto due = std::stoll(r.hget(key, "next_esc_ms"));
+    EXPECT_GT(due, received);
+    const auto d = std::to_string(due);
+    EXPECT_EQ(r.integer_command("ZCOUNT anx:timers " + d + " " + d), 1);  // its timer
+    EXPECT_EQ(r.integer_command("SISMEMBER " + key + ":offers op-a1"), 1);
+    EXPECT_EQ(r.integer_command("SISMEMBER anx:op:op-a1:offers " + id), 1);
+    EXPECT_EQ(r.integer_command("XLEN anx:alarms:1"), 0);  // not queued for the router
+    EXPECT_EQ(r.hget("anx:stats:calls_by_state", "offered"), "1");
+    EXPECT_TRUE(r.hget("anx:stats:calls_by_state", "received").empty() ||
+                r.hget("anx:stats:calls_by_state", "received") == "0");
+    auto rec = c->http("GET", "/api/calls/" + id);
+    ASSERT_EQ(rec.status, 200);
+    const auto received_at = rec.body.find("\"event\":\"received\"");
+    const auto offered_at = rec.body.find("\"event\":\"offered\"");
+    EXPECT_NE(received_at, std::string::npos) << rec.body;
+    EXPECT_NE(offered_at, std::string::npos) << rec.body;
+    EXPECT_LT(received_at, offered_at) << rec.body;
+
+    // A colleague logging in now is offered the call by the router's pass, read from Redis.
+    auto a2 = c->console("op-a2");
+    ASSERT_TRUE(a2);
+    auto later = wait_for(*a2, is_offer);
+    ASSERT_TRUE(later);
+    EXPECT_EQ(later->offer().call().DebugString(), offer->offer().call().DebugString());
+    EXPECT_EQ(later->offer().resident().name(), offer->offer().resident().name());
 }
 
 TEST_F(EndToEnd, CallGoesToNearestStationThatHasSomeoneOnline) {

@@ -20,6 +20,7 @@
 // Threading: io thread only.
 
 #include "anxin/dispatcher/call_policy.hpp"
+#include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/geo.hpp"
 #include "anxin/dispatcher/redis_connection.hpp"
 #include "anxin/dispatcher/server_context.hpp"
@@ -30,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +45,26 @@ class call_router {
     void start();
     // Something changed: run a reconcile pass on this instance now.
     void kick();
+
+    // A new call's first step, decided from cached state (who can take offers, the stations, the
+    // resident's home) without waiting for Redis, so that the ingest script stores the call
+    // already on offer. nullopt when something is not cached or too old (older than a second, or
+    // a world_changed() since): the call is then queued and consume() routes it from fresh
+    // snapshots. Starts the refreshes it needs. A decision made on a view up to a second old is
+    // corrected like any other by the reconcile pass (offers re-planned when who is on duty
+    // changed).
+    std::optional<first_route> route_for_new(const std::string& resident_id, int priority);
+    // After a call was stored with its first step (ingest_result::routed): the offers with the
+    // resident's card, the command centre's view, the device's update.
+    boost::asio::awaitable<void> announce_first_step(const alarm_input& in,
+                                                     const ingest_result& stored);
+    // Loads the resident's home into the cache (a device's handshake does this ahead of alarms).
+    void prefetch_home(const std::string& resident_id);
+    // Who can take offers changed on this instance (login, status, accept, close, transfer):
+    // tell every instance to look again, and run a pass here.
+    void world_changed();
+    // Another instance's world_changed().
+    void forget_world();
 
     // Sends the supervisors (and the device) the call's current state; used after transitions.
     boost::asio::awaitable<void> call_changed(const std::string& call_id, bool tell_device);
@@ -89,6 +111,14 @@ class call_router {
         std::chrono::steady_clock::time_point at;
     };
     std::unordered_map<std::string, cached_home> homes_;
+    std::set<std::string> homes_loading_;
+    // The last observe(), for route_for_new(); dropped by forget_world(). world_gen_ counts the
+    // forgets, so an observe() that started before one is not cached.
+    std::optional<world> world_cache_;
+    std::chrono::steady_clock::time_point world_at_{};
+    std::uint64_t world_gen_ = 0;
+    bool world_refreshing_ = false;
+    void refresh_world();
 };
 
 }  // namespace anxin::dispatcher

@@ -23,6 +23,19 @@ class Call;
 
 namespace anxin::dispatcher {
 
+// A new call's first step, decided before it is stored (call_router::route_for_new, from cached
+// state) and applied by the same script that stores it: the call is stored already on offer, in
+// one Redis round trip. Without one the call is queued for the router (anx:alarms:<priority>).
+struct first_route {
+    bool to_command_centre = false;
+    std::string station_id;  // when not to the command centre
+    std::string station_name;
+    double distance_km = 0;
+    std::int64_t due_after_ms = 0;   // the tier's timer, from the time it is stored (0: none)
+    std::vector<std::string> offers;  // operators it is offered to at once (ring-all)
+    bool supervisors_online = false;  // the command centre wants to see the call
+};
+
 struct alarm_input {
     std::string device_id;
     std::string resident_id;
@@ -31,6 +44,7 @@ struct alarm_input {
     int priority = 1;
     std::int64_t device_time_ms = 0;
     int battery_percent = -1;
+    std::optional<first_route> route;
 };
 
 struct ingest_result {
@@ -38,6 +52,7 @@ struct ingest_result {
     std::string call_id;
     bool duplicate = false;
     std::int64_t received_ms = 0;
+    bool routed = false;  // created and input.route applied (not queued for the router)
     std::string error;
 };
 

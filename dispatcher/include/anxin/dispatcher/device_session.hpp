@@ -66,6 +66,10 @@ class device_session : public peer, public std::enable_shared_from_this<device_s
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer deadline_;
     std::chrono::steady_clock::time_point last_read_;
+    // When seen() last told Redis, and the battery it reported: an alarm repeats it only if that
+    // is over two seconds old or the battery changed (the supervision deadline is minutes).
+    std::chrono::steady_clock::time_point last_seen_sent_{};
+    int last_battery_sent_ = -1;
     std::chrono::steady_clock::time_point write_started_{};
     bool writing_ = false;
     int alarms_in_flight_ = 0;

@@ -78,6 +78,8 @@ class directory {
     // All stations, from the cache (refreshed at most once a second from Redis). nullptr if they
     // were never loadable.
     boost::asio::awaitable<std::shared_ptr<const std::vector<station_site>>> stations();
+    // The same list without waiting: a refresh starts in the background when it is due.
+    std::shared_ptr<const std::vector<station_site>> cached_stations();
     boost::asio::awaitable<std::vector<anxin::admin::v1::Station>> list_stations();
 
     // Validates everything first (nothing is written if anything is invalid), then writes.

@@ -1,14 +1,16 @@
 #pragma once
 // Delivery of call events to devices and consoles connected to ANY dispatcher instance.
-// Every event is published on the Redis channel anx:bus; every instance subscribes and hands it
-// to the sessions it holds locally (session_registry). Pub/sub is at-most-once: an event for a
-// peer that is disconnected at that moment is dropped, which is why devices get their open calls'
-// state after each handshake and consoles get their station's offers after each login.
+// An event goes at once to the sessions this instance holds (session_registry), and is published
+// on the Redis channel anx:bus, tagged with this instance's name, for the sessions other instances
+// hold; each instance skips its own messages when they come back. Pub/sub is at-most-once: an
+// event for a peer that is disconnected at that moment is dropped, which is why devices get their
+// open calls' state after each handshake and consoles get their station's offers after each login.
 //
 // Threading: io thread only.
 
 #include "anxin/dispatcher/redis_connection.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -67,8 +69,13 @@ class event_bus {
   public:
     // cmd: connection used to PUBLISH; sub: a connection dedicated to the subscription.
     event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redis_connection> sub,
-              session_registry& registry);
+              session_registry& registry, std::string instance);
     void start();
+
+    // Who can take offers changed (a login, a status change, an accept or close): every
+    // instance's routing cache must look again. on_world_changed runs for other instances' notices.
+    void world_changed();
+    void on_world_changed(std::function<void()> f) { world_changed_ = std::move(f); }
 
     void to_device(const std::string& device_id, const anxin::device::v1::ServerMessage& msg);
     void to_operator(const std::string& op, const anxin::console::v1::ConsoleEvent& ev);
@@ -81,6 +88,8 @@ class event_bus {
     std::shared_ptr<redis_connection> cmd_;
     std::shared_ptr<redis_connection> sub_;
     session_registry& registry_;
+    std::string instance_;
+    std::function<void()> world_changed_;
 };
 
 // proto3 JSON with snake_case names, as the console protocol specifies.

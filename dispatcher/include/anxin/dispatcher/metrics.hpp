@@ -21,6 +21,7 @@ struct metrics {
     std::uint64_t alarms_nacked = 0;
     std::uint64_t heartbeats = 0;
     std::uint64_t calls_routed = 0;
+    std::uint64_t calls_routed_at_store = 0;  // of calls_routed: first step stored with the call
     std::uint64_t calls_escalated = 0;
     std::uint64_t devices_went_offline = 0;
     std::uint64_t low_battery_episodes = 0;
