@@ -64,8 +64,9 @@ std::chrono::steady_clock::time_point clock_type_now() {
 
 }  // namespace
 
-call_router::call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking)
-    : ctx_(ctx), blocking_(std::move(blocking)), kick_timer_(ctx.io) {}
+call_router::call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking,
+                         std::shared_ptr<redis_connection> view)
+    : ctx_(ctx), blocking_(std::move(blocking)), view_(std::move(view)), kick_timer_(ctx.io) {}
 
 void call_router::start() {
     asio::co_spawn(ctx_.io, consume(), asio::detached);
@@ -126,14 +127,14 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
     const auto gen = world_gen_;
     const auto started = clock_type_now();
     world w;
-    auto present = co_await ctx_.store.presence(w.now);
+    auto present = co_await ctx_.store.presence(w.now, view_.get());
     if (!present) co_return std::nullopt;
     std::vector<std::vector<std::string>> cmds;
     for (const auto& p : *present) {
         cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + p.operator_id, "status", "active",
                                  "wrap_until", "idle_since", "missed"));
     }
-    auto replies = co_await ctx_.store.redis().exec_many(std::move(cmds));
+    auto replies = co_await view_->exec_many(std::move(cmds));
     for (std::size_t i = 0; i < present->size(); ++i) {
         const auto& p = (*present)[i];
         if (!replies[i].ok() || replies[i].reply.elements.size() != 5) co_return std::nullopt;
@@ -161,6 +162,7 @@ asio::awaitable<std::optional<call_router::world>> call_router::observe() {
     if (gen == world_gen_) {
         world_cache_ = w;
         world_at_ = started;
+        ++world_serial_;
     }
     co_return w;
 }
@@ -187,7 +189,45 @@ void call_router::refresh_world() {
 
 void call_router::forget_world() {
     ++world_gen_;
+    ++world_serial_;
     world_cache_.reset();
+}
+
+void call_router::rebuild_duty(std::shared_ptr<const std::vector<station_site>> stations,
+                               std::int64_t now) {
+    const auto& w = *world_cache_;
+    const auto& cfg = ctx_.settings.routing;
+    duty_view d;
+    d.at_ms = now;
+    d.world_serial = world_serial_;
+    // As staffed_for() and step() decide a first step.
+    for (const auto& op : w.ops) {
+        if (!op.supervisor && can_take_offers(op, now, cfg)) d.staffed.insert(op.station_id);
+        if (op.supervisor && op.online) d.supervisors_online = true;
+    }
+    if (cfg.offer_strategy == routing_config::strategy::ring_all) {
+        // The plan for one new call at each staffed station and one at the command centre.
+        std::vector<call_snapshot> calls;
+        auto add = [&](const std::string& station) {
+            call_snapshot c;
+            c.id = station;
+            c.state = "offered";
+            c.received_ms = now;
+            if (station.empty())
+                c.at_command_centre = true;
+            else
+                c.tier_stations = {station};
+            calls.push_back(std::move(c));
+        };
+        for (const auto& st : d.staffed) add(st);
+        add("");
+        for (auto& [station, ops] : plan_offers(std::move(calls), w.ops, now, cfg))
+            d.offers[station].assign(ops.begin(), ops.end());
+    }
+    const bool same = duty_ && duty_->staffed == d.staffed && duty_->stations == stations;
+    d.version = same ? duty_->version : ++duty_versions_;
+    d.stations = std::move(stations);
+    duty_ = std::move(d);
 }
 
 void call_router::world_changed() {
@@ -207,6 +247,7 @@ void call_router::prefetch_home(const std::string& resident_id) {
                 auto& cached = homes_[resident_id];
                 cached.home = st == lookup_status::found ? std::optional(r.home) : std::nullopt;
                 cached.at = clock_type_now();
+                cached.ranked_for = 0;
             }
             homes_loading_.erase(resident_id);
         },
@@ -223,57 +264,44 @@ std::optional<first_route> call_router::route_for_new(const std::string& residen
     if (now_steady - world_at_ > 300ms) refresh_world();  // keep it warm
     auto stations = ctx_.dir.cached_stations();
     if (!stations) return std::nullopt;
-    std::optional<geo_point> home;
-    if (!resident_id.empty()) {
-        auto h = homes_.find(resident_id);
-        if (h == homes_.end()) {
+    const auto now = wall_ms();
+    if (!duty_ || duty_->world_serial != world_serial_ || duty_->stations != stations ||
+        now - duty_->at_ms > 50)
+        rebuild_duty(stations, now);
+    const auto& d = *duty_;
+    auto h = homes_.find(resident_id);
+    if (h == homes_.end()) {
+        if (!resident_id.empty()) {
             prefetch_home(resident_id);
             return std::nullopt;
         }
-        if (now_steady - h->second.at > 60s) prefetch_home(resident_id);
-        home = h->second.home;
+        h = homes_.emplace(resident_id, cached_home{std::nullopt, now_steady}).first;
     }
-    const auto& w = *world_cache_;
-    const auto now = wall_ms();
-    const auto& cfg = ctx_.settings.routing;
-    // As staffed_for() and step() decide a first step, on the cached view.
-    std::set<std::string> eligible;
-    for (const auto& op : w.ops) {
-        if (!op.supervisor && can_take_offers(op, now, cfg)) eligible.insert(op.station_id);
+    auto& home = h->second;
+    if (!resident_id.empty() && now_steady - home.at > 60s) prefetch_home(resident_id);
+    if (home.ranked_for != d.version) {
+        // A resident without a home on record still gets a person: stations in id order.
+        auto ranked = rank_stations(home.home.value_or(geo_point{0, 0}), *stations, d.staffed);
+        home.nearest = ranked.empty() ? nullptr : ranked.front().station;
+        home.nearest_km = ranked.empty() ? 0 : ranked.front().distance_km;
+        home.ranked_for = d.version;
     }
-    auto ranked = rank_stations(home.value_or(geo_point{0, 0}), *stations, eligible);
     std::vector<std::string> staffed;
-    for (const auto& r : ranked) staffed.push_back(r.station->id);
-    auto s = first_step(staffed, 0, cfg);
+    if (home.nearest) staffed.push_back(home.nearest->id);
+    auto s = first_step(staffed, 0, ctx_.settings.routing);
     first_route out;
-    call_snapshot c;
-    c.id = "new";
-    c.state = "offered";
-    c.priority = priority;
-    c.received_ms = now;
     if (s.what == escalation_step::kind::add_station) {
         out.station_id = s.station_id;
+        out.station_name = home.nearest->name;
+        out.distance_km = home.nearest_km;
         out.due_after_ms = s.next_due_ms;
-        for (const auto& r : ranked) {
-            if (r.station->id == s.station_id) {
-                out.station_name = r.station->name;
-                out.distance_km = r.distance_km;
-            }
-        }
-        c.tier_stations = {s.station_id};
     } else {
         out.to_command_centre = true;
         out.station_name = ctx_.settings.command_centre_name;
-        c.at_command_centre = true;
     }
-    out.supervisors_online = std::any_of(w.ops.begin(), w.ops.end(), [](const auto& op) {
-        return op.supervisor && op.online;
-    });
-    if (cfg.offer_strategy == routing_config::strategy::ring_all) {
-        auto plan = plan_offers({c}, w.ops, now, cfg);
-        auto it = plan.find(c.id);
-        if (it != plan.end()) out.offers.assign(it->second.begin(), it->second.end());
-    }
+    out.supervisors_online = d.supervisors_online;
+    if (auto it = d.offers.find(out.station_id); it != d.offers.end()) out.offers = it->second;
+    (void)priority;  // ring-all offers do not depend on it
     return out;
 }
 
@@ -313,7 +341,7 @@ asio::awaitable<void> call_router::announce_first_step(const alarm_input& in,
         auto* o = ev.mutable_offer();
         *o->mutable_call() = *c;
         co_await ctx_.dir.resident_card(in.resident_id, stored.call_id, *o->mutable_resident());
-        for (const auto& op : rt.offers) ctx_.bus.to_operator(op, ev);
+        ctx_.bus.to_operators(rt.offers, ev);
     }
     if (rt.supervisors_online) ctx_.bus.to_station(command_centre_station, changed);
     dv::ServerMessage m;
@@ -447,6 +475,8 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
         spdlog::warn("operator {}: set away after {} missed offers", r.data[i],
                      cfg.missed_offers_before_away);
     }
+    // Someone set away changes who can take offers: every instance's cached view must go.
+    if (r.data.size() > 2) world_changed();
     bool supervisors = std::any_of(w.ops.begin(), w.ops.end(), [](const operator_snapshot& op) {
         return op.supervisor && op.online;
     });
@@ -672,7 +702,7 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
             spdlog::warn("call {}: operator {} gone for {} s; offered again", c.str, op.id,
                          (w->now - op.offline_since_ms) / 1000);
             co_await call_changed(c.str, true);
-            kick();  // offer it again at once (a full pass)
+            world_changed();  // the operator holds one call fewer; offer it again at once
         }
     }
     co_return true;

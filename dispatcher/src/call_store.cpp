@@ -359,8 +359,8 @@ asio::awaitable<bool> call_store::drop_presence(const std::string& station_id,
 }
 
 asio::awaitable<std::optional<std::vector<presence_entry>>> call_store::presence(
-    std::int64_t& now_ms) {
-    auto r = co_await eval(lua::presence_all, redis_cmd());
+    std::int64_t& now_ms, redis_connection* on) {
+    auto r = co_await eval_on(on ? *on : *redis_, lua::presence_all, redis_cmd());
     if (!r.ok() || !r.reply.is_array() || r.reply.elements.empty()) co_return std::nullopt;
     now_ms = to_i64(r.reply.elements[0].as_string());
     std::vector<presence_entry> out;

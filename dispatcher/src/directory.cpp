@@ -157,18 +157,43 @@ int age_on(const std::string& dob, std::int64_t now_ms) {
 asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
                                                const std::string& current_call,
                                                anxin::console::v1::Resident& out) {
-    // The resident, their devices and recent calls in one round trip (this is on the way of
-    // every offer), then the devices' and calls' fields in a second.
-    std::vector<std::vector<std::string>> reads{
-        redis_cmd("HGETALL", "anx:resident:" + resident_id),
-        redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"),
-        redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5")};
+    // The resident (unless cached), their devices and recent calls in one round trip (this is on
+    // the way of every offer), then the devices' and calls' fields in a second.
+    const auto now = std::chrono::steady_clock::now();
+    auto cached = residents_.find(resident_id);
+    if (cached != residents_.end() && now - cached->second.at > std::chrono::seconds(10)) {
+        residents_.erase(cached);
+        cached = residents_.end();
+    }
+    const bool have = cached != residents_.end();
+    std::vector<std::vector<std::string>> reads;
+    if (!have) reads.push_back(redis_cmd("HGETALL", "anx:resident:" + resident_id));
+    reads.push_back(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
+    reads.push_back(redis_cmd("ZREVRANGE", "anx:resident:" + resident_id + ":calls", "0", "5"));
     auto first = co_await redis_->exec_many(std::move(reads));
-    if (first.size() != 3 || !first[0].ok() || first[0].reply.elements.empty()) co_return false;
-    resident_record r;
-    parse_resident(resident_id, first[0].reply, r);
-    const auto& devs = first[1];
-    const auto& recent = first[2];
+    const std::size_t base = have ? 0 : 1;
+    if (first.size() != base + 2) co_return false;
+    if (!have) {
+        if (!first[0].ok() || first[0].reply.elements.empty()) co_return false;
+        if (residents_.size() >= 50000) residents_.clear();  // bounded; refilled as needed
+        cached_resident c;
+        parse_resident(resident_id, first[0].reply, c.record);
+        if (!c.record.key_holders_json.empty()) {
+            anxin::admin::v1::Resident holder;  // {"key_holders": [...]} via the admin message
+            if (google::protobuf::util::JsonStringToMessage(
+                    "{\"key_holders\":" + c.record.key_holders_json + "}", &holder)
+                    .ok()) {
+                anxin::console::v1::Resident holders;
+                for (const auto& k : holder.key_holders()) *holders.add_key_holders() = k;
+                c.key_holders = holders.SerializeAsString();
+            }
+        }
+        c.at = now;
+        cached = residents_.insert_or_assign(resident_id, std::move(c)).first;
+    }
+    const resident_record& r = cached->second.record;
+    const auto& devs = first[base];
+    const auto& recent = first[base + 1];
     to_console_resident(r, out);
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -178,13 +203,10 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
     out.set_health_conditions(r.health_conditions);
     out.set_medication(r.medication);
     out.set_gp(r.gp);
-    if (!r.key_holders_json.empty()) {
-        anxin::admin::v1::Resident
-            holder;  // parse {"key_holders": [...]} through the admin message
-        if (google::protobuf::util::JsonStringToMessage(
-                "{\"key_holders\":" + r.key_holders_json + "}", &holder)
-                .ok()) {
-            for (const auto& k : holder.key_holders()) *out.add_key_holders() = k;
+    if (!cached->second.key_holders.empty()) {
+        anxin::console::v1::Resident holders;
+        if (holders.ParseFromString(cached->second.key_holders)) {
+            for (auto& k : *holders.mutable_key_holders()) *out.add_key_holders() = std::move(k);
         }
     }
     std::vector<std::vector<std::string>> cmds;
@@ -252,6 +274,7 @@ asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::sta
     if (!v.ok()) co_return stations_;  // keep serving the cached list while Redis is away
     stations_checked_ = now;
     if (stations_ && v.reply.as_string() == stations_version_) co_return stations_;
+    residents_.clear();  // something was provisioned: cards are read afresh
     auto list = co_await list_stations();
     auto sites = std::make_shared<std::vector<station_site>>();
     for (const auto& s : list) sites->push_back({s.id(), s.name(), {s.lat(), s.lon()}});

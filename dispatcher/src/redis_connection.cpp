@@ -544,6 +544,13 @@ void redis_connection::submit(std::vector<std::string> args, std::unique_ptr<pen
     inflight_.push_back(raw->sent);
 }
 
+void redis_connection::send(std::vector<std::string> args,
+                            std::function<void(redis_result)> done) {
+    auto p = std::make_unique<pending>();
+    p->done = done ? std::move(done) : [](redis_result) {};
+    submit(std::move(args), std::move(p));
+}
+
 asio::awaitable<redis_result> redis_connection::exec(std::vector<std::string> args) {
     auto self = shared_from_this();
     co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(redis_result)>(

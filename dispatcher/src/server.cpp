@@ -50,7 +50,8 @@ struct server::impl {
     owned_io_context io{1};
     asio::thread_pool pool{2};
     std::unique_ptr<embedded_redis> embedded;
-    std::shared_ptr<redis_connection> cmd, ingest, blocking, sub;
+    std::shared_ptr<redis_connection> cmd, ingest, blocking, sub, view;
+    std::vector<std::shared_ptr<redis_connection>> pub;
     std::unique_ptr<call_store> store;
     std::unique_ptr<directory> dir;
     session_registry registry;
@@ -119,13 +120,18 @@ int server::run() {
     blocking_opts.command_timeout = 5s;  // XREADGROUP BLOCK 2000 must not count as a timeout
     m.blocking = redis_connection::create(m.io, ep, blocking_opts, "router");
     m.sub = redis_connection::create(m.io, ep, ro, "bus");
+    // The router's view of who is on duty is read on a connection of its own: new calls are
+    // routed from it, so its refresh must not queue behind a backlog of routing commands.
+    m.view = redis_connection::create(m.io, ep, ro, "view");
+    for (int i = 0; i < 4; ++i)
+        m.pub.push_back(redis_connection::create(m.io, ep, ro, "pub-" + std::to_string(i)));
     m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
     m.store->require_replicas(m.opts.settings.wait_replicas, m.opts.settings.wait_timeout);
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
-    m.bus = std::make_unique<event_bus>(m.cmd, m.sub, m.registry, m.opts.settings.instance);
+    m.bus = std::make_unique<event_bus>(m.pub, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
         m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
-    m.router = std::make_unique<call_router>(*m.ctx, m.blocking);
+    m.router = std::make_unique<call_router>(*m.ctx, m.blocking, m.view);
     m.ctx->router = m.router.get();
     m.bus->on_world_changed([r = m.router.get()] { r->forget_world(); });
 
@@ -181,6 +187,8 @@ int server::run() {
     m.ingest->start();
     m.blocking->start();
     m.sub->start();
+    m.view->start();
+    for (auto& p : m.pub) p->start();
     m.bus->start();
     m.router->start();
 
@@ -219,6 +227,8 @@ int server::run() {
     m.ingest->stop();
     m.blocking->stop();
     m.sub->stop();
+    m.view->stop();
+    for (auto& p : m.pub) p->stop();
     m.pool.join();
     if (m.embedded) m.embedded->stop();
     spdlog::info("stopped");

@@ -41,7 +41,9 @@ namespace anxin::dispatcher {
 class call_router {
   public:
     // blocking: a connection of its own for XREADGROUP BLOCK (it would stall other commands).
-    call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking);
+    // view: a connection for observe() (who is on duty), which must stay fast under a backlog.
+    call_router(server_context& ctx, std::shared_ptr<redis_connection> blocking,
+                std::shared_ptr<redis_connection> view);
     void start();
     // Something changed: run a reconcile pass on this instance now.
     void kick();
@@ -101,6 +103,7 @@ class call_router {
 
     server_context& ctx_;
     std::shared_ptr<redis_connection> blocking_;
+    std::shared_ptr<redis_connection> view_;
     boost::asio::steady_timer kick_timer_;
     bool kick_pending_ = false;
     std::string last_world_;  // who could take offers at the last full pass
@@ -109,7 +112,28 @@ class call_router {
     struct cached_home {
         std::optional<geo_point> home;
         std::chrono::steady_clock::time_point at;
+        // The nearest staffed station for duty_view version `ranked_for` (empty: none).
+        std::uint64_t ranked_for = 0;
+        const station_site* nearest = nullptr;
+        double nearest_km = 0;
     };
+    // What route_for_new() needs from the cached world, worked out once for many calls: which
+    // stations can take offers, and (ring-all) whom a call at each station / at the command
+    // centre is offered to. Rebuilt when the world is re-read, the stations change, or 50 ms pass
+    // (wrap-ups end by the clock). `version` changes only when the staffed stations do.
+    struct duty_view {
+        std::int64_t at_ms = 0;
+        std::uint64_t world_serial = 0;
+        std::shared_ptr<const std::vector<station_site>> stations;
+        std::set<std::string> staffed;
+        std::map<std::string, std::vector<std::string>> offers;  // station ("" = command centre)
+        bool supervisors_online = false;
+        std::uint64_t version = 0;
+    };
+    std::optional<duty_view> duty_;
+    std::uint64_t world_serial_ = 0;
+    std::uint64_t duty_versions_ = 0;
+    void rebuild_duty(std::shared_ptr<const std::vector<station_site>> stations, std::int64_t now);
     std::unordered_map<std::string, cached_home> homes_;
     std::set<std::string> homes_loading_;
     // The last observe(), for route_for_new(); dropped by forget_world(). world_gen_ counts the

@@ -160,7 +160,7 @@ class call_store {
     // Every operator ever present, with lease ends; nullopt when Redis is unavailable. now_ms is
     // Redis's clock.
     boost::asio::awaitable<std::optional<std::vector<presence_entry>>> presence(
-        std::int64_t& now_ms);
+        std::int64_t& now_ms, redis_connection* on = nullptr);
 
     // Supervision.
     boost::asio::awaitable<device_seen_result> device_seen(const std::string& device,

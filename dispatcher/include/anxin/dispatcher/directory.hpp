@@ -104,6 +104,14 @@ class directory {
     std::string stations_version_;
     std::chrono::steady_clock::time_point stations_checked_{};
     bool stations_refreshing_ = false;
+    // Residents' records for their cards (every offer carries one), kept 10 s and dropped when the
+    // directory version changes (any provisioning); devices and recent calls are always read.
+    struct cached_resident {
+        resident_record record;
+        std::string key_holders;  // the card's key holders, serialised Resident (parsed once)
+        std::chrono::steady_clock::time_point at;
+    };
+    std::unordered_map<std::string, cached_resident> residents_;
 };
 
 // Ids are 1-64 characters of [A-Za-z0-9_.-]: they appear in Redis keys and log lines.

@@ -67,9 +67,13 @@ class session_registry {
 
 class event_bus {
   public:
-    // cmd: connection used to PUBLISH; sub: a connection dedicated to the subscription.
-    event_bus(std::shared_ptr<redis_connection> cmd, std::shared_ptr<redis_connection> sub,
-              session_registry& registry, std::string instance);
+    // pub: connections used to PUBLISH, an event's target always on the same one (its events
+    // stay in order); several, because Redis reads at most 16 KiB from a connection per event
+    // loop turn, and with appendfsync always a turn lasts an fsync: one connection would cap
+    // the events (offers carry the resident's card) at ~16 MB/s. sub: the subscription.
+    event_bus(std::vector<std::shared_ptr<redis_connection>> pub,
+              std::shared_ptr<redis_connection> sub, session_registry& registry,
+              std::string instance);
     void start();
 
     // Who can take offers changed (a login, a status change, an accept or close): every
@@ -79,13 +83,16 @@ class event_bus {
 
     void to_device(const std::string& device_id, const anxin::device::v1::ServerMessage& msg);
     void to_operator(const std::string& op, const anxin::console::v1::ConsoleEvent& ev);
+    // The same event to several operators (rendered once).
+    void to_operators(const std::vector<std::string>& ops,
+                      const anxin::console::v1::ConsoleEvent& ev);
     void to_station(const std::string& station, const anxin::console::v1::ConsoleEvent& ev);
 
   private:
     void publish(char kind, const std::string& target, std::string payload);
     void on_message(const std::string& payload);
 
-    std::shared_ptr<redis_connection> cmd_;
+    std::vector<std::shared_ptr<redis_connection>> pub_;
     std::shared_ptr<redis_connection> sub_;
     session_registry& registry_;
     std::string instance_;

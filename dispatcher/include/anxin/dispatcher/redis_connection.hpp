@@ -88,6 +88,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     boost::asio::awaitable<std::vector<redis_result>> exec_many(
         std::vector<std::vector<std::string>> commands);
 
+    // Sends one command without waiting for it; `done` (may be empty) gets the result, called
+    // from inside hiredis's reply callback, so it must be short and must not block. For
+    // fire-and-forget traffic (PUBLISH) that should not cost a coroutine per command.
+    void send(std::vector<std::string> args, std::function<void(redis_result)> done = {});
+
     // Puts this connection into subscriber mode for channel (re-subscribed after reconnects).
     // A subscriber connection must not be used for exec().
     void subscribe(const std::string& channel, message_handler h);

@@ -1,0 +1,122 @@
+// proto_json writes the same text as protobuf's own JSON printer (the console protocol is its
+// proto3 JSON mapping), for every kind of field the protocols use and every ASCII character.
+
+#include "anxin/dispatcher/proto_json.hpp"
+
+#include "console.pb.h"
+#include "device.pb.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+namespace cv = anxin::console::v1;
+namespace dv = anxin::device::v1;
+using anxin::dispatcher::to_proto3_json;
+
+namespace {
+
+std::string reference(const google::protobuf::Message& m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(m, &out, opts).ok());
+    return out;
+}
+
+cv::ConsoleEvent full_offer() {
+    cv::ConsoleEvent ev;
+    ev.set_req("r-1");
+    auto* o = ev.mutable_offer();
+    auto* c = o->mutable_call();
+    c->set_id("C0000042");
+    c->set_state("offered");
+    c->set_alarm_type("sos");
+    c->set_device_id("dev-000001");
+    c->set_resident_id("res-000001");
+    c->set_received_ms(1795398029607);
+    c->set_station_id("st-a");
+    c->set_station_name("中仓站 Zhongcang station");
+    c->set_distance_km(0.123);
+    c->set_battery_percent(-1);
+    c->set_priority(1);
+    c->set_priority_name("emergency");
+    c->set_at_command_centre(true);
+    c->add_tier_station_ids("st-a");
+    c->add_tier_station_ids("st-b");
+    auto* n = c->add_notes();
+    n->set_time_ms(1);
+    n->set_operator_id("op-1");
+    n->set_text("line one\nline \"two\"\t<b>&'x'</b> \\ end");
+    auto* r = o->mutable_resident();
+    r->set_name("王桂兰");
+    r->set_age(87);
+    auto* k = r->add_key_holders();
+    k->set_name("Li Na");
+    k->set_phone("+86 138 0000 0001");
+    auto* d = r->add_devices();
+    d->set_id("dev-000001");
+    d->set_battery_percent(55);
+    d->set_last_seen_ms(1795398000000);
+    d->set_online(true);
+    auto* rc = r->add_recent_calls();
+    rc->set_id("C0000041");
+    rc->set_received_ms(1795390000000);
+    return ev;
+}
+
+TEST(ProtoJson, OfferWithCardIsWhatProtobufWrites) {
+    auto ev = full_offer();
+    EXPECT_EQ(to_proto3_json(ev), reference(ev));
+}
+
+TEST(ProtoJson, EmptyAndDefaultFieldsAreOmittedAndEmptyMessagesKept) {
+    cv::ConsoleEvent ev;
+    EXPECT_EQ(to_proto3_json(ev), reference(ev));
+    ev.mutable_pong();
+    EXPECT_EQ(to_proto3_json(ev), "{\"pong\":{}}");
+    EXPECT_EQ(to_proto3_json(ev), reference(ev));
+    cv::Call c;
+    c.set_distance_km(0.0);
+    c.set_at_command_centre(false);
+    c.set_priority(0);
+    EXPECT_EQ(to_proto3_json(c), reference(c));
+}
+
+TEST(ProtoJson, EveryAsciiCharacterAndLineSeparatorsEscapeTheSame) {
+    std::string all;
+    for (int ch = 1; ch < 128; ++ch) all.push_back(static_cast<char>(ch));
+    all += "\xE2\x80\xA8 \xE2\x80\xA9 \xE2\x82\xAC 安心";
+    cv::Note n;
+    n.set_text(all);
+    EXPECT_EQ(to_proto3_json(n), reference(n));
+    for (int ch = 1; ch < 128; ++ch) {
+        n.set_text(std::string(1, static_cast<char>(ch)));
+        EXPECT_EQ(to_proto3_json(n), reference(n)) << "character " << ch;
+    }
+}
+
+TEST(ProtoJson, NumbersAndDoublesReadBackAsProtobufPrintsThem) {
+    cv::Call c;
+    for (double v : {0.1, 1.0 / 3, 12.345, 1e-7, 123456789.125, 6371.0088, -0.5, 1e21, 2.5e-300}) {
+        c.set_distance_km(v);
+        c.set_received_ms(-1234567890123LL);
+        c.set_battery_percent(-7);
+        EXPECT_EQ(to_proto3_json(c), reference(c)) << v;
+    }
+}
+
+TEST(ProtoJson, DeviceMessagesWithEnumsAndBytes) {
+    dv::ServerMessage m;
+    auto* u = m.mutable_call_update();
+    u->set_call_id("C1");
+    u->set_state(dv::OPERATOR_ASSIGNED);
+    u->set_server_time_ms(5);
+    EXPECT_EQ(to_proto3_json(m), reference(m));
+    for (const std::string& nonce : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+        dv::ServerMessage ch;
+        ch.mutable_challenge()->set_nonce(nonce);
+        EXPECT_EQ(to_proto3_json(ch), reference(ch)) << nonce.size();
+    }
+}
+
+}  // namespace
