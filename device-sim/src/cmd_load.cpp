@@ -395,6 +395,7 @@ class bot {
     void log_in() {
         const auto& [host, port] = consoles_[next_ % consoles_.size()];
         link_ = std::make_unique<console_link>(e_.io);
+        link_->set_offer_ids_only(true);
         logged_in_ = false;
         ++generation_;
         if (link_->connect(host, port, 3s)) {

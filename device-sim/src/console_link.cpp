@@ -91,9 +91,21 @@ void console_link::start_read() {
         std::string text = beast::buffers_to_string(buf_.data());
         buf_.consume(buf_.size());
         cv::ConsoleEvent ev;
+        static constexpr std::string_view offer_prefix = R"({"offer":{"call":{"id":")";
+        std::size_t id_end = std::string::npos;
+        if (offer_ids_only_ && std::string_view(text).starts_with(offer_prefix))
+            id_end = text.find('"', offer_prefix.size());
         google::protobuf::util::JsonParseOptions po;
         po.ignore_unknown_fields = true;
-        if (google::protobuf::util::JsonStringToMessage(text, &ev, po).ok()) {
+        bool parsed = false;
+        if (id_end != std::string::npos) {
+            ev.mutable_offer()->mutable_call()->set_id(
+                text.substr(offer_prefix.size(), id_end - offer_prefix.size()));
+            parsed = true;
+        } else {
+            parsed = google::protobuf::util::JsonStringToMessage(text, &ev, po).ok();
+        }
+        if (parsed) {
             if (handler_)
                 handler_(ev);
             else

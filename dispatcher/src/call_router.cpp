@@ -117,7 +117,7 @@ asio::awaitable<void> call_router::leader_loop() {
         if (!leader) continue;
         const bool full =
             ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle ||
-            clock_type_now() - last_full_ > 5s;
+            clock_type_now() - last_full_ > 30s;
         co_await reconcile(full);
         co_await supervise();
     }
@@ -651,11 +651,18 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
     auto calls = co_await snapshot(ids, &residents);
 
     // 1. First steps missed (e.g. the consumer died) and escalations that are due.
+    // A call waiting at the command centre goes to a station once one is staffed: with none
+    // staffed (a surge with nobody on duty leaves thousands there) there is nothing to look at.
+    const bool any_staffed =
+        std::any_of(w->ops.begin(), w->ops.end(), [&](const operator_snapshot& op) {
+            return !op.supervisor && can_take_offers(op, w->now, ctx_.settings.routing);
+        });
     std::vector<std::string> changed;
     for (std::size_t i = 0; i < calls.size(); ++i) {
         const auto& c = calls[i];
         bool first = (c.state == "received" || c.state == "offered") && c.tier_stations.empty();
         bool due = !first && c.next_escalation_ms > 0 && c.next_escalation_ms <= w->now;
+        if (first && c.at_command_centre && !any_staffed) continue;
         if (!first && !due) continue;
         // A failure on one call (an error reply) must not hold up the others.
         if (!co_await step(c, residents[i], *w, first)) {

@@ -42,6 +42,11 @@ class console_link {
     void close();
     // When set, events go to this handler as they arrive (inside the io_context) instead of the
     // inbox: for load tests that timestamp them.
+    // Load-test bots only need an offer's call id: with this on, an offer that starts the way the
+    // dispatcher writes it ({"offer":{"call":{"id":"...) is handed on with just that id instead
+    // of parsing the whole JSON (the resident's card), so the simulator spends its CPU on load,
+    // not on parsing. Anything else is parsed in full.
+    void set_offer_ids_only(bool on) { offer_ids_only_ = on; }
     void set_event_handler(std::function<void(const anxin::console::v1::ConsoleEvent&)> h) {
         handler_ = std::move(h);
     }
@@ -56,6 +61,7 @@ class console_link {
     std::function<void(const anxin::console::v1::ConsoleEvent&)> handler_;
     bool reading_ = false;
     bool closed_ = true;
+    bool offer_ids_only_ = false;
     std::string error_;
 };
 
