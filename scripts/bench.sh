@@ -72,7 +72,7 @@ redis-cli -s "$WORK/d/redis.sock" INFO commandstats | tr -d '\r' | grep cmdstat 
 stop_dispatcher
 
 # 3. Highest sustained durable ack rate: steady runs at rising rates, 10 s each.
-for rate in 10000 20000; do
+for rate in 10000 15000 20000; do
     start_dispatcher
     load "rate$rate" --devices 5000 --alarm-rate $rate --duration 10 --types sos
     stop_dispatcher

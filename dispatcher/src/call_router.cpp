@@ -117,7 +117,7 @@ asio::awaitable<void> call_router::leader_loop() {
         if (!leader) continue;
         const bool full =
             ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle ||
-            clock_type_now() - last_full_ > 30s;
+            clock_type_now() - last_full_ > 10s;
         co_await reconcile(full);
         co_await supervise();
     }
@@ -624,6 +624,11 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
         if (can_take_offers(op, w->now, ctx_.settings.routing))
             world_key += op.station_id + "/" + op.id + ";";
     }
+    // Nobody could take offers, and still nobody can: no waiting call can be offered or moved to
+    // a station, so only the escalations that are due need looking at (a surge with nobody on
+    // duty leaves thousands of calls at the command centre; reading them all every few seconds
+    // would only slow the alarms down).
+    if (world_key.empty() && last_world_.empty()) full = false;
     if (world_key != last_world_) full = true;
     if (full) {
         last_world_ = world_key;

@@ -9,7 +9,7 @@
 //   escalate script checks it is due and the call's version), who each call is on offer to
 //   (ring-all / longest-idle), and calls held by operators who vanished past the grace period.
 //   The instance holding the anx:leader:router lease runs it every 500 ms (over all waiting calls
-//   when who is on duty changed or every 30 s, else over the calls whose escalation is due); any
+//   when who is on duty changed or every 10 s, else over the calls whose escalation is due); any
 //   instance runs a full pass at once when kicked (an operator logged in, closed a call...).
 // * supervise(): devices whose heartbeats stopped raise one "device_offline" call per episode
 //   (leader only).
