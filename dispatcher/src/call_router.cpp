@@ -254,8 +254,7 @@ void call_router::prefetch_home(const std::string& resident_id) {
         asio::detached);
 }
 
-std::optional<first_route> call_router::route_for_new(const std::string& resident_id,
-                                                      int priority) {
+std::optional<first_route> call_router::route_for_new(const std::string& resident_id) {
     const auto now_steady = clock_type_now();
     if (!world_cache_ || now_steady - world_at_ > 1s) {
         refresh_world();
@@ -301,7 +300,6 @@ std::optional<first_route> call_router::route_for_new(const std::string& residen
     }
     out.supervisors_online = d.supervisors_online;
     if (auto it = d.offers.find(out.station_id); it != d.offers.end()) out.offers = it->second;
-    (void)priority;  // ring-all offers do not depend on it
     return out;
 }
 

@@ -407,7 +407,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
         alarm.has_battery() ? static_cast<int>(std::min(alarm.battery_percent(), 100u)) : -1;
     // Stored already at its first step when the router can decide it from what it has cached;
     // otherwise queued for the router.
-    if (ctx_.router) in.route = ctx_.router->route_for_new(in.resident_id, in.priority);
+    if (ctx_.router) in.route = ctx_.router->route_for_new(in.resident_id);
     auto r = co_await ctx_.store.ingest(in);
     --alarms_in_flight_;
     dv::ServerMessage m;

@@ -55,7 +55,7 @@ class call_router {
     // snapshots. Starts the refreshes it needs. A decision made on a view up to a second old is
     // corrected like any other by the reconcile pass (offers re-planned when who is on duty
     // changed).
-    std::optional<first_route> route_for_new(const std::string& resident_id, int priority);
+    std::optional<first_route> route_for_new(const std::string& resident_id);
     // After a call was stored with its first step (ingest_result::routed): the offers with the
     // resident's card, the command centre's view, the device's update.
     boost::asio::awaitable<void> announce_first_step(const alarm_input& in,
