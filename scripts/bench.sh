@@ -66,9 +66,11 @@ stop_dispatcher
 #    coarse profile: CPU per process and Redis's command statistics.
 start_dispatcher
 redis-cli -s "$WORK/d/redis.sock" CONFIG RESETSTAT > /dev/null
-( sleep $((STEADY_S / 2 + 3)); top -b -n 1 -w 200 | grep -E "dispatcher|redis-ser|device-sim" > "$WORK/profile-top.txt" ) &
+( sleep $((STEADY_S / 2 + 3)); top -b -n 1 -w 200 | grep -E "dispatcher|redis-ser|device-sim" | awk '!seen[$1]++' > "$WORK/profile-top.txt" ) &
 load steady5k --devices 5000 --alarm-rate 5000 --duration $STEADY_S --types sos,fall,medical,smoke,low_battery
 redis-cli -s "$WORK/d/redis.sock" INFO commandstats | tr -d '\r' | grep cmdstat | sort -t= -k3 -n -r | head -8 > "$WORK/profile-redis.txt"
+redis-cli -s "$WORK/d/redis.sock" INFO persistence | tr -d '\r' \
+    | grep -E "^(aof_rewrites|aof_current_size|aof_last_rewrite_time_sec|latest_fork_usec):" > "$WORK/profile-aof.txt"
 stop_dispatcher
 
 # 3. Highest sustained durable ack rate: steady runs at rising rates, 10 s each.

@@ -185,6 +185,17 @@ w("```")
 w(read("profile-redis.txt") or "(not captured)")
 w("```")
 w("")
+w("Redis's append-only file after the run (INFO persistence):")
+w("")
+w("```")
+w(read("profile-aof.txt") or "(not captured)")
+w("```")
+w("")
+w("Each AOF rewrite forks Redis and writes the whole dataset out while every alarm is still fsynced before its ack; "
+  "the calls of a long run at 5,000/s (all kept open: no operators) make that dataset hundreds of MB, and the "
+  "rewrites are where the long runs' ack tail comes from (README.md \"Performance\" has the same run with rewriting "
+  "switched off for comparison).")
+w("")
 w("## Command lines")
 w("")
 w("```")
