@@ -158,7 +158,7 @@ if su:
 w("")
 w("What is in the way, from the profile below: on 2 cores, Redis (one thread, fsyncing the AOF before every reply "
   "batch), the dispatcher's single event-loop thread and the simulator (which plays the devices and the operators and "
-  "measures them) share the machine. Each alarm costs Redis one script of ~15 writes (~40-60 µs of Redis CPU); at "
+  "measures them) share the machine. Each alarm costs Redis one script of ~15 writes (55-65 µs per script call in the commandstats below); at "
   "the rates where a target is missed the three processes together are at the machine's two cores, and the latency "
   "is queueing for CPU. The dispatcher's own share is mostly system calls (one send per message to a device or "
   "console, loopback Redis traffic) and allocation; see README.md \"Performance\" for what was done and what would "

@@ -55,6 +55,17 @@ std::vector<std::string> split_commas(const std::string& s) {
     return out;
 }
 
+// The device's "help is being arranged" update: its call is on offer at station_name.
+dv::ServerMessage offered_update(const std::string& call_id, const std::string& station_name) {
+    dv::ServerMessage m;
+    auto* u = m.mutable_call_update();
+    u->set_call_id(call_id);
+    u->set_state(dv::OFFERED);
+    u->set_server_time_ms(wall_ms());
+    u->set_station_name(station_name);
+    return m;
+}
+
 std::chrono::steady_clock::time_point clock_type_max() {
     return std::chrono::steady_clock::time_point::max();
 }
@@ -342,13 +353,7 @@ asio::awaitable<void> call_router::announce_first_step(const alarm_input& in,
         ctx_.bus.to_operators(rt.offers, ev);
     }
     if (rt.supervisors_online) ctx_.bus.to_station(command_centre_station, changed);
-    dv::ServerMessage m;
-    auto* u = m.mutable_call_update();
-    u->set_call_id(stored.call_id);
-    u->set_state(dv::OFFERED);
-    u->set_server_time_ms(wall_ms());
-    u->set_station_name(rt.station_name);
-    ctx_.bus.to_device(in.device_id, m);
+    ctx_.bus.to_device(in.device_id, offered_update(stored.call_id, rt.station_name));
     // Longest-idle: one operator per call is a choice among all waiting calls (a full pass).
     if (ctx_.settings.routing.offer_strategy == routing_config::strategy::longest_idle) kick();
 }
@@ -483,13 +488,7 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
     } else {
         // Nobody at the command centre to show the whole call to: the device's update needs no
         // read of the call (this is the hot path of a surge).
-        dv::ServerMessage m;
-        auto* u = m.mutable_call_update();
-        u->set_call_id(call.id);
-        u->set_state(dv::OFFERED);
-        u->set_server_time_ms(wall_ms());
-        u->set_station_name(station_name);
-        ctx_.bus.to_device(r.data[0], m);
+        ctx_.bus.to_device(r.data[0], offered_update(call.id, station_name));
     }
     co_return true;
 }

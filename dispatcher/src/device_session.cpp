@@ -15,13 +15,13 @@
 
 #include <spdlog/spdlog.h>
 #include <array>
-#include <span>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <span>
 
 namespace asio = boost::asio;
 namespace dv = anxin::device::v1;

@@ -285,7 +285,8 @@ asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::sta
 
 std::shared_ptr<const std::vector<station_site>> directory::cached_stations() {
     if (!stations_refreshing_ &&
-        (!stations_ || std::chrono::steady_clock::now() - stations_checked_ > std::chrono::seconds(1))) {
+        (!stations_ ||
+         std::chrono::steady_clock::now() - stations_checked_ > std::chrono::seconds(1))) {
         asio::co_spawn(redis_->io(), stations(), asio::detached);
     }
     return stations_;

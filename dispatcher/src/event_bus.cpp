@@ -3,10 +3,9 @@
 #include "console.pb.h"
 #include "device.pb.h"
 
-#include "anxin/protocol/framing.hpp"
 #include "anxin/dispatcher/proto_json.hpp"
+#include "anxin/protocol/framing.hpp"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -143,7 +142,9 @@ void event_bus::to_station(const std::string& station, const anxin::console::v1:
     publish('s', station, to_console_json(ev));
 }
 
-void event_bus::world_changed() { publish('w', "-", {}); }
+void event_bus::world_changed() {
+    publish('w', "-", {});
+}
 
 namespace {
 void deliver(session_registry& registry, char kind, const std::string& target, std::string body) {

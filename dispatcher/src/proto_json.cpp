@@ -50,7 +50,8 @@ void append_string(std::string_view s, std::string& out) {
             default:
                 if (c >= 0x20) {
                     // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript.
-                    if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+                    if (c == 0xE2 && i + 2 < s.size() &&
+                        static_cast<unsigned char>(s[i + 1]) == 0x80 &&
                         (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
                          static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
                         out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";

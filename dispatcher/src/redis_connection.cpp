@@ -544,8 +544,7 @@ void redis_connection::submit(std::vector<std::string> args, std::unique_ptr<pen
     inflight_.push_back(raw->sent);
 }
 
-void redis_connection::send(std::vector<std::string> args,
-                            std::function<void(redis_result)> done) {
+void redis_connection::send(std::vector<std::string> args, std::function<void(redis_result)> done) {
     auto p = std::make_unique<pending>();
     p->done = done ? std::move(done) : [](redis_result) {};
     submit(std::move(args), std::move(p));

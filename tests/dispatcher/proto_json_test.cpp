@@ -112,7 +112,8 @@ TEST(ProtoJson, DeviceMessagesWithEnumsAndBytes) {
     u->set_state(dv::OPERATOR_ASSIGNED);
     u->set_server_time_ms(5);
     EXPECT_EQ(to_proto3_json(m), reference(m));
-    for (const std::string& nonce : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    for (const std::string& nonce :
+         std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
         dv::ServerMessage ch;
         ch.mutable_challenge()->set_nonce(nonce);
         EXPECT_EQ(to_proto3_json(ch), reference(ch)) << nonce.size();

@@ -31,7 +31,7 @@ struct first_route {
     std::string station_id;  // when not to the command centre
     std::string station_name;
     double distance_km = 0;
-    std::int64_t due_after_ms = 0;   // the tier's timer, from the time it is stored (0: none)
+    std::int64_t due_after_ms = 0;    // the tier's timer, from the time it is stored (0: none)
     std::vector<std::string> offers;  // operators it is offered to at once (ring-all)
     bool supervisors_online = false;  // the command centre wants to see the call
 };
