@@ -438,11 +438,15 @@ class bot {
         auto t = std::make_shared<asio::steady_timer>(e_.io);
         std::uniform_real_distribution<double> d(mean_s * 0.5, mean_s * 1.5);
         t->expires_after(std::chrono::milliseconds(static_cast<int>(d(e_.rng) * 1000)));
-        t->async_wait([this, t, gen = generation_, act](boost::system::error_code ec) {
-            if (ec || gen != generation_ || !logged_in()) return;
+        // The bot may be gone when the timer fires (bots are destroyed one by one at exit while
+        // the io still runs): the weak token tells.
+        t->async_wait([this, t, gen = generation_, act,
+                       alive = std::weak_ptr<char>(alive_)](boost::system::error_code ec) {
+            if (ec || alive.expired() || gen != generation_ || !logged_in()) return;
             act(*link_);
         });
     }
+    std::shared_ptr<char> alive_ = std::make_shared<char>();
     void on_event(int gen, const cv::ConsoleEvent& ev) {
         if (gen != generation_) return;
         if (ev.has_offer()) {

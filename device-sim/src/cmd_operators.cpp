@@ -86,6 +86,8 @@ int cmd_operators(int argc, char** argv) {
         std::string s;
         while (std::getline(ss, s, ',')) wanted.insert(s);
     }
+    // Before the bots: their console_links use it in their destructors.
+    boost::asio::io_context io;
     std::map<std::string, int> count;
     std::vector<bot> bots;
     for (auto& o : read_operators(operators_file)) {
@@ -100,7 +102,6 @@ int cmd_operators(int argc, char** argv) {
     std::signal(SIGINT, [](int) { stop_requested = 1; });
     std::signal(SIGTERM, [](int) { stop_requested = 1; });
 
-    boost::asio::io_context io;
     std::mt19937_64 rng(std::random_device{}());
     auto jittered = [&](double mean) {
         std::uniform_real_distribution<double> u(0.5 * mean, 1.5 * mean);

@@ -69,6 +69,12 @@ bool console_link::connect(const std::string& host, unsigned short port,
     if (!done || ec) {
         error_ = done ? ec.message() : "timeout";
         close();
+        // The handlers above refer to this frame's locals: let the aborted one run before it goes
+        // (closing makes it complete; other links' handlers may be ahead of it in the queue).
+        while (!done) {
+            io_.restart();
+            io_.run_one_for(std::chrono::milliseconds(10));
+        }
         return false;
     }
     beast::get_lowest_layer(*ws_).expires_never();

@@ -401,15 +401,18 @@ asio::awaitable<std::vector<call_snapshot>> call_router::snapshot(
     co_return out;
 }
 
-asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(
+asio::awaitable<call_router::staffed_stations> call_router::staffed_for(
     const std::string& resident_id, const world& w) {
-    std::vector<ranked_station> out;
-    auto stations = co_await ctx_.dir.stations();
-    if (!stations) co_return out;
-    auto& cached = homes_[resident_id];
-    if (!cached.home || std::chrono::steady_clock::now() - cached.at > 60s) {
+    staffed_stations out;
+    out.stations = co_await ctx_.dir.stations();
+    if (!out.stations) co_return out;
+    bool stale = true;
+    if (auto h = homes_.find(resident_id); h != homes_.end())
+        stale = !h->second.home || std::chrono::steady_clock::now() - h->second.at > 60s;
+    if (stale) {
         resident_record r;
         auto st = co_await ctx_.dir.find_resident(resident_id, r);
+        auto& cached = homes_[resident_id];  // after the await: homes_ may have changed meanwhile
         if (st == lookup_status::found)
             cached.home = r.home;
         else if (st == lookup_status::not_found)
@@ -422,12 +425,15 @@ asio::awaitable<std::vector<ranked_station>> call_router::staffed_for(
             eligible.insert(op.station_id);
     }
     // A resident without a home on record still gets a person: stations in id order.
-    co_return rank_stations(cached.home.value_or(geo_point{0, 0}), *stations, eligible);
+    out.ranked =
+        rank_stations(homes_[resident_id].home.value_or(geo_point{0, 0}), *out.stations, eligible);
+    co_return out;
 }
 
 asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::string& resident_id,
                                         const world& w, bool first) {
-    auto ranked = co_await staffed_for(resident_id, w);
+    const auto staffed_at = co_await staffed_for(resident_id, w);
+    const auto& ranked = staffed_at.ranked;  // points into staffed_at.stations
     std::vector<std::string> staffed;
     for (const auto& r : ranked) staffed.push_back(r.station->id);
     const auto& cfg = ctx_.settings.routing;

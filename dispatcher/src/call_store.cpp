@@ -87,7 +87,7 @@ asio::awaitable<redis_result> call_store::eval_on(redis_connection& conn, const 
         r.reply.str.rfind("NOSCRIPT", 0) == 0) {
         // First use on this Redis (or after a restart): send the text, which also caches it.
         cmd[0] = "EVAL";
-        cmd[1] = it->second.second;
+        cmd[1] = cache.at(body).second;  // looked up again: another script's first use may rehash
         r = co_await conn.exec(std::move(cmd));
     }
     co_return r;

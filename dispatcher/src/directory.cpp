@@ -159,13 +159,17 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
                                                anxin::console::v1::Resident& out) {
     // The resident (unless cached), their devices and recent calls in one round trip (this is on
     // the way of every offer), then the devices' and calls' fields in a second.
+    // The cache entry is shared, not referenced: other coroutines insert (rehash), expire or
+    // clear residents_ while this one waits for Redis, so nothing into the map outlives an await.
     const auto now = std::chrono::steady_clock::now();
-    auto cached = residents_.find(resident_id);
-    if (cached != residents_.end() && now - cached->second.at > std::chrono::seconds(10)) {
-        residents_.erase(cached);
-        cached = residents_.end();
+    std::shared_ptr<const cached_resident> card;
+    if (auto it = residents_.find(resident_id); it != residents_.end()) {
+        if (now - it->second->at > std::chrono::seconds(10))
+            residents_.erase(it);
+        else
+            card = it->second;
     }
-    const bool have = cached != residents_.end();
+    const bool have = card != nullptr;
     std::vector<std::vector<std::string>> reads;
     if (!have) reads.push_back(redis_cmd("HGETALL", "anx:resident:" + resident_id));
     reads.push_back(redis_cmd("SMEMBERS", "anx:resident:" + resident_id + ":devices"));
@@ -175,23 +179,24 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
     if (first.size() != base + 2) co_return false;
     if (!have) {
         if (!first[0].ok() || first[0].reply.elements.empty()) co_return false;
-        if (residents_.size() >= 50000) residents_.clear();  // bounded; refilled as needed
-        cached_resident c;
-        parse_resident(resident_id, first[0].reply, c.record);
-        if (!c.record.key_holders_json.empty()) {
+        auto c = std::make_shared<cached_resident>();
+        parse_resident(resident_id, first[0].reply, c->record);
+        if (!c->record.key_holders_json.empty()) {
             anxin::admin::v1::Resident holder;  // {"key_holders": [...]} via the admin message
             if (google::protobuf::util::JsonStringToMessage(
-                    "{\"key_holders\":" + c.record.key_holders_json + "}", &holder)
+                    "{\"key_holders\":" + c->record.key_holders_json + "}", &holder)
                     .ok()) {
                 anxin::console::v1::Resident holders;
                 for (const auto& k : holder.key_holders()) *holders.add_key_holders() = k;
-                c.key_holders = holders.SerializeAsString();
+                c->key_holders = holders.SerializeAsString();
             }
         }
-        c.at = now;
-        cached = residents_.insert_or_assign(resident_id, std::move(c)).first;
+        c->at = now;
+        if (residents_.size() >= 50000) residents_.clear();  // bounded; refilled as needed
+        residents_.insert_or_assign(resident_id, c);
+        card = std::move(c);
     }
-    const resident_record& r = cached->second.record;
+    const resident_record& r = card->record;
     const auto& devs = first[base];
     const auto& recent = first[base + 1];
     to_console_resident(r, out);
@@ -203,9 +208,9 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
     out.set_health_conditions(r.health_conditions);
     out.set_medication(r.medication);
     out.set_gp(r.gp);
-    if (!cached->second.key_holders.empty()) {
+    if (!card->key_holders.empty()) {
         anxin::console::v1::Resident holders;
-        if (holders.ParseFromString(cached->second.key_holders)) {
+        if (holders.ParseFromString(card->key_holders)) {
             for (auto& k : *holders.mutable_key_holders()) *out.add_key_holders() = std::move(k);
         }
     }

@@ -207,6 +207,7 @@ void sentinel_client::stop() {
 }
 
 asio::awaitable<void> sentinel_client::keep_alive(std::shared_ptr<link> l) {
+    auto self = shared_from_this();  // outlives watch_loop(), which may end while this sleeps
     asio::steady_timer t(io_);
     auto ping = redis_cmd("PING");
     while (!stopped_ && l->socket.is_open()) {

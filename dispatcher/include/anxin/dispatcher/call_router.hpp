@@ -92,8 +92,14 @@ class call_router {
     boost::asio::awaitable<std::vector<call_snapshot>> snapshot(
         const std::vector<std::string>& ids, std::vector<std::string>* residents);
     // Stations with an operator free to take offers, nearest to the resident's home first.
-    boost::asio::awaitable<std::vector<ranked_station>> staffed_for(const std::string& resident_id,
-                                                                    const world& w);
+    // `ranked` points into `stations`, which is kept with it: the directory may swap its list for
+    // a new one while this waits for Redis.
+    struct staffed_stations {
+        std::shared_ptr<const std::vector<station_site>> stations;
+        std::vector<ranked_station> ranked;
+    };
+    boost::asio::awaitable<staffed_stations> staffed_for(const std::string& resident_id,
+                                                         const world& w);
     // Applies the first step or an escalation step; false if Redis failed.
     boost::asio::awaitable<bool> step(const call_snapshot& call, const std::string& resident_id,
                                       const world& w, bool first);

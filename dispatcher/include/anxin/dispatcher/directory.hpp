@@ -106,12 +106,13 @@ class directory {
     bool stations_refreshing_ = false;
     // Residents' records for their cards (every offer carries one), kept 10 s and dropped when the
     // directory version changes (any provisioning); devices and recent calls are always read.
+    // Entries are shared_ptr so that a card being built keeps its record across awaits.
     struct cached_resident {
         resident_record record;
         std::string key_holders;  // the card's key holders, serialised Resident (parsed once)
         std::chrono::steady_clock::time_point at;
     };
-    std::unordered_map<std::string, cached_resident> residents_;
+    std::unordered_map<std::string, std::shared_ptr<const cached_resident>> residents_;
 };
 
 // Ids are 1-64 characters of [A-Za-z0-9_.-]: they appear in Redis keys and log lines.
