@@ -562,7 +562,7 @@
     row(t("medication"), r.medication || "—");
     row(t("gp"), gpNode(r.gp));
     row(t("devices"), el("ul", {}, ...(r.devices || []).map((d) => el("li", {
-      text: `${d.id}${d.model ? " " + d.model : ""} · ${num(d.battery_percent) >= 0 && d.battery_percent !== undefined ? t("battery", { n: num(d.battery_percent) }) : t("battery_unknown")} · ${d.online ? t("online") : t("offline")}${num(d.last_seen_ms) ? " · " + t("last_heartbeat", { t: fmtAgo(d.last_seen_ms) }) : ""}`,
+      text: `${d.id}${d.model ? " " + d.model : ""} · ${num(d.battery_percent) >= 0 && d.battery_percent !== undefined ? t("battery", { n: num(d.battery_percent) }) : t("battery_unknown")} · ${d.online ? t("online") : t("offline")}${num(d.last_seen_ms) ? " · " + t("last_heartbeat", { t: fmtAgo(d.last_seen_ms) }) : ""}${num(d.sequence_collisions) + num(d.counter_resets) > 0 ? " · ⚠ " + t("counter_lost", { n: num(d.sequence_collisions) + num(d.counter_resets) }) : ""}`,
     }))));
     const recent = r.recent_calls || [];
     row(t("recent_calls"), recent.length ? el("ul", {}, ...recent.map((rc) =>

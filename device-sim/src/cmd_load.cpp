@@ -57,6 +57,7 @@ struct press_record {
     std::uint32_t seq = 0;
     dv::AlarmType type = dv::SOS;
     clock_type::time_point intended;
+    std::int64_t press_time_ms = 0;  // device_time_ms: fixed at the press, the same in re-sends
     std::set<std::string> call_ids;  // more than one: a duplicate
     bool acked = false, offered = false, assigned = false;
     int sends = 0;
@@ -262,7 +263,7 @@ void sim_device::send_alarm(press_record& p) {
     dv::DeviceMessage m;
     m.mutable_alarm()->set_sequence(p.seq);
     m.mutable_alarm()->set_type(p.type);
-    m.mutable_alarm()->set_device_time_ms(wall_ms());
+    m.mutable_alarm()->set_device_time_ms(p.press_time_ms);
     m.mutable_alarm()->set_battery_percent(80);
     m.mutable_alarm()->set_has_battery(true);
     if (p.sends++ > 0) ++e_.stats.resent;
@@ -744,6 +745,7 @@ int cmd_load(int argc, char** argv) {
             p->seq = d->next_seq();
             p->type = types[next % types.size()];
             p->intended = schedule[next];
+            p->press_time_ms = wall_ms();
             e.presses.push_back(p);
             ++e.stats.presses;
             d->press(p);
@@ -905,7 +907,8 @@ int cmd_load(int argc, char** argv) {
             "\"nacked\":%llu,"
             "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
             "\"duplicated\":%lld,\"unrouted\":%lld,\"never_offered\":%lld,\"calls_created\":%lld,"
-            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"checked\":%lld,"
+            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"offers_seen\":%llu,"
+            "\"checked\":%lld,"
             "\"settled_s\":%.1f,\"send_"
             "window_s\":%.3f,\"ack_rate\":%.1f,"
             "\"ack\":%s,\"offered\":%s,\"assigned\":%s,\"heartbeat\":%s,\"connect\":%s,\"routed_"
@@ -915,7 +918,8 @@ int cmd_load(int argc, char** argv) {
             static_cast<unsigned long long>(s.resent), static_cast<unsigned long long>(s.errors),
             static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted,
             never_offered, created, still_open, static_cast<unsigned long long>(console_drops),
-            static_cast<unsigned long long>(console_relogins), checked, settle_s_used,
+            static_cast<unsigned long long>(console_relogins),
+            static_cast<unsigned long long>(s.offers_seen), checked, settle_s_used,
             send_window_s, static_cast<double>(s.acked) / send_window_s,
             json_histogram(s.ack).c_str(), json_histogram(s.offered).c_str(),
             json_histogram(s.assigned).c_str(), json_histogram(s.heartbeat).c_str(),

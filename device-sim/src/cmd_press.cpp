@@ -24,6 +24,8 @@ int cmd_press(int argc, char** argv) {
     unsigned short port = 7700;
     int wait_s = 600, cancel_after_s = -1, resend_after_ms = 5000;
     std::uint32_t sequence = 0;
+    std::uint64_t sequence_epoch = 0;
+    bool no_clock = false;
     po::options_description desc("device-sim press: play one resident pressing the call button");
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
@@ -36,6 +38,10 @@ int cmd_press(int argc, char** argv) {
         "sos, fall, medical, smoke, inactivity, low_battery, tamper, power_loss")(
         "sequence", po::value(&sequence),
         "alarm sequence number (default: seconds since 2026-01-01, always increasing)")(
+        "sequence-epoch", po::value(&sequence_epoch)->default_value(0),
+        "Hello.sequence_epoch: the device's counter epoch (0: not sent, as older devices)")(
+        "no-clock", po::bool_switch(&no_clock),
+        "send device_time_ms 0, as a device whose clock is not set")(
         "resend-after-ms", po::value(&resend_after_ms)->default_value(5000),
         "re-send the same alarm if no ack by then")(
         "cancel-after", po::value(&cancel_after_s),
@@ -97,7 +103,7 @@ int cmd_press(int argc, char** argv) {
         step("FAILED: " + link.error());
         return 1;
     }
-    auto w = link.handshake(device_id, secret, 10s);
+    auto w = link.handshake(device_id, secret, 10s, sequence_epoch);
     if (!w || !w->has_welcome()) {
         step(std::string("FAILED: handshake: ") + (w ? w->ShortDebugString() : link.error()));
         return 1;
@@ -116,7 +122,8 @@ int cmd_press(int argc, char** argv) {
         return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - press)
             .count();
     };
-    alarm.mutable_alarm()->set_device_time_ms(wall_ms());
+    // The press time is fixed now; every re-send below is this same message.
+    alarm.mutable_alarm()->set_device_time_ms(no_clock ? 0 : wall_ms());
     link.send(alarm);
     step("PRESS: " + type_name + " alarm sent, sequence " + std::to_string(sequence));
 

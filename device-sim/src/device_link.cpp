@@ -143,7 +143,8 @@ bool device_link::send(const dv::DeviceMessage& msg) {
 
 std::optional<dv::ServerMessage> device_link::handshake(const std::string& device_id,
                                                         const std::string& secret,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        std::uint64_t sequence_epoch) {
     auto challenge = receive(timeout);
     if (!challenge || !challenge->has_challenge()) {
         if (challenge) return challenge;  // e.g. an Error
@@ -154,6 +155,7 @@ std::optional<dv::ServerMessage> device_link::handshake(const std::string& devic
     hello.mutable_hello()->set_device_id(device_id);
     hello.mutable_hello()->set_protocol_version(1);
     hello.mutable_hello()->set_firmware("anxin-device-sim");
+    hello.mutable_hello()->set_sequence_epoch(sequence_epoch);
     hello.mutable_hello()->set_hmac(protocol::hmac_sha256(secret, challenge->challenge().nonce()));
     if (!send(hello)) return std::nullopt;
     return receive(timeout);

@@ -4,6 +4,7 @@
 #include "lua_scripts.hpp"
 
 #include "anxin/dispatcher/call_policy.hpp"
+#include "anxin/dispatcher/press_identity.hpp"
 
 #include "anxin/protocol/device_auth.hpp"
 
@@ -137,30 +138,61 @@ asio::awaitable<ingest_result> call_store::ingest(const alarm_input& a) {
     // routing work pipelined on the main connection.
     auto& conn = ingest_ ? *ingest_ : *redis_;
     const auto generation = conn.generation();
-    auto args = redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
-                          std::to_string(a.battery_percent), a.resident_id, instance_,
-                          std::to_string(a.priority));
-    if (a.route) {
-        const auto& rt = *a.route;
-        char dist[32];
-        std::snprintf(dist, sizeof dist, "%.3f", rt.distance_km);
-        args.push_back(rt.to_command_centre ? "cc" : "station");
-        args.push_back(rt.station_id);
-        args.push_back(rt.station_name);
-        args.push_back(dist);
-        args.push_back(std::to_string(rt.due_after_ms));
-        for (const auto& op : rt.offers) args.push_back(op);
-    }
-    auto r = co_await eval_on(conn, lua::ingest, std::move(args));
+    const incoming_press press{a.type, a.device_time_ms, !a.epoch.empty(),
+                               a.sequence.find_first_not_of("0123456789") != std::string::npos};
     ingest_result out;
-    if (!r.ok() || !r.reply.is_array() || r.reply.elements.size() != 4) {
-        out.error = r.error_text();
-        co_return out;
+    std::string replaces, reason;
+    // A sequence on record is classified and, for a new press, the call made only if the record
+    // still names the call classified against; otherwise (another instance stored a press with
+    // that sequence meanwhile) classify again against the newer one.
+    for (int attempt = 0;; ++attempt) {
+        if (attempt == 3) {
+            out.error = "sequence " + a.sequence + " kept changing under us";
+            co_return out;
+        }
+        auto args = redis_cmd(a.device_id, a.sequence, a.type, std::to_string(a.device_time_ms),
+                              std::to_string(a.battery_percent), a.resident_id, instance_,
+                              std::to_string(a.priority));
+        if (a.route) {
+            const auto& rt = *a.route;
+            char dist[32];
+            std::snprintf(dist, sizeof dist, "%.3f", rt.distance_km);
+            for (auto& v : redis_cmd(rt.to_command_centre ? "cc" : "station", rt.station_id,
+                                     rt.station_name, dist, std::to_string(rt.due_after_ms)))
+                args.push_back(std::move(v));
+        } else {
+            args.resize(args.size() + 5);
+        }
+        for (auto& v : redis_cmd(a.epoch, replaces, reason)) args.push_back(std::move(v));
+        if (a.route) {
+            for (const auto& op : a.route->offers) args.push_back(op);
+        }
+        auto r = co_await eval_on(conn, lua::ingest, std::move(args));
+        const auto& e = r.reply.elements;
+        if (r.ok() && r.reply.is_array() && e.size() == 4 && e[0].as_string() == "created") {
+            out.call_id = e[1].as_string();
+            out.received_ms = to_i64(e[2].as_string());
+            out.routed = e[3].as_int() == 1;
+            out.collided_with = replaces;
+            out.collision_reason = reason;
+            break;
+        }
+        if (!r.ok() || !r.reply.is_array() || e.size() != 7 || e[0].as_string() != "seen") {
+            out.error = r.ok() ? "unexpected ingest reply" : r.error_text();
+            co_return out;
+        }
+        recorded_press rec{e[1].as_string(), e[2].as_string(), to_i64(e[3].as_string()),
+                           to_i64(e[4].as_string()), e[5].as_string() == "closed"};
+        auto verdict = classify_press(rec, press, to_i64(e[6].as_string()));
+        if (verdict.match == press_match::resend) {
+            out.call_id = rec.call_id;
+            out.duplicate = true;
+            out.received_ms = rec.received_ms;
+            break;
+        }
+        replaces = rec.call_id;
+        reason = std::move(verdict.reason);
     }
-    out.call_id = r.reply.elements[0].as_string();
-    out.duplicate = r.reply.elements[1].as_int() == 0;
-    out.received_ms = to_i64(r.reply.elements[2].as_string());
-    out.routed = r.reply.elements[3].as_int() == 1;
     if (wait_replicas_ > 0) {
         if (out.duplicate) {
             // The script wrote nothing, so WAIT would only cover this connection's earlier
@@ -398,6 +430,13 @@ asio::awaitable<transition_result> call_store::claim_offline(const std::string& 
 asio::awaitable<std::optional<std::string>> call_store::recovered(const std::string& device) {
     auto r = to_transition(co_await eval(lua::device_recovered, redis_cmd(device)));
     if (!r.ok() || r.data.empty()) co_return std::nullopt;
+    co_return r.data[0];
+}
+
+asio::awaitable<std::optional<std::string>> call_store::note_epoch(const std::string& device,
+                                                                   const std::string& epoch) {
+    auto r = to_transition(co_await eval(lua::note_epoch, redis_cmd(device, epoch)));
+    if (r.code == "unavailable" || r.data.empty()) co_return std::nullopt;
     co_return r.data[0];
 }
 

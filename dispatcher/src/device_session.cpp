@@ -11,6 +11,7 @@
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
+#include "anxin/dispatcher/press_identity.hpp"
 #include "anxin/protocol/device_auth.hpp"
 
 #include <spdlog/spdlog.h>
@@ -330,6 +331,7 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     authenticated_ = true;
     ++ctx_.stats.devices_authenticated;
     resident_id_ = rec.resident_id;
+    epoch_ = epoch_text(hello.sequence_epoch());
     // Where the resident lives, cached before any alarm: a new call's first step is then decided
     // without waiting for Redis (call_router::route_for_new).
     if (ctx_.router) ctx_.router->prefetch_home(resident_id_);
@@ -351,9 +353,19 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     // Bookkeeping and the open calls' state run beside the reader: an alarm sent right after the
     // handshake must not wait behind them (nor, if Redis hangs, behind their timeouts).
     auto me = shared_from_this();
+    const bool new_epoch = !epoch_.empty() && epoch_ != rec.epoch;
     asio::co_spawn(
         socket_.get_executor(),
-        [me]() -> asio::awaitable<void> {
+        [me, new_epoch]() -> asio::awaitable<void> {
+            if (new_epoch) {
+                // A new epoch after another one: the device re-initialised its counter.
+                auto previous = co_await me->ctx_.store.note_epoch(me->device_id_, me->epoch_);
+                if (previous && !previous->empty()) {
+                    ++me->ctx_.stats.device_counter_resets;
+                    spdlog::warn("device {}: sequence counter re-initialised (epoch {} -> {})",
+                                 me->device_id_, *previous, me->epoch_);
+                }
+            }
             co_await me->seen(-1);
             co_await me->push_open_calls();
         },
@@ -400,6 +412,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     in.device_id = device_id_;
     in.resident_id = resident_id_;
     in.sequence = std::to_string(alarm.sequence());
+    in.epoch = epoch_;
     in.type = std::string(alarm_type_name(alarm.type()));
     in.priority = ctx_.settings.priorities.of(in.type);
     in.device_time_ms = alarm.device_time_ms();
@@ -444,6 +457,11 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     a->set_call_id(r.call_id);
     a->set_duplicate(r.duplicate);
     send(m);
+    if (!r.collided_with.empty()) {
+        ++ctx_.stats.alarms_sequence_collisions;
+        spdlog::warn("device {}: sequence {} re-used (was call {}; {}): new call {}", device_id_,
+                     alarm.sequence(), r.collided_with, r.collision_reason, r.call_id);
+    }
     if (!r.duplicate) {
         spdlog::info("call {}: {} from device {} stored", r.call_id, in.type, device_id_);
         dv::ServerMessage u;

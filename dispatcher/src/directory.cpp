@@ -90,13 +90,14 @@ directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool&
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
     auto r = co_await redis_->exec(
-        redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s"));
-    if (!r.ok() || r.reply.elements.size() != 3) co_return lookup_status::unavailable;
+        redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s", "epoch"));
+    if (!r.ok() || r.reply.elements.size() != 4) co_return lookup_status::unavailable;
     if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
     out.id = id;
     out.secret = r.reply.elements[0].str;
     out.resident_id = r.reply.elements[1].str;
     out.heartbeat_interval_s = static_cast<int>(r.reply.elements[2].as_int());
+    out.epoch = r.reply.elements[3].str;
     co_return lookup_status::found;
 }
 
@@ -220,7 +221,8 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
         for (const auto& d : devs.reply.elements) {
             dev_ids.push_back(d.str);
             cmds.push_back(redis_cmd("HMGET", "anx:device:" + d.str, "model", "battery",
-                                     "last_seen_ms", "offline"));
+                                     "last_seen_ms", "offline", "sequence_collisions",
+                                     "counter_resets"));
         }
     }
     if (recent.ok()) {
@@ -233,16 +235,20 @@ asio::awaitable<bool> directory::resident_card(const std::string& resident_id,
     }
     auto replies = co_await redis_->exec_many(std::move(cmds));
     for (std::size_t i = 0; i < replies.size(); ++i) {
-        if (!replies[i].ok() || replies[i].reply.elements.size() != 4) continue;
+        if (!replies[i].ok()) continue;
         const auto& e = replies[i].reply.elements;
         if (i < dev_ids.size()) {
+            if (e.size() != 6) continue;
             auto* d = out.add_devices();
             d->set_id(dev_ids[i]);
             d->set_model(e[0].str);
             d->set_battery_percent(e[1].is_nil() ? -1 : static_cast<int>(e[1].as_int()));
             d->set_last_seen_ms(e[2].as_int());
             d->set_online(!e[2].is_nil() && e[3].str != "1");
+            d->set_sequence_collisions(static_cast<std::uint32_t>(e[4].as_int()));
+            d->set_counter_resets(static_cast<std::uint32_t>(e[5].as_int()));
         } else {
+            if (e.size() != 4) continue;
             auto* c = out.add_recent_calls();
             c->set_id(call_ids[i - dev_ids.size()]);
             c->set_alarm_type(e[0].str);

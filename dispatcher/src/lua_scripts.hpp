@@ -45,16 +45,22 @@ end
 
 // ARGV: device, seq, type, device_time_ms, battery, resident, instance, priority,
 //       route ('' : queue it for the router | 'station' | 'cc'), station, station_name,
-//       distance_km, due_after_ms, operators offered...
-// -> {call_id, 1 if created / 0 if duplicate, received_ms, 1 if routed / 0 if queued}
+//       distance_km, due_after_ms, epoch ('' : none), replaces ('' | the call id the dedupe key
+//       must still name), collision reason, operators offered...
+// -> {'created', call_id, received_ms, 1 if routed / 0 if queued}
+//  | {'seen', call_id, type, device_time_ms, received_ms, state, now}: the (epoch, sequence) is on
+//    record for another call; the caller decides (press_identity) whether this is a re-send of it
+//    or a new press, and for a new press calls again with `replaces` = that call id. The key
+//    naming another call by then (another instance decided first) answers 'seen' again.
 // With a route, the call is stored already at its first step (the fields, timer, offers and
 // history the escalate and apply_offers scripts would write) instead of being queued.
 inline constexpr const char* ingest = R"lua(
-local device, seq = ARGV[1], ARGV[2]
-local dedupe = 'anx:dedupe:' .. device .. ':' .. seq
+local device, seq, epoch, replaces = ARGV[1], ARGV[2], ARGV[14], ARGV[15]
+local dedupe = 'anx:dedupe:' .. device .. ':' .. (epoch ~= '' and (epoch .. ':') or '') .. seq
 local existing = redis.call('GET', dedupe)
-if existing then
-  return {existing, 0, redis.call('HGET', 'anx:call:' .. existing, 'received_ms') or now, 0}
+if existing and existing ~= replaces then
+  local f = redis.call('HMGET', 'anx:call:' .. existing, 'type', 'device_time_ms', 'received_ms', 'state')
+  return {'seen', existing, f[1] or '', f[2] or '0', f[3] or '0', f[4] or '', now}
 end
 local id = string.format('C%07d', redis.call('INCR', 'anx:call:next'))
 local key = 'anx:call:' .. id
@@ -66,6 +72,7 @@ local fields = {'id', id, 'state', routed and 'offered' or 'received', 'device',
   'type', ARGV[3], 'device_time_ms', ARGV[4], 'battery', ARGV[5], 'resident', ARGV[6],
   'received_ms', now, 'priority', ARGV[8], 'ver', 1, 'tiers', route == 'station' and ARGV[10] or '',
   'cc', route == 'cc' and 1 or 0, 'next_esc_ms', due}
+if epoch ~= '' then table.insert(fields, 'epoch') table.insert(fields, epoch) end
 if routed then
   for _, v in ipairs({'routed_ms', now, 'station_name', ARGV[11]}) do table.insert(fields, v) end
 end
@@ -76,19 +83,26 @@ if route == 'station' then
 end
 redis.call('HSET', key, unpack(fields))
 history(id, 'received', 'device:' .. device, ARGV[7], ARGV[3])
+if replaces ~= '' then
+  -- The device re-used a sequence for a new press (its counter was lost): supervisors see it on
+  -- the call and as a count on the device.
+  history(id, 'sequence_collision', 'device:' .. device, ARGV[7],
+    'sequence ' .. seq .. ' was call ' .. replaces .. '; ' .. ARGV[16])
+  redis.call('HINCRBY', 'anx:device:' .. device, 'sequence_collisions', 1)
+end
 redis.call('ZADD', 'anx:calls:open', now, id)
 redis.call('ZADD', 'anx:calls:active', active_score(ARGV[8], nown), id)
 redis.call('ZADD', 'anx:calls:by_time', now, id)
 redis.call('ZADD', 'anx:device:' .. device .. ':open', now, id)
 if ARGV[6] ~= '' then redis.call('ZADD', 'anx:resident:' .. ARGV[6] .. ':calls', now, id) end
--- Sequence numbers of a device are remembered for 30 days: a device re-sending older than that
--- is not a retry but a reset counter.
+-- A press is remembered for 30 days (a re-send comes within minutes, or hours after a power
+-- cut); the newest press owns its sequence.
 redis.call('SET', dedupe, id, 'EX', 2592000)
 if not routed then
   count(nil, 'received')
   -- One queue per priority: the router drains emergencies first.
   redis.call('XADD', 'anx:alarms:' .. ARGV[8], '*', 'call', id)
-  return {id, 1, now, 0}
+  return {'created', id, now, 0}
 end
 count(nil, 'offered')
 if route == 'cc' then
@@ -97,11 +111,11 @@ else
   redis.call('ZADD', 'anx:timers', due, id)
   history(id, 'offered', 'router', ARGV[7], ARGV[10])
 end
-for i = 14, #ARGV do
+for i = 17, #ARGV do
   redis.call('SADD', key .. ':offers', ARGV[i])
   redis.call('SADD', 'anx:op:' .. ARGV[i] .. ':offers', id)
 end
-return {id, 1, now, 1}
+return {'created', id, now, 1}
 )lua";
 
 // First routing or an escalation step.
@@ -425,6 +439,19 @@ local call = redis.call('HGET', dk, 'offline_call')
 if not call then return {'no'} end
 redis.call('HDEL', dk, 'offline_call')
 return {'ok', call}
+)lua";
+
+// The counter epoch a device announced (Hello.sequence_epoch). Written only when it changed:
+// a heartbeat-like Hello with the same epoch is no news.
+// ARGV: device, epoch -> {'ok', previous epoch ('' if none)}
+inline constexpr const char* note_epoch = R"lua(
+local key = 'anx:device:' .. ARGV[1]
+local previous = redis.call('HGET', key, 'epoch') or ''
+if previous ~= ARGV[2] then
+  redis.call('HSET', key, 'epoch', ARGV[2], 'epoch_since_ms', now)
+  if previous ~= '' then redis.call('HINCRBY', key, 'counter_resets', 1) end
+end
+return {'ok', previous}
 )lua";
 
 // ARGV: device, in_episode ('1' start / '0' end) -> {'changed', episode} | {'no'}

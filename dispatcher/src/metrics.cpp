@@ -43,8 +43,16 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_alarms_acked_total", "counter", "Alarms acknowledged after being stored.",
          double(alarms_acked));
     line(out, "anxin_alarms_duplicate_total", "counter",
-         "Re-sent alarms recognised by (device, sequence) and acked with the original call id.",
+         "Re-sent alarms recognised as the press on record and acked with the original call id.",
          double(alarms_duplicate));
+    line(out, "anxin_alarms_sequence_collisions_total", "counter",
+         "New presses that re-used a sequence on record (a device that lost its counter): each "
+         "made a new call, with the collision in its audit trail.",
+         double(alarms_sequence_collisions));
+    line(out, "anxin_device_counter_resets_total", "counter",
+         "Hellos announcing a new sequence_epoch after another one (a device re-initialised its "
+         "counter).",
+         double(device_counter_resets));
     line(out, "anxin_alarms_nacked_total", "counter",
          "Alarms refused (store unavailable or invalid).", double(alarms_nacked));
     line(out, "anxin_heartbeats_total", "counter", "Device heartbeats.", double(heartbeats));

@@ -10,11 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <regex>
-#include <sstream>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -22,36 +19,12 @@ namespace fs = std::filesystem;
 using anxin::test::child_process;
 using anxin::test::cluster;
 using anxin::test::dispatcher_process;
+using anxin::test::json_number;
+using anxin::test::last_json_line;
+using anxin::test::tail;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-long long json_number(const std::string& json, const std::string& key) {
-    std::smatch m;
-    std::regex re("\"" + key + "\":(-?[0-9]+)");
-    if (!std::regex_search(json, m, re)) return -1;
-    return std::stoll(m[1].str());
-}
-
-std::string last_json_line(const fs::path& log) {
-    std::ifstream in(log);
-    std::string line, last;
-    while (std::getline(in, line)) {
-        if (!line.empty() && line.front() == '{') last = line;
-    }
-    return last;
-}
-
-std::string tail(const fs::path& log, std::size_t lines) {
-    std::ifstream in(log);
-    std::vector<std::string> all;
-    std::string line;
-    while (std::getline(in, line)) all.push_back(line);
-    std::ostringstream out;
-    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
-        out << all[i] << "\n";
-    return out.str();
-}
 
 TEST(Chaos, NoAckedAlarmIsLostWhateverFails) {
     cluster c;

@@ -14,6 +14,7 @@ using namespace std::chrono_literals;
 namespace dv = anxin::device::v1;
 namespace cv = anxin::console::v1;
 using anxin::test::cluster;
+using anxin::test::offer_of;
 using anxin::test::make_alarm;
 using anxin::test::wait_for;
 
@@ -414,3 +415,52 @@ TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
 }
 
 }  // namespace
+
+namespace {
+
+// python_device.py's JSON result line, run to its first ack.
+std::string run_python_device(const std::string& args) {
+    const std::string cmd = "python3 " + std::string(ANXIN_SOURCE_DIR) +
+                            "/tests/integration/python_device.py --secret " +
+                            anxin::test::secret_of("dev-1") + " --device-id dev-1 " + args;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return {};
+    std::string out;
+    char buf[512];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+    return out;
+}
+
+std::string json_text(const std::string& json, const std::string& key) {
+    auto at = json.find("\"" + key + "\": \"");
+    if (at == std::string::npos) at = json.find("\"" + key + "\":\"");
+    if (at == std::string::npos) return {};
+    auto start = json.find('"', json.find(':', at) + 1) + 1;
+    return json.substr(start, json.find('"', start) - start);
+}
+
+}  // namespace
+
+// The same Python device, built from the document, loses its counter without a clock: with a new
+// sequence_epoch its next press (the old sequence again) is a new call; a re-send within one
+// epoch is still one call.
+TEST_F(EndToEnd, PythonDeviceThatLostItsCounterGetsANewCall) {
+    auto a1 = c->console("op-a1");
+    ASSERT_TRUE(a1);
+    const std::string where = "--host 127.0.0.1 --port " +
+                              std::to_string(c->dispatcher().device_port()) +
+                              " --sequence 1 --no-clock --timeout 20 ";
+    auto first = run_python_device(where + "--sequence-epoch 0x1122334455667788");
+    const auto first_call = json_text(first, "call_id");
+    ASSERT_FALSE(first_call.empty()) << first;
+    auto resend = run_python_device(where + "--sequence-epoch 0x1122334455667788");
+    EXPECT_EQ(json_text(resend, "call_id"), first_call) << resend;
+    EXPECT_NE(resend.find("\"duplicate\""), std::string::npos) << resend;
+    auto after_reset = run_python_device(where + "--sequence-epoch 0x0badc0ffee123457");
+    const auto new_call = json_text(after_reset, "call_id");
+    ASSERT_FALSE(new_call.empty()) << after_reset;
+    EXPECT_NE(new_call, first_call);
+    EXPECT_EQ(after_reset.find("\"duplicate\""), std::string::npos) << after_reset;
+    EXPECT_TRUE(wait_for(*a1, offer_of(new_call), 5s));
+}

@@ -216,9 +216,11 @@ def get_string(fields, number):
 
 # DeviceMessage oneof body: hello = 1, alarm = 2, heartbeat = 3, cancel = 4
 
-def encode_hello(device_id, mac, firmware="python_device/1"):
+def encode_hello(device_id, mac, firmware="python_device/1", sequence_epoch=0):
+    # sequence_epoch (field 5, optional): drawn when the counter is (re)initialised; 0 = not sent.
     body = (field_bytes(1, device_id) + field_bytes(2, mac)
-            + field_varint(3, PROTOCOL_VERSION) + field_bytes(4, firmware))
+            + field_varint(3, PROTOCOL_VERSION) + field_bytes(4, firmware)
+            + field_varint(5, sequence_epoch))
     return field_message(1, body)
 
 
@@ -421,7 +423,9 @@ class Device:
         self.start = time.monotonic()
         self.deadline = self.start + args.timeout
         # The pending alarm ("press" happens now; re-sends are identical, section 7 rule 2).
-        self.alarm_body = encode_alarm(args.sequence, args.type, device_time_ms=now_ms(),
+        # The press time is stamped once (0 without a clock) and re-sent unchanged.
+        self.alarm_body = encode_alarm(args.sequence, args.type,
+                                       device_time_ms=0 if args.no_clock else now_ms(),
                                        battery_percent=args.battery or 0,
                                        has_battery=args.battery is not None)
         self.first_send = None
@@ -525,7 +529,8 @@ class Device:
 
         # 2. Hello.
         mac = hmac.new(self.secret.encode("utf-8"), nonce, hashlib.sha256).digest()
-        conn.send(encode_hello(self.args.device_id, mac))
+        conn.send(encode_hello(self.args.device_id, mac,
+                               sequence_epoch=self.args.sequence_epoch))
 
         # 3. Welcome or Rejected. CallUpdates only come after Welcome, but tolerate anything
         #    that is not for the handshake by skipping it.
@@ -701,6 +706,10 @@ def main(argv=None):
     p.add_argument("--expect-assigned", action="store_true")
     p.add_argument("--wrong-secret", action="store_true")
     p.add_argument("--battery", type=int, default=None, help="battery percent to report")
+    p.add_argument("--sequence-epoch", type=lambda t: int(t, 0), default=0,
+                   help="Hello.sequence_epoch (a 64-bit number, e.g. 0x1122334455667788; 0: not sent)")
+    p.add_argument("--no-clock", action="store_true",
+                   help="a device without a set clock: device_time_ms 0")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     args = p.parse_args(argv)
     VERBOSE = args.verbose

@@ -7,10 +7,13 @@
 #include <unistd.h>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <iostream>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -57,6 +60,7 @@ bool child_process::running() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
+        last_status_ = status;
         return false;
     }
     return true;
@@ -70,6 +74,7 @@ int child_process::stop(std::chrono::milliseconds timeout) {
     while (std::chrono::steady_clock::now() < until) {
         if (waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
+            last_status_ = status;
             return status;
         }
         std::this_thread::sleep_for(20ms);
@@ -177,6 +182,58 @@ dispatcher_process::dispatcher_process(fs::path data_dir, std::string redis_uri,
       redis_uri_(std::move(redis_uri)),
       admin_token_(std::move(admin_token)) {}
 
+dispatcher_process::~dispatcher_process() {
+    // Every test, whatever it asserts, also fails if a dispatcher crashed under it: a process
+    // that was up and is gone without the test stopping it, or a sanitizer report in its log
+    // (the sanitizer build aborts on the first one; LeakSanitizer reports at a clean exit).
+    if (up_ && !proc_.running()) {
+        ADD_FAILURE() << "dispatcher " << data_dir_.filename().string()
+                      << " died on its own: " << describe_status(proc_.last_status()) << "\n"
+                      << log_tail(80);
+    }
+    stop();
+    if (auto report = sanitizer_report(); !report.empty()) {
+        ADD_FAILURE() << "sanitizer report in " << (data_dir_ / "dispatcher.log").string()
+                      << ":\n"
+                      << report;
+    }
+}
+
+int dispatcher_process::stop() {
+    up_ = false;
+    return proc_.stop();
+}
+
+void dispatcher_process::kill9() {
+    up_ = false;
+    proc_.kill9();
+}
+
+std::string dispatcher_process::sanitizer_report() const {
+    std::ifstream in(data_dir_ / "dispatcher.log");
+    std::string line, out;
+    bool in_report = false;
+    std::size_t lines = 0;
+    while (std::getline(in, line)) {
+        if (!in_report && (line.find("ERROR: AddressSanitizer") != std::string::npos ||
+                           line.find("ERROR: LeakSanitizer") != std::string::npos ||
+                           line.find("runtime error:") != std::string::npos)) {
+            in_report = true;
+        }
+        if (in_report && lines++ < 60) out += line + "\n";
+    }
+    return out;
+}
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+               strsignal(WTERMSIG(status)) + ")";
+    }
+    return "status " + std::to_string(status);
+}
+
 bool dispatcher_process::start(const std::vector<std::string>& extra) {
     fs::create_directories(data_dir_);
     if (device_port_ == 0) {
@@ -214,7 +271,10 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
     for (int i = 0; i < 400; ++i) {
         auto r = sim::http_request("127.0.0.1", http_port_, "GET", "/healthz", "", "",
                                    std::chrono::seconds(1));
-        if (r.status == 200) return true;
+        if (r.status == 200) {
+            up_ = true;
+            return true;
+        }
         if (!proc_.running()) return false;
         std::this_thread::sleep_for(50ms);
     }
@@ -301,8 +361,9 @@ dispatcher_process* cluster::add_dispatcher(const std::vector<std::string>& args
 }
 
 cluster::~cluster() {
-    for (auto& d : more_) d->stop();
-    dispatcher_->stop();
+    // Each instance checks, as it is destroyed, that it did not crash, then stops.
+    more_.clear();
+    dispatcher_.reset();
     if (redis_) redis_->stop();
     if (std::getenv("ANXIN_KEEP_TEST_DIRS") == nullptr) fs::remove_all(dir_);
 }
@@ -317,18 +378,20 @@ bool cluster::provision() {
     return r.status == 200;
 }
 
-std::unique_ptr<sim::device_link> cluster::device(const std::string& id) {
-    return device_on(*dispatcher_, id);
+std::unique_ptr<sim::device_link> cluster::device(const std::string& id,
+                                                  std::uint64_t sequence_epoch) {
+    return device_on(*dispatcher_, id, sequence_epoch);
 }
 
 std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
     return console_on(*dispatcher_, op);
 }
 
-std::unique_ptr<sim::device_link> cluster::device_on(dispatcher_process& d, const std::string& id) {
+std::unique_ptr<sim::device_link> cluster::device_on(dispatcher_process& d, const std::string& id,
+                                                     std::uint64_t sequence_epoch) {
     auto link = std::make_unique<sim::device_link>(io);
     if (!link->connect("127.0.0.1", d.device_port(), 5s)) return nullptr;
-    auto w = link->handshake(id, secret_of(id), 5s);
+    auto w = link->handshake(id, secret_of(id), 5s, sequence_epoch);
     if (!w || !w->has_welcome()) return nullptr;
     return link;
 }
@@ -366,11 +429,40 @@ void cluster_test::TearDown() {
     }
 }
 
-anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type) {
+long long json_number(const std::string& json, const std::string& key) {
+    std::smatch m;
+    std::regex re("\"" + key + "\":(-?[0-9]+)");
+    if (!std::regex_search(json, m, re)) return -1;
+    return std::stoll(m[1].str());
+}
+
+std::string last_json_line(const fs::path& log) {
+    std::ifstream in(log);
+    std::string line, last;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.front() == '{') last = line;
+    }
+    return last;
+}
+
+std::string tail(const fs::path& log, std::size_t lines) {
+    std::ifstream in(log);
+    std::vector<std::string> all;
+    std::string line;
+    while (std::getline(in, line)) all.push_back(line);
+    std::ostringstream out;
+    for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+        out << all[i] << "\n";
+    return out.str();
+}
+
+anxin::device::v1::DeviceMessage make_alarm(std::uint32_t seq, anxin::device::v1::AlarmType type,
+                                            std::int64_t device_time_ms) {
     anxin::device::v1::DeviceMessage m;
     m.mutable_alarm()->set_sequence(seq);
     m.mutable_alarm()->set_type(type);
-    m.mutable_alarm()->set_device_time_ms(sim::wall_ms());
+    m.mutable_alarm()->set_device_time_ms(device_time_ms >= 0 ? device_time_ms
+                                                              : press_time_of(seq));
     m.mutable_alarm()->set_battery_percent(80);
     m.mutable_alarm()->set_has_battery(true);
     return m;

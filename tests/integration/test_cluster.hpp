@@ -40,9 +40,12 @@ class child_process {
     // Waits for the process to exit by itself; its exit code, or nullopt on timeout (or signal).
     std::optional<int> wait(std::chrono::milliseconds timeout);
     pid_t pid() const { return pid_; }
+    // The wait status of the last exit reaped (running(), stop()); -1 if none yet.
+    int last_status() const { return last_status_; }
 
   private:
     pid_t pid_ = -1;
+    int last_status_ = -1;
 };
 
 class redis_server {
@@ -71,10 +74,13 @@ class dispatcher_process {
   public:
     dispatcher_process(std::filesystem::path data_dir, std::string redis_uri,
                        std::string admin_token);
+    // Stops it, and fails the running test if it died on its own while it was up or its log
+    // holds a sanitizer report.
+    ~dispatcher_process();
     // Starts and waits until /healthz answers (up to 20 s).
     bool start(const std::vector<std::string>& extra = {});
-    int stop() { return proc_.stop(); }
-    void kill9() { proc_.kill9(); }
+    int stop();
+    void kill9();
     bool running() { return proc_.running(); }
     unsigned short device_port() const { return device_port_; }
     unsigned short http_port() const { return http_port_; }
@@ -87,9 +93,16 @@ class dispatcher_process {
     std::string admin_token_;
     unsigned short device_port_ = 0;
     unsigned short http_port_ = 0;
+    // The first AddressSanitizer / LeakSanitizer / UBSan report in the log, or empty.
+    std::string sanitizer_report() const;
+
     child_process proc_;
     int starts_ = 0;
+    bool up_ = false;  // started, and not stopped or killed by the test since
 };
+
+// "exit code 1", "killed by signal 11 (Segmentation fault)".
+std::string describe_status(int status);
 
 // The district every integration test starts from:
 //   st-a "Zhongcang station" at (39.900, 116.600) with operators op-a1, op-a2
@@ -117,14 +130,17 @@ class cluster {
     bool has_instance(std::size_t i) const { return i <= more_.size(); }
     const std::string& redis_uri() const { return redis_uri_; }
     // As device() / console(), on a given instance.
-    std::unique_ptr<sim::device_link> device_on(dispatcher_process& d, const std::string& id);
+    std::unique_ptr<sim::device_link> device_on(dispatcher_process& d, const std::string& id,
+                                                std::uint64_t sequence_epoch = 0);
     std::unique_ptr<sim::console_link> console_on(dispatcher_process& d, const std::string& op);
     redis_server& redis() { return *redis_; }
     const std::string& admin_token() const { return token_; }
     const std::filesystem::path& dir() const { return dir_; }
 
     // A device connected and past the handshake (asserts on failure via the returned nullptr).
-    std::unique_ptr<sim::device_link> device(const std::string& id);
+    // sequence_epoch: Hello.sequence_epoch (0: not sent).
+    std::unique_ptr<sim::device_link> device(const std::string& id,
+                                             std::uint64_t sequence_epoch = 0);
     std::unique_ptr<sim::console_link> console(const std::string& op);
     sim::http_result http(const std::string& method, const std::string& target,
                           const std::string& body = {}, bool with_token = true);
@@ -174,7 +190,17 @@ inline auto offer_of(const std::string& call) {
     };
 }
 
+// The press time tests give sequence `seq` unless told otherwise: the same for every re-send of
+// it, as a device's re-sent alarm is the same message (protocol/README.md section 5).
+inline std::int64_t press_time_of(std::uint32_t seq) { return 1796000000000 + seq; }
+// device_time_ms -1: press_time_of(seq); 0: a device whose clock is not set.
+// device-sim's --json result: a number in it (-1 if absent), the last JSON line of its log.
+long long json_number(const std::string& json, const std::string& key);
+std::string last_json_line(const std::filesystem::path& log);
+std::string tail(const std::filesystem::path& log, std::size_t lines);
+
 anxin::device::v1::DeviceMessage make_alarm(
-    std::uint32_t seq, anxin::device::v1::AlarmType type = anxin::device::v1::SOS);
+    std::uint32_t seq, anxin::device::v1::AlarmType type = anxin::device::v1::SOS,
+    std::int64_t device_time_ms = -1);
 
 }  // namespace anxin::test

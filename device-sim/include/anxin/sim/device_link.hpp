@@ -26,11 +26,13 @@ class device_link {
 
     // Connects; false (with error()) on failure.
     bool connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout);
-    // Waits for the Challenge, answers with Hello(device_id, HMAC(secret, nonce)) and waits for
-    // Welcome or Rejected, which is returned. nullopt on timeout / connection loss.
+    // Waits for the Challenge, answers with Hello(device_id, HMAC(secret, nonce), sequence_epoch)
+    // and waits for Welcome or Rejected, which is returned. nullopt on timeout / connection loss.
+    // sequence_epoch 0: not given (a device built before the field existed).
     std::optional<anxin::device::v1::ServerMessage> handshake(const std::string& device_id,
                                                               const std::string& secret,
-                                                              std::chrono::milliseconds timeout);
+                                                              std::chrono::milliseconds timeout,
+                                                              std::uint64_t sequence_epoch = 0);
 
     bool send(const anxin::device::v1::DeviceMessage& msg);
     bool send_raw(const std::string& bytes);

@@ -39,8 +39,11 @@ struct first_route {
 struct alarm_input {
     std::string device_id;
     std::string resident_id;
-    std::string sequence;  // the device's sequence, or e.g. "offline-3" for a supervision alarm
-    std::string type;      // alarm_type_name()
+    // The device's sequence, or the server's own, e.g. "offline-3" for a supervision alarm (not
+    // all digits: a repeat of one is always the same event).
+    std::string sequence;
+    std::string epoch;  // the device's counter epoch (epoch_text(Hello.sequence_epoch)), or empty
+    std::string type;   // alarm_type_name()
     int priority = 1;
     std::int64_t device_time_ms = 0;
     int battery_percent = -1;
@@ -50,9 +53,13 @@ struct alarm_input {
 struct ingest_result {
     bool stored = false;  // false: Redis unavailable or refused; nack the device
     std::string call_id;
-    bool duplicate = false;
+    bool duplicate = false;  // a re-send of the press on record: call_id is that press's call
     std::int64_t received_ms = 0;
     bool routed = false;  // created and input.route applied (not queued for the router)
+    // A new press that re-used a sequence on record (press_identity): the call it did not join,
+    // and why; recorded in the new call's audit trail.
+    std::string collided_with;
+    std::string collision_reason;
     std::string error;
 };
 
@@ -95,7 +102,15 @@ class call_store {
     void require_replicas(int replicas, std::chrono::milliseconds timeout);
     redis_connection& redis() { return *redis_; }
 
+    // Stores a new call, or recognises a re-send of a press on record (press_identity decides
+    // whether a sequence seen before is the same press; a compare-and-set keeps that decision
+    // atomic across instances). stored=false when Redis did not confirm.
     boost::asio::awaitable<ingest_result> ingest(const alarm_input& alarm);
+    // Notes the counter epoch a device announced in its Hello. Writes only when it changed:
+    // a change means the device re-initialised its counter (counted as counter_resets).
+    // Returns the previous epoch (empty if none), or nullopt when Redis did not answer.
+    boost::asio::awaitable<std::optional<std::string>> note_epoch(const std::string& device,
+                                                                  const std::string& epoch);
 
     // First routing (require_due=false) or an escalation step (true: the call's timer must be
     // due). station empty: the command centre.

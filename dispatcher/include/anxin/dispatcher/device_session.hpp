@@ -80,6 +80,7 @@ class device_session : public peer, public std::enable_shared_from_this<device_s
     std::string nonce_;
     std::string device_id_;
     std::string resident_id_;
+    std::string epoch_;  // epoch_text(Hello.sequence_epoch): part of every alarm's identity
     std::chrono::seconds heartbeat_interval_{60};
 };
 

@@ -38,6 +38,7 @@ struct device_record {
     std::string secret;
     std::string resident_id;
     int heartbeat_interval_s = 0;  // 0: the dispatcher's default
+    std::string epoch;             // the counter epoch of its last Hello that gave one
 };
 
 struct operator_record {

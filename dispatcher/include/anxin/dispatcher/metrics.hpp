@@ -18,6 +18,8 @@ struct metrics {
     std::uint64_t alarms_received = 0;
     std::uint64_t alarms_acked = 0;
     std::uint64_t alarms_duplicate = 0;
+    std::uint64_t alarms_sequence_collisions = 0;  // new presses that re-used a sequence
+    std::uint64_t device_counter_resets = 0;       // a device announced a new counter epoch
     std::uint64_t alarms_nacked = 0;
     std::uint64_t heartbeats = 0;
     std::uint64_t calls_routed = 0;
