@@ -58,6 +58,7 @@ struct press_record {
     dv::AlarmType type = dv::SOS;
     clock_type::time_point intended;
     std::int64_t press_time_ms = 0;  // device_time_ms: fixed at the press, the same in re-sends
+    std::shared_ptr<std::function<void(boost::system::error_code)>> resend;  // until acked
     std::set<std::string> call_ids;  // more than one: a duplicate
     bool acked = false, offered = false, assigned = false;
     int sends = 0;
@@ -275,16 +276,20 @@ void sim_device::press(std::shared_ptr<press_record> p) {
     pending_[p->seq] = p;
     if (online_) send_alarm(*p);
     // No ack in time: re-send the same alarm (same sequence), as the protocol says.
+    // The press owns its re-send closure, which refers back to the press and the device only
+    // weakly: a closure holding itself (or its owner) would never be freed.
     auto t = std::make_shared<asio::steady_timer>(e_.io, std::chrono::milliseconds(e_.resend_ms));
-    auto self = shared_from_this();
-    auto again_ptr = std::make_shared<std::function<void(boost::system::error_code)>>();
-    *again_ptr = [self, p, t, again_ptr](boost::system::error_code ec) {
-        if (ec || p->acked || stop_requested) return;
+    p->resend = std::make_shared<std::function<void(boost::system::error_code)>>();
+    *p->resend = [device = weak_from_this(), press = std::weak_ptr<press_record>(p),
+                  t](boost::system::error_code ec) {
+        auto self = device.lock();
+        auto p = press.lock();
+        if (ec || !self || !p || p->acked || stop_requested) return;
         if (self->online_) self->send_alarm(*p);
         t->expires_after(std::chrono::milliseconds(self->e_.resend_ms));
-        t->async_wait(*again_ptr);
+        t->async_wait(*p->resend);
     };
-    t->async_wait(*again_ptr);
+    t->async_wait(*p->resend);
 }
 
 void sim_device::on_frame(const dv::ServerMessage& m) {
@@ -957,6 +962,8 @@ int cmd_load(int argc, char** argv) {
                 created, never_offered, still_open, static_cast<unsigned long long>(console_drops),
                 static_cast<unsigned long long>(console_relogins));
     }
+    // The results are out even if the process ends abnormally after this (a sanitizer's exit).
+    std::fflush(stdout);
     stop_requested = 1;
     return (lost > 0 || duplicated > 0 || never_offered > 0) ? 1 : 0;
 }

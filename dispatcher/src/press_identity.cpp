@@ -7,6 +7,7 @@ namespace anxin::dispatcher {
 press_verdict classify_press(const recorded_press& recorded, const incoming_press& incoming,
                              std::int64_t now_ms, std::int64_t resend_window_ms) {
     if (incoming.exact) return {press_match::resend, {}};
+    if (recorded.type.empty()) return {press_match::new_press, "the call on record is gone"};
     if (recorded.type != incoming.type) {
         return {press_match::new_press,
                 "alarm type differs (" + recorded.type + " before, " + incoming.type + " now)"};

@@ -118,7 +118,9 @@ TEST(PressIdentity, ServerSequencesAreExact) {
 TEST(PressIdentity, UnreadableRecordIsNeverASilentDuplicate) {
     // The call the key names is gone (type empty): the press becomes a call.
     recorded_press gone{"C0000001", "", 0, 0, false};
-    EXPECT_EQ(classify_press(gone, arriving(), received).match, press_match::new_press);
+    auto v = classify_press(gone, arriving(), received);
+    EXPECT_EQ(v.match, press_match::new_press);
+    EXPECT_EQ(v.reason, "the call on record is gone");
 }
 
 TEST(PressIdentity, EpochText) {
