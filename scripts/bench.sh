@@ -43,7 +43,9 @@ start_dispatcher() {
     "$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --admin-token-file "$WORK/d/admin-token" \
         --out "$WORK/sim" --residents 20000 > /dev/null
 }
-stop_dispatcher() { kill $DPID; wait $DPID 2>/dev/null || true; }
+# A dispatcher that died during a run is reported as such (and its log kept), never skipped:
+# "every press acked" means nothing if the server crashed on the way.
+stop_dispatcher() { kill $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$DPID/status; }
 load() {  # name, then device-sim load options
     local name=$1; shift
@@ -53,6 +55,14 @@ load() {  # name, then device-sim load options
         --redis "$WORK/d/redis.sock" --json "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || true
     cat "$WORK/$name.json"
     echo "$*" > "$WORK/$name.cmd"
+    if kill -0 $DPID 2>/dev/null; then
+        echo "survived" > "$WORK/$name.alive"
+    else
+        wait $DPID 2>/dev/null && st=0 || st=$?
+        echo "DIED (exit status $st; signal $((st > 128 ? st - 128 : 0)))" > "$WORK/$name.alive"
+        cp "$WORK/dispatcher.log" "$WORK/$name.dispatcher.log" 2>/dev/null || true
+        echo "!! the dispatcher died during $name: $(cat "$WORK/$name.alive")"
+    fi
 }
 
 # 1. Connections: 19,000 authenticated devices heartbeating every 10 s; memory per connection.

@@ -29,6 +29,12 @@ mem_gib = int(open("/proc/meminfo").readline().split()[1]) / 1024 / 1024
 runs = {n: load(n) for n in ["connections", "steady5k", "rate10000", "rate15000", "rate20000", "surge", "churn", "slow", "offered",
                              "offered5k"]}
 
+def alive(name):
+    try:
+        return open(os.path.join(work, name + ".alive")).read().strip()
+    except Exception:
+        return "?"
+
 def ms(h, k):
     return "-" if not h or not h.get("count") else f"{h[k]:.2f}"
 
@@ -50,14 +56,20 @@ w(f"- `redis-benchmark -n 100000 -c 50 -P 1 XADD` (unpipelined): **{xadd1:,.0f} 
 w("")
 w("## Results")
 w("")
-w("| run | devices | presses | acked | ack rate /s | lost | dup | unrouted | nacked | errors | ack p50 | p99 | p99.9 | max (ms) |")
-w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+w("| run | dispatcher | devices | presses | acked | ack rate /s | lost | dup | unrouted | nacked | errors | ack p50 | p99 | p99.9 | max (ms) |")
+w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for name, r in runs.items():
+    state = alive(name)
+    state = state if state == "survived" else f"**{state}**"
     if not r:
-        w(f"| {name} | (failed) | | | | | | | | | | | | |"); continue
+        w(f"| {name} | {state} | (failed) | | | | | | | | | | | | |"); continue
     a = r["ack"]
-    w(f"| {name} | {r['online']}/{r['devices']} | {r['presses']} | {r['acked']} | {r['ack_rate']:,.0f} | {r['lost']} | "
+    w(f"| {name} | {state} | {r['online']}/{r['devices']} | {r['presses']} | {r['acked']} | {r['ack_rate']:,.0f} | {r['lost']} | "
       f"{r['duplicated']} | {r.get('unrouted', 0)} | {r['nacked']} | {r['errors']} | {ms(a,'p50_ms')} | {ms(a,'p99_ms')} | {ms(a,'p999_ms')} | {ms(a,'max_ms')} |")
+died = [n for n in runs if alive(n) != "survived"]
+w("")
+w("Every dispatcher survived its run." if not died else
+  f"**The dispatcher did not survive: {', '.join(died)}** (its log is kept as <run>.dispatcher.log with BENCH_KEEP=1).")
 w("")
 c = runs["connections"]
 if c:
