@@ -53,7 +53,16 @@ int main(int argc, char** argv) {
     desc.add_options()("help,h", "show this help")(
         "bind", po::value(&opts.bind_address)->default_value("0.0.0.0"), "address to listen on")(
         "device-port", po::value(&opts.device_port)->default_value(7700),
-        "TCP port for call buttons (0: any)")("http-port",
+        "TLS port for call buttons (0: any)")(
+        "plain-device-port", po::value(&opts.plain_device_port)->default_value(0),
+        "also serve the plaintext device protocol on this port, for devices that cannot do TLS "
+        "(0: off; see protocol/README.md for what an on-path attacker can do there)")(
+        "tls-cert", po::value(&opts.tls_cert),
+        "device port certificate chain (PEM); default: generated once in <data-dir>/tls")(
+        "tls-key", po::value(&opts.tls_key), "its private key (PEM)")(
+        "tls-client-ca", po::value(&opts.tls_client_ca),
+        "accept client certificates issued by this CA (PEM); a device that presents one must be "
+        "the device named in it (CN = device id)")("http-port",
                                               po::value(&opts.http_port)->default_value(8080),
                                               "HTTP port: admin API, /console, /metrics (0: any)")(
         "redis", po::value(&redis_uri),

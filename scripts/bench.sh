@@ -52,7 +52,8 @@ load() {  # name, then device-sim load options
     echo "== $name: device-sim load $*"
     "$BIN/device-sim/device-sim" load --device-port $DEV_PORT --http-port $HTTP_PORT \
         --devices-file "$WORK/sim/devices.csv" --operators-file "$WORK/sim/operators.csv" \
-        --redis "$WORK/d/redis.sock" --json "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || true
+        --redis "$WORK/d/redis.sock" --ca-file "$WORK/d/tls/ca.pem" --json "$@" \
+        > "$WORK/$name.json" 2> "$WORK/$name.err" || true
     cat "$WORK/$name.json"
     echo "$*" > "$WORK/$name.cmd"
     if kill -0 $DPID 2>/dev/null; then

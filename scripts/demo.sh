@@ -49,7 +49,8 @@ sleep 3
 cat <<TXT
 
 anxin demo is running
-  dispatcher  devices on :$DEVICE_PORT, HTTP on :$HTTP_PORT, embedded Redis in $DATA/dispatcher
+  dispatcher  devices on :$DEVICE_PORT (TLS; CA $DATA/dispatcher/tls/ca.pem), HTTP on :$HTTP_PORT,
+              embedded Redis in $DATA/dispatcher
   district    139 stations in 22 streets/towns of a Tongzhou-like district; devices in $DATA/sim/devices.csv
   operators   one bot per station (takes a call after ~15 s, closes it ~20 s later): $DATA/operators.log
 
@@ -59,7 +60,8 @@ Open the web console: http://localhost:$HTTP_PORT/
 
 Try, in another terminal:
   # a resident presses the button; every step is printed with its time
-  $BIN/device-sim/device-sim press --device-port $DEVICE_PORT --devices-file $DATA/sim/devices.csv --device $DEMO_DEVICE
+  $BIN/device-sim/device-sim press --device-port $DEVICE_PORT --ca-file $DATA/dispatcher/tls/ca.pem \
+      --devices-file $DATA/sim/devices.csv --device $DEMO_DEVICE
 
   # ...after logging in, in a third terminal, as the second operator of that resident's nearest
   # station, to take the call before the bot does (accept <call id>, then close <call id> <outcome>)

@@ -10,7 +10,7 @@ packages=(
     libhiredis-dev libspdlog-dev libfmt-dev libssl-dev
     libgtest-dev libgmock-dev
     redis-server redis-tools
-    python3 curl
+    python3 curl openssl
 )
 
 # --- Web console browser tests (tests/browser, README "Tests") -------------------------------

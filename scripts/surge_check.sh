@@ -36,7 +36,8 @@ for rate in $RATES; do
     "$BIN/device-sim/device-sim" load --device-port $DEV_PORT --http-port $HTTP_PORT \
         --devices-file "$WORK/sim/devices.csv" --operators-file "$WORK/sim/operators.csv" \
         --devices 1000 --alarm-rate "$rate" --duration "$SECONDS_EACH" --bots 139 --never-accept \
-        --types sos --redis "$WORK/d/redis.sock" --settle 30 --json > "$WORK/run$run.json" \
+        --types sos --redis "$WORK/d/redis.sock" --ca-file "$WORK/d/tls/ca.pem" --settle 30 --json \
+        > "$WORK/run$run.json" \
         2> "$WORK/run$run.err" || true
     if kill -0 $DPID 2>/dev/null; then alive=survived; else alive=DIED; failed=1; fi
     python3 - "$WORK/run$run.json" "$run" "$rate" "$alive" <<'EOF' || failed=1

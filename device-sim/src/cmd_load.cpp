@@ -18,8 +18,12 @@
 #include <hiredis/hiredis.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
 
 #include <csignal>
 #include <cstdio>
@@ -67,7 +71,8 @@ struct press_record {
 struct load_stats {
     latency_histogram ack, offered, assigned, heartbeat, connect;
     std::uint64_t presses = 0, sent = 0, acked = 0, nacked = 0, resent = 0, errors = 0,
-                  disconnects = 0, connected = 0, rejected = 0, heartbeats = 0, offers_seen = 0;
+                  disconnects = 0, connected = 0, rejected = 0, heartbeats = 0, offers_seen = 0,
+                  tls_failures = 0;
     std::map<std::string, std::uint64_t> offered_by_priority_order;  // for surge ordering check
 };
 
@@ -103,7 +108,14 @@ class sim_device : public std::enable_shared_from_this<sim_device> {
     engine& e_;
     device_entry entry_;
     std::string source_ip_;
-    std::unique_ptr<tcp::socket> sock_;
+    // One connection: its socket and, over TLS, the stream on it. Handlers hold the link they
+    // were started on, so a link dropped with operations in flight lives until they complete.
+    struct link_io {
+        explicit link_io(asio::io_context& io) : sock(io) {}
+        tcp::socket sock;
+        std::optional<asio::ssl::stream<tcp::socket&>> tls;
+    };
+    std::shared_ptr<link_io> link_;
     protocol::frame_decoder dec_{65536};
     std::deque<std::string> outq_;
     bool writing_ = false, online_ = false, connecting_ = false;
@@ -133,6 +145,8 @@ struct engine {
     // Dispatcher instances (--servers): device i starts with servers[i % n] and moves to the next
     // one when its link fails, as a device with a list of server addresses does.
     std::vector<tcp::endpoint> servers;
+    std::shared_ptr<asio::ssl::context> tls;  // nullptr: --plain
+    std::string tls_name;                     // the name the server's certificate must carry
 };
 
 void sim_device::start(clock_type::duration delay) {
@@ -149,26 +163,44 @@ void sim_device::connect() {
     if (connecting_ || online_) return;
     connecting_ = true;
     ++generation_;
-    sock_ = std::make_unique<tcp::socket>(e_.io);
+    link_ = std::make_shared<link_io>(e_.io);
+    auto* sock = &link_->sock;
     boost::system::error_code ec;
-    sock_->open(tcp::v4(), ec);
+    sock->open(tcp::v4(), ec);
     // Several loopback source addresses, so that 19,000 connections never run out of ports.
-    if (!source_ip_.empty()) sock_->bind(tcp::endpoint(asio::ip::make_address(source_ip_), 0), ec);
+    if (!source_ip_.empty()) sock->bind(tcp::endpoint(asio::ip::make_address(source_ip_), 0), ec);
     dec_ = protocol::frame_decoder(65536);
     outq_.clear();
     writing_ = false;
     connect_started_ = clock_type::now();
-    sock_->async_connect(
+    sock->async_connect(
         e_.servers[server_ % e_.servers.size()],
-        [self = shared_from_this(), gen = generation_](boost::system::error_code ec) {
+        [self = shared_from_this(), gen = generation_, link = link_](boost::system::error_code ec) {
             if (gen != self->generation_) return;
             if (ec) {
                 self->drop("connect");
                 return;
             }
             boost::system::error_code ignored;
-            self->sock_->set_option(tcp::no_delay(true), ignored);
-            self->read();
+            link->sock.set_option(tcp::no_delay(true), ignored);
+            if (!self->e_.tls) {
+                self->read();
+                return;
+            }
+            link->tls.emplace(link->sock, *self->e_.tls);
+            SSL_set_tlsext_host_name(link->tls->native_handle(), self->e_.tls_name.c_str());
+            link->tls->set_verify_callback(asio::ssl::host_name_verification(self->e_.tls_name));
+            link->tls->async_handshake(
+                asio::ssl::stream_base::client,
+                [self, gen, link](boost::system::error_code ec) {
+                    if (gen != self->generation_) return;
+                    if (ec) {
+                        ++self->e_.stats.tls_failures;
+                        self->drop("tls");
+                        return;
+                    }
+                    self->read();
+                });
         });
 }
 
@@ -180,7 +212,7 @@ void sim_device::drop(const char* why) {
     connecting_ = false;
     ++generation_;
     boost::system::error_code ec;
-    if (sock_) sock_->close(ec);
+    if (link_) link_->sock.close(ec);
     hb_timer_->cancel();
     hb_sent_.clear();
     if (stop_requested) return;
@@ -195,9 +227,8 @@ void sim_device::drop(const char* why) {
 
 void sim_device::read() {
     auto space = dec_.prepare(2048);
-    sock_->async_read_some(
-        asio::buffer(space.data(), space.size()), [self = shared_from_this(), gen = generation_](
-                                                      boost::system::error_code ec, std::size_t n) {
+    auto on_read = [self = shared_from_this(), gen = generation_, link = link_](
+                       boost::system::error_code ec, std::size_t n) {
             if (gen != self->generation_) return;
             if (ec) {
                 self->drop("read");
@@ -220,7 +251,11 @@ void sim_device::read() {
             t->async_wait([self, t, gen](boost::system::error_code ec) {
                 if (!ec && gen == self->generation_) self->read();
             });
-        });
+    };
+    if (link_->tls)
+        link_->tls->async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
+    else
+        link_->sock.async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
 }
 
 void sim_device::send(const dv::DeviceMessage& m) {
@@ -229,11 +264,10 @@ void sim_device::send(const dv::DeviceMessage& m) {
 }
 
 void sim_device::write() {
-    if (writing_ || outq_.empty() || !sock_) return;
+    if (writing_ || outq_.empty() || !link_ || (e_.tls && !link_->tls)) return;
     writing_ = true;
-    asio::async_write(
-        *sock_, asio::buffer(outq_.front()),
-        [self = shared_from_this(), gen = generation_](boost::system::error_code ec, std::size_t) {
+    auto on_written = [self = shared_from_this(), gen = generation_, link = link_](
+                          boost::system::error_code ec, std::size_t) {
             if (gen != self->generation_) return;
             self->writing_ = false;
             if (ec) {
@@ -242,7 +276,11 @@ void sim_device::write() {
             }
             self->outq_.pop_front();
             self->write();
-        });
+    };
+    if (link_->tls)
+        asio::async_write(*link_->tls, asio::buffer(outq_.front()), std::move(on_written));
+    else
+        asio::async_write(link_->sock, asio::buffer(outq_.front()), std::move(on_written));
 }
 
 void sim_device::heartbeat() {
@@ -600,8 +638,23 @@ int cmd_load(int argc, char** argv) {
         "settle", po::value(&settle_s)->default_value(30),
         "seconds to let routing catch up before checking lost")(
         "json", po::bool_switch(&json), "print the results as one JSON object");
+    device_tls tls;
+    bool plain = false;
+    add_tls_options(desc, tls, plain);
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
+    tls.enabled = !plain;
+    if (!plain) {
+        std::string tls_error;
+        e.tls = make_client_context(tls, tls_error);
+        if (!e.tls) {
+            std::cerr << "device-sim: " << tls_error << "\n";
+            return 2;
+        }
+        // One name for every device: a certificate for "localhost" covers loopback runs.
+        e.tls_name = tls.server_name.empty() ? (e.host == "127.0.0.1" ? "localhost" : e.host)
+                                             : tls.server_name;
+    }
 
     std::vector<dv::AlarmType> types;
     {

@@ -25,7 +25,8 @@ int cmd_press(int argc, char** argv) {
     int wait_s = 600, cancel_after_s = -1, resend_after_ms = 5000;
     std::uint32_t sequence = 0;
     std::uint64_t sequence_epoch = 0;
-    bool no_clock = false;
+    bool no_clock = false, plain = false;
+    device_tls tls;
     po::options_description desc("device-sim press: play one resident pressing the call button");
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
@@ -48,8 +49,16 @@ int cmd_press(int argc, char** argv) {
         "press cancel (false alarm) this many seconds after the ack")(
         "wait", po::value(&wait_s)->default_value(600),
         "give up after this many seconds without the call being closed");
+    add_tls_options(desc, tls, plain);
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
+    tls.enabled = !plain;
+    std::string tls_error;
+    auto tls_ctx = make_client_context(tls, tls_error);
+    if (!plain && !tls_ctx) {
+        std::cerr << "device-sim: " << tls_error << "\n";
+        return 2;
+    }
     auto type = parse_alarm_type(type_name);
     if (!type) {
         std::cerr << "device-sim: unknown --type " << type_name << "\n";
@@ -98,7 +107,9 @@ int cmd_press(int argc, char** argv) {
         std::fflush(stdout);
     };
 
-    step("device " + device_id + who + " connecting to " + host + ":" + std::to_string(port));
+    step("device " + device_id + who + " connecting to " + host + ":" + std::to_string(port) +
+         (plain ? " (plaintext)" : " (TLS)"));
+    link.use_tls(tls_ctx, tls.server_name);
     if (!link.connect(host, port, 5s)) {
         step("FAILED: " + link.error());
         return 1;

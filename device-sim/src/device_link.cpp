@@ -3,7 +3,10 @@
 #include "anxin/protocol/device_auth.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
 
 #include <map>
 
@@ -34,7 +37,42 @@ std::optional<anxin::device::v1::AlarmType> parse_alarm_type(const std::string& 
     return it->second;
 }
 
+std::shared_ptr<asio::ssl::context> make_client_context(const device_tls& t, std::string& error) {
+    if (!t.enabled) return nullptr;
+    try {
+        auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+        ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                         asio::ssl::context::no_tlsv1_1 | asio::ssl::context::no_compression);
+        ctx->set_verify_mode(asio::ssl::verify_peer);
+        ctx->load_verify_file(t.ca_file);
+        if (!t.client_cert.empty()) {
+            ctx->use_certificate_chain_file(t.client_cert);
+            ctx->use_private_key_file(t.client_key.empty() ? t.client_cert : t.client_key,
+                                      asio::ssl::context::pem);
+        }
+        // Thousands of idle simulated devices: give OpenSSL's buffers back between messages.
+        SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+        return ctx;
+    } catch (const std::exception& e) {
+        error = std::string("TLS: ") + e.what() + " (CA file '" + t.ca_file + "')";
+        return nullptr;
+    }
+}
+
 device_link::device_link(asio::io_context& io) : io_(io), socket_(io) {}
+
+void device_link::use_tls(std::shared_ptr<asio::ssl::context> tls, std::string server_name) {
+    tls_ctx_ = std::move(tls);
+    tls_name_ = std::move(server_name);
+}
+
+bool device_link::run_until(const bool& done, std::chrono::steady_clock::time_point deadline) {
+    io_.restart();
+    // Other links may share this io_context: run only until this operation completes.
+    while (!done && std::chrono::steady_clock::now() < deadline) io_.run_one_until(deadline);
+    return done;
+}
 
 device_link::~device_link() {
     close();
@@ -65,14 +103,10 @@ bool device_link::connect(const std::string& host, unsigned short port,
         ec = e;
         done = true;
     });
-    io_.restart();
-    // Other links may share this io_context: run only until this connect completes.
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (!done && std::chrono::steady_clock::now() < until) io_.run_one_until(until);
-    if (!done) {
-        close();
-        io_.restart();
-        io_.run_for(std::chrono::milliseconds(100));
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    if (!run_until(done, until)) {
+        close();  // completes the connect (aborted): its handler refers to this frame
+        run_until(done, std::chrono::steady_clock::now() + std::chrono::seconds(1));
         error_ = "connect timed out";
         return false;
     }
@@ -82,6 +116,29 @@ bool device_link::connect(const std::string& host, unsigned short port,
         return false;
     }
     socket_.set_option(tcp::no_delay(true), ec);
+    tls_.reset();
+    if (tls_ctx_) {
+        tls_.emplace(socket_, *tls_ctx_);
+        const auto& name = tls_name_.empty() ? host : tls_name_;
+        SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
+        tls_->set_verify_callback(asio::ssl::host_name_verification(name));
+        bool shaken = false;
+        tls_->async_handshake(asio::ssl::stream_base::client, [&](boost::system::error_code e) {
+            ec = e;
+            shaken = true;
+        });
+        if (!run_until(shaken, until)) {
+            close();
+            run_until(shaken, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+            error_ = "TLS handshake timed out";
+            return false;
+        }
+        if (ec) {
+            error_ = "TLS handshake: " + ec.message();
+            close();
+            return false;
+        }
+    }
     closed_ = false;
     start_read();
     return true;
@@ -91,9 +148,7 @@ void device_link::start_read() {
     if (reading_ || closed_) return;
     reading_ = true;
     auto space = decoder_.prepare(4096);
-    socket_.async_read_some(
-        asio::buffer(space.data(), space.size()),
-        [this](boost::system::error_code ec, std::size_t n) {
+    auto on_read = [this](boost::system::error_code ec, std::size_t n) {
             reading_ = false;
             if (ec) {
                 closed_ = true;
@@ -110,7 +165,11 @@ void device_link::start_read() {
                     inbox_.push_back(std::move(m));
             }
             start_read();
-        });
+    };
+    if (tls_)
+        tls_->async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
+    else
+        socket_.async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
 }
 
 std::optional<dv::ServerMessage> device_link::receive(std::chrono::milliseconds timeout) {
@@ -128,8 +187,24 @@ std::optional<dv::ServerMessage> device_link::receive(std::chrono::milliseconds 
 }
 
 bool device_link::send_raw(const std::string& bytes) {
+    // Asynchronous even here: a read is always in flight, and an SSL stream takes one read and
+    // one write at a time only as asynchronous operations.
     boost::system::error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
+    bool done = false;
+    auto on_write = [&](boost::system::error_code e, std::size_t) {
+        ec = e;
+        done = true;
+    };
+    if (tls_)
+        asio::async_write(*tls_, asio::buffer(bytes), on_write);
+    else
+        asio::async_write(socket_, asio::buffer(bytes), on_write);
+    if (!run_until(done, std::chrono::steady_clock::now() + std::chrono::seconds(10))) {
+        error_ = "write timed out";
+        close();
+        run_until(done, std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+        return false;
+    }
     if (ec) {
         error_ = "write: " + ec.message();
         return false;
@@ -144,7 +219,9 @@ bool device_link::send(const dv::DeviceMessage& msg) {
 std::optional<dv::ServerMessage> device_link::handshake(const std::string& device_id,
                                                         const std::string& secret,
                                                         std::chrono::milliseconds timeout,
-                                                        std::uint64_t sequence_epoch) {
+                                                        std::uint64_t sequence_epoch,
+                                                        const std::string& device_nonce) {
+    server_proof_ok_ = false;
     auto challenge = receive(timeout);
     if (!challenge || !challenge->has_challenge()) {
         if (challenge) return challenge;  // e.g. an Error
@@ -157,8 +234,16 @@ std::optional<dv::ServerMessage> device_link::handshake(const std::string& devic
     hello.mutable_hello()->set_firmware("anxin-device-sim");
     hello.mutable_hello()->set_sequence_epoch(sequence_epoch);
     hello.mutable_hello()->set_hmac(protocol::hmac_sha256(secret, challenge->challenge().nonce()));
+    hello.mutable_hello()->set_device_nonce(device_nonce);
     if (!send(hello)) return std::nullopt;
-    return receive(timeout);
+    auto answer = receive(timeout);
+    if (answer && answer->has_welcome() && !device_nonce.empty()) {
+        server_proof_ok_ = protocol::constant_time_equal(
+            answer->welcome().server_proof(),
+            protocol::hmac_sha256(secret, "anxin-welcome-v1" + challenge->challenge().nonce() +
+                                              device_nonce));
+    }
+    return answer;
 }
 
 }  // namespace anxin::sim

@@ -22,4 +22,16 @@ std::optional<int> parse_options(int argc, char** argv, const po::options_descri
     return std::nullopt;
 }
 
+void add_tls_options(po::options_description& desc, device_tls& tls, bool& plain) {
+    desc.add_options()(
+        "plain", po::bool_switch(&plain),
+        "plaintext device protocol (the dispatcher's --plain-device-port) instead of TLS")(
+        "ca-file", po::value(&tls.ca_file)->default_value("data/tls/ca.pem"),
+        "CA the dispatcher's certificate must chain to (its <data-dir>/tls/ca.pem)")(
+        "tls-name", po::value(&tls.server_name),
+        "name the certificate must carry (default: the host connected to)")(
+        "client-cert", po::value(&tls.client_cert), "client certificate (PEM), if the device has one")(
+        "client-key", po::value(&tls.client_key), "its key (PEM; default: in --client-cert)");
+}
+
 }  // namespace anxin::sim

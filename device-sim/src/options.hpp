@@ -1,6 +1,8 @@
 #pragma once
 // Option parsing shared by device-sim's subcommands.
 
+#include "anxin/sim/device_link.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <optional>
@@ -12,5 +14,9 @@ namespace anxin::sim {
 std::optional<int> parse_options(int argc, char** argv,
                                  const boost::program_options::options_description& desc,
                                  boost::program_options::variables_map& vm);
+
+// --plain, --ca-file, --tls-name, --client-cert, --client-key: how devices reach the device port.
+void add_tls_options(boost::program_options::options_description& desc, device_tls& tls,
+                     bool& plain);
 
 }  // namespace anxin::sim

@@ -285,6 +285,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     station_id_ = station;
     supervisor_ = rec.supervisor;
     ++ctx_.stats.console_logins;
+    if (auto f = std::exchange(on_authenticated_, nullptr)) f();
     ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
     spdlog::info("console ({}): {} {} logged in at {}", peer_,
                  supervisor_ ? "supervisor" : "operator", operator_id_, station_id_);

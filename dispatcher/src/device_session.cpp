@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/device_session.hpp"
+#include "anxin/dispatcher/device_stream.hpp"
 
 #include "anxin/dispatcher/wall_clock.hpp"
 
@@ -9,6 +10,7 @@
 #include "anxin/dispatcher/call_router.hpp"
 #include "anxin/dispatcher/call_state.hpp"
 #include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/connection_gate.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/press_identity.hpp"
@@ -23,6 +25,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <span>
+#include <utility>
 
 namespace asio = boost::asio;
 namespace dv = anxin::device::v1;
@@ -38,54 +41,103 @@ constexpr int max_alarms_in_flight = 32;
 
 }  // namespace
 
-device_session::device_session(tcp::socket socket, server_context& ctx)
-    : socket_(std::move(socket)),
+device_session::device_session(std::unique_ptr<device_stream> stream, server_context& ctx)
+    : stream_(std::move(stream)),
       ctx_(ctx),
-      wake_writer_(socket_.get_executor()),
-      deadline_(socket_.get_executor()),
-      last_read_(std::chrono::steady_clock::now()) {
+      wake_writer_(stream_->get_executor()),
+      deadline_(stream_->get_executor()),
+      accepted_at_(std::chrono::steady_clock::now()),
+      last_read_(accepted_at_) {
     boost::system::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
+    auto ep = stream_->socket().remote_endpoint(ec);
     peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
     ++ctx_.stats.device_connections;
 }
 
 device_session::~device_session() {
+    leave_pending();
     --ctx_.stats.device_connections;
     if (authenticated_) --ctx_.stats.devices_authenticated;
 }
 
+void device_session::leave_pending() {
+    if (pending_id_ == 0 || !ctx_.device_gate) return;
+    ctx_.device_gate->release(std::exchange(pending_id_, 0));
+    ctx_.stats.pending_devices = static_cast<std::int64_t>(ctx_.device_gate->pending());
+}
+
 void device_session::start() {
+    if (ctx_.device_gate) {
+        // Until it has proved who it is, this connection may be shed to make room for a newer
+        // one (the oldest pending goes first: a trickling stranger, not a button mid-handshake).
+        const auto shed_before = ctx_.device_gate->shed();
+        boost::system::error_code ec;
+        auto ep = stream_->socket().remote_endpoint(ec);
+        pending_id_ = ctx_.device_gate->admit(
+            ec ? std::string("?") : ep.address().to_string(),
+            [weak = weak_from_this()] {
+                if (auto s = weak.lock()) {
+                    spdlog::debug("device connection {}: shed while still in its handshake",
+                                  s->peer_);
+                    s->pending_id_ = 0;
+                    s->close();
+                }
+            });
+        ctx_.stats.device_handshakes_shed += ctx_.device_gate->shed() - shed_before;
+        ctx_.stats.pending_devices = static_cast<std::int64_t>(ctx_.device_gate->pending());
+    }
     wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
     boost::system::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
+    stream_->socket().set_option(tcp::no_delay(true), ec);
     // Linux's default keepalive is 7200 s, far too long to notice a dead button on its own;
     // the idle deadline below is what actually catches silence, keepalive only reaps dead peers.
-    socket_.set_option(asio::socket_base::keep_alive(true), ec);
+    stream_->socket().set_option(asio::socket_base::keep_alive(true), ec);
 
+    auto self = shared_from_this();
+    // The handshake deadline (from accept) covers the TLS handshake as well.
+    asio::co_spawn(
+        stream_->get_executor(), [self] { return self->watchdog(); }, asio::detached);
+    if (stream_->is_tls()) {
+        asio::co_spawn(
+            stream_->get_executor(), [self] { return self->tls_then_serve(); }, asio::detached);
+    } else {
+        serve();
+    }
+}
+
+asio::awaitable<void> device_session::tls_then_serve() {
+    auto self = shared_from_this();
+    auto ec = co_await stream_->handshake();
+    if (closed_) co_return;
+    if (ec) {
+        ++ctx_.stats.device_tls_failures;
+        spdlog::debug("device connection {}: TLS handshake failed: {}", peer_, ec.message());
+        close();
+        co_return;
+    }
+    serve();
+}
+
+void device_session::serve() {
     nonce_ = protocol::random_bytes(protocol::nonce_bytes);
     dv::ServerMessage m;
     m.mutable_challenge()->set_nonce(nonce_);
     m.mutable_challenge()->set_protocol_version(1);
     send(m);
-
     auto self = shared_from_this();
     asio::co_spawn(
-        socket_.get_executor(), [self] { return self->reader(); }, asio::detached);
+        stream_->get_executor(), [self] { return self->reader(); }, asio::detached);
     asio::co_spawn(
-        socket_.get_executor(), [self] { return self->writer(); }, asio::detached);
-    asio::co_spawn(
-        socket_.get_executor(), [self] { return self->watchdog(); }, asio::detached);
+        stream_->get_executor(), [self] { return self->writer(); }, asio::detached);
 }
 
 void device_session::close() {
     if (closed_) return;
     closed_ = true;
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    stream_->close();
     wake_writer_.cancel();
     deadline_.cancel();
+    leave_pending();
     if (authenticated_) ctx_.registry.remove_device(device_id_, this);
 }
 
@@ -125,7 +177,7 @@ asio::awaitable<void> device_session::reader() {
     for (;;) {
         auto space = decoder_.prepare(512);
         auto [ec, n] =
-            co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), use_nothrow);
+            co_await stream_->read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
                 ec != asio::error::connection_reset) {
@@ -183,7 +235,7 @@ asio::awaitable<void> device_session::reader() {
                     // one slow write.
                     ++alarms_in_flight_;
                     asio::co_spawn(
-                        socket_.get_executor(),
+                        stream_->get_executor(),
                         [self, a = std::move(*msg.mutable_alarm())]() mutable {
                             return self->on_alarm(std::move(a));
                         },
@@ -194,7 +246,7 @@ asio::awaitable<void> device_session::reader() {
                     break;
                 case dv::DeviceMessage::kCancel:
                     asio::co_spawn(
-                        socket_.get_executor(),
+                        stream_->get_executor(),
                         [self, c = std::move(*msg.mutable_cancel())]() mutable {
                             return self->on_cancel(std::move(c));
                         },
@@ -228,8 +280,8 @@ asio::awaitable<void> device_session::writer() {
         std::array<asio::const_buffer, 16> bufs;
         const std::size_t count = std::min(queue_.size(), bufs.size());
         for (std::size_t i = 0; i < count; ++i) bufs[i] = asio::buffer(queue_[i]);
-        auto [ec, n] = co_await asio::async_write(
-            socket_, std::span<const asio::const_buffer>(bufs.data(), count), use_nothrow);
+        auto [ec, n] =
+            co_await stream_->write(std::span<const asio::const_buffer>(bufs.data(), count));
         writing_ = false;
         if (ec) {
             close();
@@ -247,12 +299,14 @@ asio::awaitable<void> device_session::watchdog() {
     while (!closed_) {
         idle_limit = heartbeat_interval_ * s.supervision.missed_heartbeats + 10s;
         auto now = std::chrono::steady_clock::now();
+        // Before Welcome the deadline is absolute from accept: a peer that trickles a byte at a
+        // time must not hold its slot (and a file descriptor) for ever.
         auto read_deadline =
-            last_read_ +
-            (authenticated_
-                 ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
-                 : std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                       s.handshake_timeout));
+            authenticated_
+                ? last_read_ +
+                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(idle_limit)
+                : accepted_at_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     s.handshake_timeout);
         if (now >= read_deadline) {
             if (!authenticated_) {
                 ++ctx_.stats.device_auth_failures;
@@ -319,16 +373,33 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
         reject(dv::SERVER_UNAVAILABLE, "device directory unavailable, retry later");
         co_return;
     }
+    // An unknown id and a wrong secret get the same answer, so that a scanner cannot tell which
+    // ids exist; the log and the metrics say which it was.
     if (st == lookup_status::not_found) {
-        reject(dv::UNKNOWN_DEVICE, "unknown device");
+        ++ctx_.stats.device_auth_unknown_ids;
+        spdlog::info("device ({}): unknown device id '{}'", peer_, hello.device_id().substr(0, 64));
+        reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
     device_id_ = rec.id;
     if (!protocol::constant_time_equal(protocol::hmac_sha256(rec.secret, nonce_), hello.hmac())) {
-        reject(dv::BAD_HMAC, "HMAC does not match");
+        spdlog::info("device {} ({}): HMAC does not match", device_id_, peer_);
+        reject(dv::BAD_HMAC, "authentication failed");
+        co_return;
+    }
+    // A client certificate (verified against --tls-client-ca in the TLS handshake) must be this
+    // device's own: one device's certificate does not open another's account.
+    if (auto cn = stream_->peer_common_name(); !cn.empty() && cn != rec.id) {
+        spdlog::warn("device {} ({}): client certificate is for '{}'", device_id_, peer_, cn);
+        reject(dv::BAD_HMAC, "authentication failed");
+        co_return;
+    }
+    if (hello.device_nonce().size() > 64) {
+        reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
     authenticated_ = true;
+    leave_pending();
     ++ctx_.stats.devices_authenticated;
     resident_id_ = rec.resident_id;
     epoch_ = epoch_text(hello.sequence_epoch());
@@ -349,13 +420,19 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     m.mutable_welcome()->set_heartbeat_interval_s(
         static_cast<std::uint32_t>(heartbeat_interval_.count()));
     m.mutable_welcome()->set_server_time_ms(wall_ms());
+    if (!hello.device_nonce().empty()) {
+        // Proves to the device that this server knows its secret (the plaintext port has no
+        // certificate to do that).
+        m.mutable_welcome()->set_server_proof(protocol::hmac_sha256(
+            rec.secret, "anxin-welcome-v1" + nonce_ + hello.device_nonce()));
+    }
     send(m);
     // Bookkeeping and the open calls' state run beside the reader: an alarm sent right after the
     // handshake must not wait behind them (nor, if Redis hangs, behind their timeouts).
     auto me = shared_from_this();
     const bool new_epoch = !epoch_.empty() && epoch_ != rec.epoch;
     asio::co_spawn(
-        socket_.get_executor(),
+        stream_->get_executor(),
         [me, new_epoch]() -> asio::awaitable<void> {
             if (new_epoch) {
                 // A new epoch after another one: the device re-initialised its counter.
@@ -428,7 +505,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
         // Stored and routed, but not confirmed by the replicas (WAIT): the device is nacked and
         // will re-send, yet the call exists: its operators must hear of it now.
         asio::co_spawn(
-            socket_.get_executor(),
+            stream_->get_executor(),
             [self, in, r]() { return self->ctx_.router->announce_first_step(in, r); },
             asio::detached);
     }
@@ -449,7 +526,7 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     if ((in.battery_percent != -1 && in.battery_percent != last_battery_sent_) ||
         std::chrono::steady_clock::now() - last_seen_sent_ > std::chrono::seconds(2)) {
         asio::co_spawn(
-            socket_.get_executor(), [self, b = in.battery_percent] { return self->seen(b); },
+            stream_->get_executor(), [self, b = in.battery_percent] { return self->seen(b); },
             asio::detached);
     }
     auto* a = m.mutable_alarm_ack();
@@ -529,7 +606,7 @@ void device_session::on_heartbeat(const dv::Heartbeat& hb) {
     int battery = hb.has_battery() ? static_cast<int>(std::min(hb.battery_percent(), 100u)) : -1;
     auto self = shared_from_this();
     asio::co_spawn(
-        socket_.get_executor(), [self, battery] { return self->seen(battery); }, asio::detached);
+        stream_->get_executor(), [self, battery] { return self->seen(battery); }, asio::detached);
 }
 
 asio::awaitable<void> device_session::seen(int battery) {

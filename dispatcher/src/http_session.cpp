@@ -4,6 +4,7 @@
 #include "console.pb.h"
 
 #include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/connection_gate.hpp"
 #include "anxin/dispatcher/console_api.hpp"
 #include "anxin/dispatcher/console_session.hpp"
 #include "anxin/dispatcher/directory.hpp"
@@ -340,12 +341,47 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
 }  // namespace
 
 asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& ctx) {
+    boost::system::error_code ep_ec;
+    const auto ep = socket.remote_endpoint(ep_ec);
     beast::tcp_stream stream(std::move(socket));
+    std::shared_ptr<console_session> console;  // once upgraded: it owns the stream
+    // Until a console logs in, this connection is a stranger's: it may be shed (closed) to
+    // make room for a newer one at the pending caps (connection_gate.hpp). Declared after the
+    // stream, so it is released before the stream goes.
+    struct pending_guard {
+        server_context& ctx;
+        std::uint64_t id = 0;
+        void release() {
+            if (id == 0 || !ctx.http_gate) return;
+            ctx.http_gate->release(std::exchange(id, 0));
+            ctx.stats.pending_http = static_cast<std::int64_t>(ctx.http_gate->pending());
+        }
+        ~pending_guard() { release(); }
+    } pending{ctx};
+    if (ctx.http_gate) {
+        const auto shed_before = ctx.http_gate->shed();
+        pending.id = ctx.http_gate->admit(ep_ec ? std::string("?") : ep.address().to_string(),
+                                          [&stream, &console, &pending] {
+                                              pending.id = 0;
+                                              if (console) {
+                                                  console->close();
+                                                  return;
+                                              }
+                                              boost::system::error_code ignored;
+                                              stream.socket().close(ignored);
+                                          });
+        ctx.stats.http_connections_shed += ctx.http_gate->shed() - shed_before;
+        ctx.stats.pending_http = static_cast<std::int64_t>(ctx.http_gate->pending());
+    }
     beast::flat_buffer buf;
-    for (;;) {
+    for (bool first = true;; first = false) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(max_body);
-        stream.expires_after(60s);
+        // The first request must be complete within the handshake timeout of the accept (a
+        // client trickling its headers a byte at a time is cut off); later ones get a minute.
+        stream.expires_after(first ? std::chrono::duration_cast<std::chrono::seconds>(
+                                         ctx.settings.handshake_timeout)
+                                   : std::chrono::seconds(60));
         auto [ec, n] = co_await http::async_read(stream, buf, parser, use_nothrow);
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::eof)
@@ -372,8 +408,9 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
                 co_await http::async_write(stream, res, use_nothrow);
                 break;
             }
-            auto session = std::make_shared<console_session>(std::move(stream), ctx);
-            co_await session->run(std::move(req));
+            console = std::make_shared<console_session>(std::move(stream), ctx);
+            console->on_authenticated([&pending] { pending.release(); });
+            co_await console->run(std::move(req));
             co_return;
         }
         auto res = co_await handle(req, ctx);

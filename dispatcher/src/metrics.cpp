@@ -35,9 +35,32 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          double(console_connections));
     line(out, "anxin_device_auth_failures_total", "counter", "Rejected device handshakes.",
          double(device_auth_failures));
+    line(out, "anxin_device_auth_unknown_ids_total", "counter",
+         "Of the rejected handshakes, those naming a device id that is not provisioned (the "
+         "device is told only \"authentication failed\", as for a wrong secret).",
+         double(device_auth_unknown_ids));
+    line(out, "anxin_device_tls_handshake_failures_total", "counter",
+         "TLS handshakes on the device port that failed (wrong CA on the device, plaintext sent "
+         "to the TLS port, a client certificate refused, a scanner).",
+         double(device_tls_failures));
     line(out, "anxin_device_protocol_errors_total", "counter",
          "Device connections closed for malformed, oversized or unexpected frames.",
          double(device_protocol_errors));
+    line(out, "anxin_device_handshakes_shed_total", "counter",
+         "Device connections still in their handshake closed to make room at the pending caps "
+         "(the oldest goes first).",
+         double(device_handshakes_shed));
+    line(out, "anxin_http_connections_shed_total", "counter",
+         "HTTP connections not yet a console closed to make room at the pending caps.",
+         double(http_connections_shed));
+    line(out, "anxin_accept_errors_total", "counter",
+         "Failed accepts on either port (EMFILE: the open-files limit), each followed by a short "
+         "back-off.",
+         double(accept_errors));
+    line(out, "anxin_pending_devices", "gauge", "Device connections before Welcome.",
+         double(pending_devices));
+    line(out, "anxin_pending_http", "gauge", "HTTP connections not (yet) a console.",
+         double(pending_http));
     line(out, "anxin_alarms_received_total", "counter", "Alarm messages received from devices.",
          double(alarms_received));
     line(out, "anxin_alarms_acked_total", "counter", "Alarms acknowledged after being stored.",

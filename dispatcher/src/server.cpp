@@ -2,12 +2,15 @@
 
 #include "anxin/dispatcher/call_router.hpp"
 #include "anxin/dispatcher/call_store.hpp"
+#include "anxin/dispatcher/connection_gate.hpp"
 #include "anxin/dispatcher/device_session.hpp"
+#include "anxin/dispatcher/device_stream.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/embedded_redis.hpp"
 #include "anxin/dispatcher/event_bus.hpp"
 #include "anxin/dispatcher/http_session.hpp"
 #include "anxin/dispatcher/metrics.hpp"
+#include "anxin/dispatcher/tls_files.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -15,9 +18,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <openssl/ssl.h>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <ctime>
 
@@ -59,22 +70,101 @@ struct server::impl {
     std::unique_ptr<call_router> router;
     metrics stats;
     std::unique_ptr<server_context> ctx;
-    std::optional<tcp::acceptor> device_acceptor, http_acceptor;
+    std::optional<tcp::acceptor> device_acceptor, plain_acceptor, http_acceptor;
+    std::optional<asio::ssl::context> tls;
+    std::unique_ptr<pending_connections> device_gate, http_gate;
+    // A descriptor held back for the moment the process is at its open-files limit: closing it
+    // lets accept() take the waiting connection and close it at once, so the peer is told (and
+    // tries another instance) instead of hanging in the listen backlog.
+    int spare_fd = -1;
+    std::chrono::steady_clock::time_point accept_error_logged{};
+    std::uint64_t accept_errors_unlogged = 0;
 
-    asio::awaitable<void> accept_devices() {
+    // After a failed accept: counted, logged at most every 10 s, a short back-off; at the
+    // open-files limit the waiting connection is taken with the spare descriptor and closed.
+    asio::awaitable<void> accept_failed(tcp::acceptor& acceptor, const char* port,
+                                        boost::system::error_code ec) {
+        ++stats.accept_errors;
+        ++accept_errors_unlogged;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - accept_error_logged >= 10s) {
+            spdlog::warn("{} accept: {} ({} failures since the last report)", port, ec.message(),
+                         accept_errors_unlogged);
+            accept_error_logged = now;
+            accept_errors_unlogged = 0;
+        }
+        if ((ec == asio::error::no_descriptors || ec.value() == ENFILE) && spare_fd >= 0) {
+            ::close(spare_fd);
+            boost::system::error_code ignored;
+            tcp::socket shed(io);
+            acceptor.accept(shed, ignored);
+            shed.close(ignored);
+            spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        asio::steady_timer t(io, 20ms);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+
+    // The TLS device port, or (plain) the legacy plaintext one.
+    asio::awaitable<void> accept_devices(tcp::acceptor& acceptor, bool plain) {
         for (;;) {
-            auto [ec, socket] =
-                co_await device_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                // EMFILE at the open-files limit: back off briefly instead of spinning.
-                spdlog::warn("device accept: {}", ec.message());
-                asio::steady_timer t(io, 100ms);
-                co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await accept_failed(acceptor, plain ? "plain device" : "device", ec);
                 continue;
             }
-            std::make_shared<device_session>(std::move(socket), *ctx)->start();
+            auto stream = plain ? std::make_unique<device_stream>(std::move(socket))
+                                : std::make_unique<device_stream>(std::move(socket), *tls);
+            std::make_shared<device_session>(std::move(stream), *ctx)->start();
         }
+    }
+
+    // TLS 1.2 or later with the configured certificate, or one generated in the data directory.
+    bool setup_tls() {
+        auto cert = opts.tls_cert, key = opts.tls_key;
+        if (cert.empty() != key.empty()) {
+            spdlog::critical("--tls-cert and --tls-key go together");
+            return false;
+        }
+        if (cert.empty()) {
+            std::string error;
+            auto files = ensure_tls_files(opts.data_dir / "tls",
+                                          default_server_names(opts.bind_address), error);
+            if (!files) {
+                spdlog::critical("TLS: cannot create a certificate in {}: {}",
+                                 (opts.data_dir / "tls").string(), error);
+                return false;
+            }
+            cert = files->cert;
+            key = files->key;
+            std::string fp_error;
+            spdlog::info("device port TLS: generated certificate {}; devices trust the CA {} "
+                         "(SHA-256 fingerprint {})",
+                         cert.string(), files->ca_cert.string(),
+                         certificate_fingerprint(files->ca_cert, fp_error));
+        }
+        try {
+            tls.emplace(asio::ssl::context::tls_server);
+            tls->set_options(asio::ssl::context::default_workarounds |
+                             asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                             asio::ssl::context::no_compression |
+                             asio::ssl::context::single_dh_use);
+            tls->use_certificate_chain_file(cert.string());
+            tls->use_private_key_file(key.string(), asio::ssl::context::pem);
+            // An idle connection (most of a button's life) gives its OpenSSL buffers back.
+            SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+            if (!opts.tls_client_ca.empty()) {
+                tls->load_verify_file(opts.tls_client_ca.string());
+                tls->set_verify_mode(asio::ssl::verify_peer);  // optional for the device
+            }
+        } catch (const std::exception& e) {
+            spdlog::critical("TLS: {} (certificate {}, key {})", e.what(), cert.string(),
+                             key.string());
+            return false;
+        }
+        return true;
     }
 
     asio::awaitable<void> accept_http() {
@@ -83,15 +173,27 @@ struct server::impl {
                 co_await http_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                spdlog::warn("http accept: {}", ec.message());
-                asio::steady_timer t(io, 100ms);
-                co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                co_await accept_failed(*http_acceptor, "http", ec);
                 continue;
             }
             asio::co_spawn(io, serve_http(std::move(socket), *ctx), asio::detached);
         }
     }
 };
+
+namespace {
+// Raises the soft open-files limit to the hard one (each device is a descriptor) and returns it.
+std::size_t open_files_limit() {
+    rlimit r{};
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+    if (r.rlim_cur < r.rlim_max) {
+        rlimit raised = r;
+        raised.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) r = raised;
+    }
+    return r.rlim_cur == RLIM_INFINITY ? 1 << 20 : static_cast<std::size_t>(r.rlim_cur);
+}
+}  // namespace
 
 server::server(server_options opts) : impl_(std::make_unique<impl>()) {
     impl_->opts = std::move(opts);
@@ -101,6 +203,7 @@ server::~server() = default;
 
 int server::run() {
     auto& m = *impl_;
+    if (!m.setup_tls()) return 1;
     redis_endpoint ep;
     if (m.opts.redis) {
         ep = *m.opts.redis;
@@ -131,6 +234,26 @@ int server::run() {
     m.bus = std::make_unique<event_bus>(m.pub, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
         m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
+    // Strangers may hold at most a quarter of the descriptors in device handshakes and a
+    // sixteenth in HTTP connections that are not consoles: the rest stay for authenticated
+    // devices, consoles, /healthz and Redis whatever a flood does.
+    const auto fd_limit = open_files_limit();
+    const auto& st = m.ctx->settings;
+    const connection_gate::limits device_caps{
+        std::min(st.max_pending_devices, fd_limit / 4),
+        std::min(st.max_pending_devices_per_address, std::max<std::size_t>(1, fd_limit / 16))};
+    const connection_gate::limits http_caps{
+        std::min(st.max_pending_http, fd_limit / 16),
+        std::min(st.max_pending_http_per_address, std::max<std::size_t>(1, fd_limit / 64))};
+    m.device_gate = std::make_unique<pending_connections>(device_caps);
+    m.http_gate = std::make_unique<pending_connections>(http_caps);
+    m.ctx->device_gate = m.device_gate.get();
+    m.ctx->http_gate = m.http_gate.get();
+    m.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    spdlog::info("open files limit {}: at most {} device handshakes ({} per address) and {} "
+                 "non-console HTTP connections ({} per address) pending",
+                 fd_limit, device_caps.max_pending, device_caps.max_pending_per_address,
+                 http_caps.max_pending, http_caps.max_pending_per_address);
     m.router = std::make_unique<call_router>(*m.ctx, m.blocking, m.view);
     m.ctx->router = m.router.get();
     m.bus->on_world_changed([r = m.router.get()] { r->forget_world(); });
@@ -139,9 +262,13 @@ int server::run() {
         auto addr = asio::ip::make_address(m.opts.bind_address);
         m.device_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.device_port));
         m.http_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.http_port));
+        if (m.opts.plain_device_port != 0)
+            m.plain_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.plain_device_port));
     } catch (const std::exception& e) {
-        spdlog::critical("cannot listen on {} (device port {}, http port {}): {}",
-                         m.opts.bind_address, m.opts.device_port, m.opts.http_port, e.what());
+        spdlog::critical("cannot listen on {} (device port {}, plain device port {}, http port "
+                         "{}): {}",
+                         m.opts.bind_address, m.opts.device_port, m.opts.plain_device_port,
+                         m.opts.http_port, e.what());
         return 1;
     }
 
@@ -202,6 +329,7 @@ int server::run() {
         stopping = true;
         boost::system::error_code ignored;
         m.device_acceptor->close(ignored);
+        if (m.plain_acceptor) m.plain_acceptor->close(ignored);
         m.http_acceptor->close(ignored);
         asio::co_spawn(
             m.io,
@@ -215,12 +343,17 @@ int server::run() {
     });
     std::signal(SIGPIPE, SIG_IGN);
 
-    asio::co_spawn(m.io, m.accept_devices(), asio::detached);
+    asio::co_spawn(m.io, m.accept_devices(*m.device_acceptor, false), asio::detached);
+    if (m.plain_acceptor)
+        asio::co_spawn(m.io, m.accept_devices(*m.plain_acceptor, true), asio::detached);
     asio::co_spawn(m.io, m.accept_http(), asio::detached);
-    spdlog::info("anxin dispatcher {} ready: devices on {}:{}, http on {}:{}, redis {}",
+    spdlog::info("anxin dispatcher {} ready: devices on {}:{} (TLS){}, http on {}:{}, redis {}",
                  m.opts.settings.instance, m.opts.bind_address,
-                 m.device_acceptor->local_endpoint().port(), m.opts.bind_address,
-                 m.http_acceptor->local_endpoint().port(), ep.describe());
+                 m.device_acceptor->local_endpoint().port(),
+                 m.plain_acceptor ? ", plaintext devices on port " +
+                                        std::to_string(m.plain_acceptor->local_endpoint().port())
+                                  : std::string(),
+                 m.opts.bind_address, m.http_acceptor->local_endpoint().port(), ep.describe());
     m.io.run();
 
     m.cmd->stop();

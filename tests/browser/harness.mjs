@@ -137,8 +137,9 @@ export class Cluster {
   }
   // A resident presses: device-sim press, its output collected line by line.
   press(device, type = "sos") {
+    // Over TLS, trusting the CA the dispatcher generated in its data directory.
     const p = spawn(deviceSimBin, ["press", "--host", "127.0.0.1", "--device-port", String(this.devicePort),
-      "--device", device, "--secret", secretOf(device), "--type", type, "--wait", "300"], { stdio: ["ignore", "pipe", "pipe"] });
+      "--ca-file", path.join(this.dir, "dispatcher", "tls", "ca.pem"), "--device", device, "--secret", secretOf(device), "--type", type, "--wait", "300"], { stdio: ["ignore", "pipe", "pipe"] });
     this.procs.push(p);
     const out = { proc: p, text: "" };
     p.stdout.on("data", (d) => { out.text += d; });

@@ -70,6 +70,8 @@ TEST(Chaos, NoAckedAlarmIsLostWhateverFails) {
                             consoles,
                             "--source-ips",
                             "0",
+                            "--ca-file",
+                            a.ca_file().string(),
                             "--heartbeat",
                             "10",
                             "--alarm-rate",

@@ -23,8 +23,8 @@ class DevicePort : public anxin::test::cluster_test {
     void SetUp() override { start_cluster(); }
     // A connection that has received its Challenge and nothing else.
     std::unique_ptr<anxin::sim::device_link> raw() {
-        auto link = std::make_unique<anxin::sim::device_link>(c->io);
-        if (!link->connect("127.0.0.1", c->dispatcher().device_port(), 5s)) return nullptr;
+        auto link = c->dispatcher().open_device_link(c->io);
+        if (!link) return nullptr;
         auto ch = link->receive(5s);
         if (!ch || !ch->has_challenge() || ch->challenge().nonce().size() != 32) return nullptr;
         return link;
@@ -37,23 +37,28 @@ class DevicePort : public anxin::test::cluster_test {
     }
 };
 
-TEST_F(DevicePort, UnknownDeviceIsRejected) {
-    auto link = std::make_unique<anxin::sim::device_link>(c->io);
-    ASSERT_TRUE(link->connect("127.0.0.1", c->dispatcher().device_port(), 5s));
+TEST_F(DevicePort, UnknownDeviceIsRejectedLikeAWrongSecret) {
+    auto link = c->dispatcher().open_device_link(c->io);
+    ASSERT_TRUE(link);
     auto r = link->handshake("dev-nobody", "whatever-secret-0000", 5s);
     ASSERT_TRUE(r);
     ASSERT_TRUE(r->has_rejected()) << r->DebugString();
-    EXPECT_EQ(r->rejected().reason(), dv::UNKNOWN_DEVICE);
+    // A scanner cannot tell an unknown id from a known one with the wrong secret.
+    EXPECT_EQ(r->rejected().reason(), dv::BAD_HMAC);
+    EXPECT_EQ(r->rejected().detail(), "authentication failed");
     EXPECT_TRUE(closed_within(*link, 2s));
+    auto m = c->http("GET", "/metrics", "", false);
+    EXPECT_NE(m.body.find("anxin_device_auth_unknown_ids_total 1"), std::string::npos) << m.body;
 }
 
 TEST_F(DevicePort, WrongHmacIsRejected) {
-    auto link = std::make_unique<anxin::sim::device_link>(c->io);
-    ASSERT_TRUE(link->connect("127.0.0.1", c->dispatcher().device_port(), 5s));
+    auto link = c->dispatcher().open_device_link(c->io);
+    ASSERT_TRUE(link);
     auto r = link->handshake("dev-1", "not-the-right-secret", 5s);
     ASSERT_TRUE(r);
     ASSERT_TRUE(r->has_rejected());
     EXPECT_EQ(r->rejected().reason(), dv::BAD_HMAC);
+    EXPECT_EQ(r->rejected().detail(), "authentication failed");
     EXPECT_TRUE(closed_within(*link, 2s));
     // Rejected devices never reach the store.
     EXPECT_EQ(c->redis().get("anx:call:next"), "");

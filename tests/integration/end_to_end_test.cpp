@@ -381,7 +381,7 @@ TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
     auto a1 = c->console("op-a1");
     ASSERT_TRUE(a1);
     std::string cmd = "python3 " + script + " --host 127.0.0.1 --port " +
-                      std::to_string(c->dispatcher().device_port()) +
+                      std::to_string(c->dispatcher().plain_device_port()) +
                       " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") +
                       " --sequence 900 --expect-assigned --timeout 30";
     FILE* p = popen(cmd.c_str(), "r");
@@ -402,7 +402,7 @@ TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
     EXPECT_NE(out.find(offer->offer().call().id()), std::string::npos) << out;
 
     std::string bad = "python3 " + script + " --host 127.0.0.1 --port " +
-                      std::to_string(c->dispatcher().device_port()) +
+                      std::to_string(c->dispatcher().plain_device_port()) +
                       " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") +
                       " --sequence 901 --wrong-secret";
     p = popen(bad.c_str(), "r");
@@ -449,7 +449,7 @@ TEST_F(EndToEnd, PythonDeviceThatLostItsCounterGetsANewCall) {
     auto a1 = c->console("op-a1");
     ASSERT_TRUE(a1);
     const std::string where = "--host 127.0.0.1 --port " +
-                              std::to_string(c->dispatcher().device_port()) +
+                              std::to_string(c->dispatcher().plain_device_port()) +
                               " --sequence 1 --no-clock --timeout 20 ";
     auto first = run_python_device(where + "--sequence-epoch 0x1122334455667788");
     const auto first_call = json_text(first, "call_id");

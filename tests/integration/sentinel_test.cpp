@@ -332,8 +332,8 @@ class SentinelFailover : public ::testing::Test {
     }
 
     std::unique_ptr<anxin::sim::device_link> device(const std::string& id) {
-        auto link = std::make_unique<anxin::sim::device_link>(io_);
-        if (!link->connect("127.0.0.1", dispatcher_->device_port(), 5s)) return nullptr;
+        auto link = dispatcher_->open_device_link(io_);
+        if (!link) return nullptr;
         auto w = link->handshake(id, secret_of(id), 5s);
         if (!w || !w->has_welcome()) return nullptr;
         return link;
@@ -570,6 +570,7 @@ TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
     ASSERT_EQ(r.status, 200) << r.body;
     boost::asio::io_context io;
     anxin::sim::device_link dev(io);
+    dev.use_tls(d.client_tls(), "localhost");
     ASSERT_TRUE(dev.connect("127.0.0.1", d.device_port(), 5s));
     auto w = dev.handshake("dev-1", secret_of("dev-1"), 5s);
     ASSERT_TRUE(w && w->has_welcome());
@@ -623,6 +624,7 @@ TEST(RedisWaitReplicas, NacksWithoutAReplicaAndAcksTheSameCallOnceOneIsConnected
     ASSERT_EQ(r.status, 200) << r.body;
     boost::asio::io_context io;
     anxin::sim::device_link dev(io);
+    dev.use_tls(d.client_tls(), "localhost");
     ASSERT_TRUE(dev.connect("127.0.0.1", d.device_port(), 5s));
     auto w = dev.handshake("dev-1", secret_of("dev-1"), 5s);
     ASSERT_TRUE(w && w->has_welcome());

@@ -46,7 +46,7 @@ TEST_F(Surge, DispatcherStaysUpAndAcksEveryPressWithConsolesWatching) {
             {ANXIN_DEVICE_SIM_BIN, "load", "--devices-file", (sim / "devices.csv").string(),
              "--operators-file", (sim / "operators.csv").string(), "--devices", "600", "--servers",
              "127.0.0.1:" + std::to_string(d.device_port()), "--consoles",
-             "127.0.0.1:" + std::to_string(d.http_port()), "--source-ips", "0", "--alarm-rate",
+             "127.0.0.1:" + std::to_string(d.http_port()), "--source-ips", "0", "--ca-file", d.ca_file().string(), "--alarm-rate",
              rate, "--duration", "4", "--types", "sos", "--bots", "30", "--never-accept",
              "--redis", c->redis_uri(), "--settle", "60", "--json"},
             load_log));

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -36,6 +37,10 @@ bool child_process::spawn(const std::vector<std::string>& argv, const fs::path& 
     pid_t pid = fork();
     if (pid < 0) return false;
     if (pid == 0) {
+        if (open_files_ > 0) {
+            rlimit r{open_files_, open_files_};
+            setrlimit(RLIMIT_NOFILE, &r);
+        }
         int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -225,6 +230,25 @@ std::string dispatcher_process::sanitizer_report() const {
     return out;
 }
 
+std::shared_ptr<boost::asio::ssl::context> dispatcher_process::client_tls() {
+    if (!tls_) {
+        std::string error;
+        tls_ = sim::make_client_context({true, ca_file().string(), "", "", ""}, error);
+        if (!tls_) ADD_FAILURE() << error;
+    }
+    return tls_;
+}
+
+std::unique_ptr<sim::device_link> dispatcher_process::open_device_link(boost::asio::io_context& io) {
+    auto link = std::make_unique<sim::device_link>(io);
+    link->use_tls(client_tls(), "localhost");
+    if (!link->connect("127.0.0.1", device_port_, 5s)) {
+        std::cerr << "device link: " << link->error() << std::endl;
+        return nullptr;
+    }
+    return link;
+}
+
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
@@ -238,6 +262,7 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
     fs::create_directories(data_dir_);
     if (device_port_ == 0) {
         device_port_ = free_port();
+        plain_device_port_ = free_port();
         http_port_ = free_port();
     }
     std::vector<std::string> argv = {ANXIN_DISPATCHER_BIN,
@@ -245,6 +270,8 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
                                      "127.0.0.1",
                                      "--device-port",
                                      std::to_string(device_port_),
+                                     "--plain-device-port",
+                                     std::to_string(plain_device_port_),
                                      "--http-port",
                                      std::to_string(http_port_),
                                      "--data-dir",
@@ -260,6 +287,11 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
     if (!redis_uri_.empty()) {
         argv.push_back("--redis");
         argv.push_back(redis_uri_);
+    }
+    if (!tls_dir_.empty()) {
+        for (const auto& a : {std::string("--tls-cert"), (tls_dir_ / "server.pem").string(),
+                              std::string("--tls-key"), (tls_dir_ / "server.key").string()})
+            argv.push_back(a);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     ++starts_;
@@ -356,6 +388,8 @@ dispatcher_process* cluster::add_dispatcher(const std::vector<std::string>& args
     std::string name = "d";
     name += std::to_string(more_.size() + 2);
     more_.push_back(std::make_unique<dispatcher_process>(dir_ / name, redis_uri_, token_));
+    // One certificate for every instance, as in a deployment: a device trusts one CA.
+    more_.back()->share_tls_with(*dispatcher_);
     if (!more_.back()->start(args)) return nullptr;
     return more_.back().get();
 }
@@ -389,8 +423,8 @@ std::unique_ptr<sim::console_link> cluster::console(const std::string& op) {
 
 std::unique_ptr<sim::device_link> cluster::device_on(dispatcher_process& d, const std::string& id,
                                                      std::uint64_t sequence_epoch) {
-    auto link = std::make_unique<sim::device_link>(io);
-    if (!link->connect("127.0.0.1", d.device_port(), 5s)) return nullptr;
+    auto link = d.open_device_link(io);
+    if (!link) return nullptr;
     auto w = link->handshake(id, secret_of(id), 5s, sequence_epoch);
     if (!w || !w->has_welcome()) return nullptr;
     return link;

@@ -40,12 +40,15 @@ class child_process {
     // Waits for the process to exit by itself; its exit code, or nullopt on timeout (or signal).
     std::optional<int> wait(std::chrono::milliseconds timeout);
     pid_t pid() const { return pid_; }
+    // The open-files limit (soft and hard) of processes spawned from now on; 0: inherited.
+    void limit_open_files(unsigned long n) { open_files_ = n; }
     // The wait status of the last exit reaped (running(), stop()); -1 if none yet.
     int last_status() const { return last_status_; }
 
   private:
     pid_t pid_ = -1;
     int last_status_ = -1;
+    unsigned long open_files_ = 0;
 };
 
 class redis_server {
@@ -81,8 +84,20 @@ class dispatcher_process {
     bool start(const std::vector<std::string>& extra = {});
     int stop();
     void kill9();
+    // Started with this open-files limit (soft = hard, so it cannot raise it), e.g. 1024.
+    void limit_open_files(unsigned long n) { proc_.limit_open_files(n); }
     bool running() { return proc_.running(); }
-    unsigned short device_port() const { return device_port_; }
+    unsigned short device_port() const { return device_port_; }  // TLS
+    unsigned short plain_device_port() const { return plain_device_port_; }
+    // The CA its device port's certificate was generated from, and a client context trusting it.
+    std::filesystem::path ca_file() const {
+        return (tls_dir_.empty() ? data_dir_ / "tls" : tls_dir_) / "ca.pem";
+    }
+    // Serve first's certificate instead of generating one (before start()).
+    void share_tls_with(const dispatcher_process& first) { tls_dir_ = first.data_dir_ / "tls"; }
+    std::shared_ptr<boost::asio::ssl::context> client_tls();
+    // A device link connected over TLS (verified against ca_file()); nullptr on failure.
+    std::unique_ptr<sim::device_link> open_device_link(boost::asio::io_context& io);
     unsigned short http_port() const { return http_port_; }
     std::string log_tail(std::size_t lines = 60) const;
     const std::filesystem::path& data_dir() const { return data_dir_; }
@@ -92,6 +107,9 @@ class dispatcher_process {
     std::string redis_uri_;
     std::string admin_token_;
     unsigned short device_port_ = 0;
+    unsigned short plain_device_port_ = 0;
+    std::filesystem::path tls_dir_;  // set: --tls-cert/--tls-key from there
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     unsigned short http_port_ = 0;
     // The first AddressSanitizer / LeakSanitizer / UBSan report in the log, or empty.
     std::string sanitizer_report() const;

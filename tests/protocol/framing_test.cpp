@@ -565,8 +565,8 @@ TEST(framing_readme, handshake_welcome_example) {
 TEST(framing_readme, handshake_rejected_example) {
     dv::ServerMessage m;
     m.mutable_rejected()->set_reason(dv::BAD_HMAC);
-    m.mutable_rejected()->set_detail("HMAC does not match");
-    expect_single_frame(bytes_from_hex("19 1a 17 08 02 12 13") + "HMAC does not match", m);
+    m.mutable_rejected()->set_detail("authentication failed");
+    expect_single_frame(bytes_from_hex("1b 1a 19 08 02 12 15") + "authentication failed", m);
 }
 
 TEST(framing_readme, whole_handshake_from_the_server_arrives_in_one_read) {

@@ -17,6 +17,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,10 @@ class console_session : public peer, public std::enable_shared_from_this<console
         boost::beast::http::request<boost::beast::http::string_body> req);
     void deliver(std::string json) override;
     void service_status(bool degraded, const std::string& detail) override;
+    // Called once, at the first successful login (the connection stops being a stranger's).
+    void on_authenticated(std::function<void()> f) { on_authenticated_ = std::move(f); }
+    // Closes the connection (pending writes are dropped).
+    void close() { shutdown(); }
 
   private:
     boost::asio::awaitable<void> writer();
@@ -85,6 +90,7 @@ class console_session : public peer, public std::enable_shared_from_this<console
     bool supervisor_ = false;
     int failed_logins_ = 0;
     std::string session_token_;  // issued at login, revoked at logout
+    std::function<void()> on_authenticated_;
 };
 
 }  // namespace anxin::dispatcher

@@ -29,9 +29,12 @@ class Hello;
 
 namespace anxin::dispatcher {
 
+class device_stream;
+
 class device_session : public peer, public std::enable_shared_from_this<device_session> {
   public:
-    device_session(boost::asio::ip::tcp::socket socket, server_context& ctx);
+    // stream: TLS (the device port) or plain TCP (--plain-device-port).
+    device_session(std::unique_ptr<device_stream> stream, server_context& ctx);
     ~device_session() override;
 
     void start();
@@ -57,15 +60,21 @@ class device_session : public peer, public std::enable_shared_from_this<device_s
     // Sends msg, then closes once it is written (or the write deadline passes).
     void send_and_close(const anxin::device::v1::ServerMessage& msg);
     void protocol_error(int code, const std::string& detail);
+    void leave_pending();
 
-    boost::asio::ip::tcp::socket socket_;
+    boost::asio::awaitable<void> tls_then_serve();
+    void serve();
+
+    std::unique_ptr<device_stream> stream_;
     server_context& ctx_;
     std::string peer_;
     protocol::frame_decoder decoder_;
     std::deque<std::string> queue_;
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer deadline_;
+    const std::chrono::steady_clock::time_point accepted_at_;  // the handshake deadline counts from here
     std::chrono::steady_clock::time_point last_read_;
+    std::uint64_t pending_id_ = 0;  // in ctx_.device_gate until authenticated or closed
     // When seen() last told Redis, and the battery it reported: an alarm repeats it only if that
     // is over two seconds old or the battery changed (the supervision deadline is minutes).
     std::chrono::steady_clock::time_point last_seen_sent_{};

@@ -14,6 +14,8 @@ struct metrics {
     std::int64_t devices_authenticated = 0;  // gauge
     std::int64_t console_connections = 0;    // gauge
     std::uint64_t device_auth_failures = 0;
+    std::uint64_t device_auth_unknown_ids = 0;  // of those: no such device id
+    std::uint64_t device_tls_failures = 0;      // TLS handshakes that failed on the device port
     std::uint64_t device_protocol_errors = 0;  // bad frames, oversized, unparsable, unexpected
     std::uint64_t alarms_received = 0;
     std::uint64_t alarms_acked = 0;
@@ -31,6 +33,13 @@ struct metrics {
     std::uint64_t console_login_failures = 0;
     std::uint64_t console_bad_requests = 0;
     std::uint64_t http_requests = 0;
+    // Strangers: connections shed at the pending caps (connection_gate.hpp), accept failures
+    // (EMFILE at the open-files limit), and how many are pending now.
+    std::uint64_t device_handshakes_shed = 0;
+    std::uint64_t http_connections_shed = 0;
+    std::uint64_t accept_errors = 0;
+    std::int64_t pending_devices = 0;  // gauge
+    std::int64_t pending_http = 0;     // gauge
 
     // Renders everything; calls_by_state and redis_up/rtt are read by the caller.
     std::string render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,

@@ -22,6 +22,14 @@ struct server_options {
     unsigned short http_port = 8080;
     std::optional<redis_endpoint> redis;  // unset: start an embedded redis-server
     std::filesystem::path data_dir = "data";
+    // The device port speaks TLS with this certificate (chain) and key; both empty: a CA and
+    // certificate generated once in <data-dir>/tls (tls_files.hpp).
+    std::filesystem::path tls_cert, tls_key;
+    // Set: devices may present a client certificate issued by this CA; one that does must be the
+    // device it says it is (certificate CN = Hello.device_id).
+    std::filesystem::path tls_client_ca;
+    // Non-zero: also today's plaintext protocol on this port, for devices that cannot do TLS.
+    unsigned short plain_device_port = 0;
     std::string redis_binary = "redis-server";
     int pbkdf2_iterations = 100000;
     server_settings settings;

@@ -16,13 +16,21 @@ class directory;
 class session_registry;
 class event_bus;
 class call_router;
+class pending_connections;
 struct metrics;
 
 struct server_settings {
     std::string instance;                         // unique per process, written to the audit trail
     std::string admin_token;                      // bearer token for /api
     std::chrono::seconds heartbeat_interval{60};  // told to devices in Welcome
+    // From accept, not from the last byte: a peer trickling a byte at a time still times out.
     std::chrono::seconds handshake_timeout{10};
+    // Connections that have not yet proved who they are (device: before Welcome; HTTP: before
+    // upgrading to a console WebSocket), overall and per source address (connection_gate.hpp).
+    std::size_t max_pending_devices = 1000;
+    std::size_t max_pending_devices_per_address = 64;
+    std::size_t max_pending_http = 256;
+    std::size_t max_pending_http_per_address = 32;
     std::chrono::seconds write_timeout{10};  // a peer that will not read is dropped
     std::size_t max_queued_frames = 256;     // per device connection
     std::chrono::milliseconds presence_lease{30000};
@@ -57,6 +65,8 @@ struct server_context {
     event_bus& bus;
     call_router* router = nullptr;  // set once the router exists (it needs this context)
     metrics& stats;
+    pending_connections* device_gate = nullptr;  // set by server before it accepts
+    pending_connections* http_gate = nullptr;
 };
 
 }  // namespace anxin::dispatcher
