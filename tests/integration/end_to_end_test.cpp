@@ -380,9 +380,11 @@ TEST_F(EndToEnd, DeviceWrittenFromTheProtocolDocumentInPythonGetsHelp) {
     ASSERT_TRUE(std::filesystem::exists(script));
     auto a1 = c->console("op-a1");
     ASSERT_TRUE(a1);
+    // Over TLS, trusting the CA the dispatcher generated (Python's ssl module, the document).
     std::string cmd = "python3 " + script + " --host 127.0.0.1 --port " +
-                      std::to_string(c->dispatcher().plain_device_port()) +
-                      " --device-id dev-1 --secret " + anxin::test::secret_of("dev-1") +
+                      std::to_string(c->dispatcher().device_port()) + " --tls --ca-file " +
+                      c->dispatcher().ca_file().string() + " --device-id dev-1 --secret " +
+                      anxin::test::secret_of("dev-1") +
                       " --sequence 900 --expect-assigned --timeout 30";
     FILE* p = popen(cmd.c_str(), "r");
     ASSERT_TRUE(p);
