@@ -76,8 +76,11 @@ bool device_link::run_until(const bool& done, std::chrono::steady_clock::time_po
 
 device_link::~device_link() {
     close();
-    // The read in flight refers to this object: let it finish (aborted) before we go away.
-    for (int i = 0; reading_ && i < 100; ++i) {
+    // The read in flight refers to this object: let it finish (aborted) before we go away. Other
+    // links' handlers may be queued ahead of it (device-sim load runs dozens of consoles on one
+    // io_context), so run until it has, not a fixed number of handlers.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (reading_ && std::chrono::steady_clock::now() < give_up) {
         io_.restart();
         io_.run_one_for(std::chrono::milliseconds(10));
     }

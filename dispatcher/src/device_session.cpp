@@ -377,7 +377,9 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     // ids exist; the log and the metrics say which it was.
     if (st == lookup_status::not_found) {
         ++ctx_.stats.device_auth_unknown_ids;
-        spdlog::info("device ({}): unknown device id '{}'", peer_, hello.device_id().substr(0, 64));
+        // (Only well-formed ids are logged: the rest could carry anything, newlines included.)
+        spdlog::info("device ({}): unknown device id '{}'", peer_,
+                     valid_id(hello.device_id()) ? hello.device_id() : "(malformed)");
         reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
