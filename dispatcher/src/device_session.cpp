@@ -62,7 +62,7 @@ device_session::~device_session() {
 
 void device_session::leave_pending() {
     if (pending_id_ == 0 || !ctx_.device_gate) return;
-    ctx_.device_gate->release(std::exchange(pending_id_, 0));
+    ctx_.device_gate->release(std::exchange(pending_id_, 0), authenticated_);
     ctx_.stats.pending_devices = static_cast<std::int64_t>(ctx_.device_gate->pending());
 }
 
@@ -85,6 +85,14 @@ void device_session::start() {
             });
         ctx_.stats.device_handshakes_shed += ctx_.device_gate->shed() - shed_before;
         ctx_.stats.pending_devices = static_cast<std::int64_t>(ctx_.device_gate->pending());
+        if (pending_id_ == 0) {
+            // Refused: every pending handshake is young, real work in progress. The device
+            // retries with backoff (protocol/README.md section 7).
+            ++ctx_.stats.device_handshakes_refused;
+            closed_ = true;
+            stream_->close();
+            return;
+        }
     }
     wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
     boost::system::error_code ec;

@@ -351,9 +351,9 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
     struct pending_guard {
         server_context& ctx;
         std::uint64_t id = 0;
-        void release() {
+        void release(bool completed = false) {
             if (id == 0 || !ctx.http_gate) return;
-            ctx.http_gate->release(std::exchange(id, 0));
+            ctx.http_gate->release(std::exchange(id, 0), completed);
             ctx.stats.pending_http = static_cast<std::int64_t>(ctx.http_gate->pending());
         }
         ~pending_guard() { release(); }
@@ -372,6 +372,12 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
                                           });
         ctx.stats.http_connections_shed += ctx.http_gate->shed() - shed_before;
         ctx.stats.pending_http = static_cast<std::int64_t>(ctx.http_gate->pending());
+        if (pending.id == 0) {
+            ++ctx.stats.http_connections_refused;  // all pending are young: come back later
+            boost::system::error_code ignored;
+            stream.socket().close(ignored);
+            co_return;
+        }
     }
     beast::flat_buffer buf;
     for (bool first = true;; first = false) {
@@ -409,7 +415,7 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
                 break;
             }
             console = std::make_shared<console_session>(std::move(stream), ctx);
-            console->on_authenticated([&pending] { pending.release(); });
+            console->on_authenticated([&pending] { pending.release(true); });
             co_await console->run(std::move(req));
             co_return;
         }

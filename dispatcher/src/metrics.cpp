@@ -53,6 +53,13 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_http_connections_shed_total", "counter",
          "HTTP connections not yet a console closed to make room at the pending caps.",
          double(http_connections_shed));
+    line(out, "anxin_device_handshakes_refused_total", "counter",
+         "New device connections closed at once at the pending caps because every pending "
+         "handshake was young (a surge of real ones in progress); the device retries.",
+         double(device_handshakes_refused));
+    line(out, "anxin_http_connections_refused_total", "counter",
+         "New HTTP connections closed at once at the pending caps (every pending one young).",
+         double(http_connections_refused));
     line(out, "anxin_accept_errors_total", "counter",
          "Failed accepts on either port (EMFILE: the open-files limit), each followed by a short "
          "back-off.",

@@ -241,10 +241,12 @@ int server::run() {
     const auto& st = m.ctx->settings;
     const connection_gate::limits device_caps{
         std::min(st.max_pending_devices, fd_limit / 4),
-        std::min(st.max_pending_devices_per_address, std::max<std::size_t>(1, fd_limit / 16))};
+        std::min(st.max_pending_devices_per_address, std::max<std::size_t>(1, fd_limit / 16)),
+        std::chrono::milliseconds(1000)};
     const connection_gate::limits http_caps{
         std::min(st.max_pending_http, fd_limit / 16),
-        std::min(st.max_pending_http_per_address, std::max<std::size_t>(1, fd_limit / 64))};
+        std::min(st.max_pending_http_per_address, std::max<std::size_t>(1, fd_limit / 64)),
+        std::chrono::milliseconds(1000)};
     m.device_gate = std::make_unique<pending_connections>(device_caps);
     m.http_gate = std::make_unique<pending_connections>(http_caps);
     m.ctx->device_gate = m.device_gate.get();

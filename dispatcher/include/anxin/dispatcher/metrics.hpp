@@ -37,6 +37,8 @@ struct metrics {
     // (EMFILE at the open-files limit), and how many are pending now.
     std::uint64_t device_handshakes_shed = 0;
     std::uint64_t http_connections_shed = 0;
+    std::uint64_t device_handshakes_refused = 0;  // newcomers closed at once: all pending young
+    std::uint64_t http_connections_refused = 0;
     std::uint64_t accept_errors = 0;
     std::int64_t pending_devices = 0;  // gauge
     std::int64_t pending_http = 0;     // gauge

@@ -28,7 +28,8 @@ struct server_settings {
     // Connections that have not yet proved who they are (device: before Welcome; HTTP: before
     // upgrading to a console WebSocket), overall and per source address (connection_gate.hpp).
     std::size_t max_pending_devices = 1000;
-    std::size_t max_pending_devices_per_address = 64;
+    // Generous: thousands of buttons may share a carrier's NAT address.
+    std::size_t max_pending_devices_per_address = 250;
     std::size_t max_pending_http = 256;
     std::size_t max_pending_http_per_address = 32;
     std::chrono::seconds write_timeout{10};  // a peer that will not read is dropped
