@@ -60,8 +60,7 @@ Open the web console: http://localhost:$HTTP_PORT/
 
 Try, in another terminal:
   # a resident presses the button; every step is printed with its time
-  $BIN/device-sim/device-sim press --device-port $DEVICE_PORT --ca-file $DATA/dispatcher/tls/ca.pem \
-      --devices-file $DATA/sim/devices.csv --device $DEMO_DEVICE
+  $BIN/device-sim/device-sim press --device-port $DEVICE_PORT --ca-file $DATA/dispatcher/tls/ca.pem --devices-file $DATA/sim/devices.csv --device $DEMO_DEVICE
 
   # ...after logging in, in a third terminal, as the second operator of that resident's nearest
   # station, to take the call before the bot does (accept <call id>, then close <call id> <outcome>)
