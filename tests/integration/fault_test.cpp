@@ -386,24 +386,7 @@ TEST_F(Faults, HungRedisMeansANackWithinTheCommandTimeoutNeverAFalseAck) {
     ASSERT_TRUE(back);
     EXPECT_FALSE(back->service_status().degraded());
 
-    std::string call;
-    for (int i = 0; i < 40 && call.empty(); ++i) {
-        if (!dev->send(make_alarm(5))) {
-            dev = c->device("dev-1");  // the link may have been dropped meanwhile
-            if (!dev) {
-                std::this_thread::sleep_for(250ms);
-                continue;
-            }
-            continue;
-        }
-        auto r = wait_for(
-            *dev,
-            [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
-        if (r && r->has_alarm_ack())
-            call = r->alarm_ack().call_id();
-        else
-            std::this_thread::sleep_for(250ms);
-    }
+    const auto call = anxin::test::resend_until_acked(*c, dev, "dev-1", make_alarm(5));
     ASSERT_FALSE(call.empty());
     EXPECT_EQ(c->redis().get("anx:call:next"), "1");
     EXPECT_TRUE(wait_for(*a1, offer_of(call), 5s));

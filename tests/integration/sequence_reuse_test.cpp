@@ -180,21 +180,7 @@ TEST_F(SequenceReuse, ResendDuringARedisOutageIsOneCall) {
     c->redis().signal(SIGCONT);
     ASSERT_TRUE(first);
     EXPECT_TRUE(first->has_alarm_nack()) << first->DebugString();
-    std::string call;
-    for (int i = 0; i < 40 && call.empty(); ++i) {
-        if (!dev || !dev->send(alarm)) {
-            dev = c->device("dev-1", epoch_a);  // the link may have dropped meanwhile
-            if (!dev) std::this_thread::sleep_for(250ms);
-            continue;
-        }
-        auto r = wait_for(
-            *dev,
-            [](const dv::ServerMessage& m) { return m.has_alarm_ack() || m.has_alarm_nack(); }, 2s);
-        if (r && r->has_alarm_ack())
-            call = r->alarm_ack().call_id();
-        else
-            std::this_thread::sleep_for(250ms);
-    }
+    const auto call = anxin::test::resend_until_acked(*c, dev, "dev-1", alarm, epoch_a);
     ASSERT_FALSE(call.empty());
     EXPECT_EQ(c->redis().get("anx:call:next"), "1");
     EXPECT_TRUE(wait_for(*a1, offer_of(call), 5s));

@@ -463,6 +463,27 @@ void cluster_test::TearDown() {
     }
 }
 
+std::string resend_until_acked(cluster& c, std::unique_ptr<sim::device_link>& dev,
+                               const std::string& device_id,
+                               const anxin::device::v1::DeviceMessage& alarm, std::uint64_t epoch) {
+    for (int i = 0; i < 40; ++i) {
+        if (!dev || !dev->send(alarm)) {
+            dev = c.device(device_id, epoch);  // the link may have dropped meanwhile
+            if (!dev) std::this_thread::sleep_for(250ms);
+            continue;
+        }
+        auto r = wait_for(
+            *dev,
+            [](const anxin::device::v1::ServerMessage& m) {
+                return m.has_alarm_ack() || m.has_alarm_nack();
+            },
+            2s);
+        if (r && r->has_alarm_ack()) return r->alarm_ack().call_id();
+        std::this_thread::sleep_for(250ms);
+    }
+    return {};
+}
+
 long long json_number(const std::string& json, const std::string& key) {
     std::smatch m;
     std::regex re("\"" + key + "\":(-?[0-9]+)");

@@ -212,6 +212,14 @@ inline auto offer_of(const std::string& call) {
 // it, as a device's re-sent alarm is the same message (protocol/README.md section 5).
 inline std::int64_t press_time_of(std::uint32_t seq) { return 1796000000000 + seq; }
 // device_time_ms -1: press_time_of(seq); 0: a device whose clock is not set.
+// Re-sends `alarm` as device `device_id` (sequence_epoch `epoch`), connecting again whenever the
+// link is gone, until it is acked (at most ~40 tries): the call id, or empty. What a device does
+// while the store is away.
+std::string resend_until_acked(cluster& c, std::unique_ptr<sim::device_link>& dev,
+                               const std::string& device_id,
+                               const anxin::device::v1::DeviceMessage& alarm,
+                               std::uint64_t epoch = 0);
+
 // device-sim's --json result: a number in it (-1 if absent), the last JSON line of its log.
 long long json_number(const std::string& json, const std::string& key);
 std::string last_json_line(const std::filesystem::path& log);
