@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
         "tls-key", po::value(&opts.tls_key), "its private key (PEM)")(
         "tls-client-ca", po::value(&opts.tls_client_ca),
         "accept client certificates issued by this CA (PEM); a device that presents one must be "
-        "the device named in it (CN = device id)")("http-port",
-                                              po::value(&opts.http_port)->default_value(8080),
-                                              "HTTP port: admin API, /console, /metrics (0: any)")(
+        "the device named in it (CN = device id)")(
+        "http-port", po::value(&opts.http_port)->default_value(8080),
+        "HTTP port: admin API, /console, /metrics (0: any)")(
         "redis", po::value(&redis_uri),
         "use this Redis (redis://host:port, /path/to.sock, or "
         "sentinel://host:port,host:port/master-name) instead of an embedded one")(

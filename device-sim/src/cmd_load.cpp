@@ -190,17 +190,16 @@ void sim_device::connect() {
             link->tls.emplace(link->sock, *self->e_.tls);
             SSL_set_tlsext_host_name(link->tls->native_handle(), self->e_.tls_name.c_str());
             link->tls->set_verify_callback(asio::ssl::host_name_verification(self->e_.tls_name));
-            link->tls->async_handshake(
-                asio::ssl::stream_base::client,
-                [self, gen, link](boost::system::error_code ec) {
-                    if (gen != self->generation_) return;
-                    if (ec) {
-                        ++self->e_.stats.tls_failures;
-                        self->drop("tls");
-                        return;
-                    }
-                    self->read();
-                });
+            link->tls->async_handshake(asio::ssl::stream_base::client,
+                                       [self, gen, link](boost::system::error_code ec) {
+                                           if (gen != self->generation_) return;
+                                           if (ec) {
+                                               ++self->e_.stats.tls_failures;
+                                               self->drop("tls");
+                                               return;
+                                           }
+                                           self->read();
+                                       });
         });
 }
 
@@ -229,28 +228,27 @@ void sim_device::read() {
     auto space = dec_.prepare(2048);
     auto on_read = [self = shared_from_this(), gen = generation_, link = link_](
                        boost::system::error_code ec, std::size_t n) {
+        if (gen != self->generation_) return;
+        if (ec) {
+            self->drop("read");
+            return;
+        }
+        self->dec_.commit(n);
+        for (;;) {
+            auto r = self->dec_.next();
+            if (r.st != protocol::frame_decoder::status::frame) break;
+            dv::ServerMessage m;
+            if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size()))) self->on_frame(m);
             if (gen != self->generation_) return;
-            if (ec) {
-                self->drop("read");
-                return;
-            }
-            self->dec_.commit(n);
-            for (;;) {
-                auto r = self->dec_.next();
-                if (r.st != protocol::frame_decoder::status::frame) break;
-                dv::ServerMessage m;
-                if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size())))
-                    self->on_frame(m);
-                if (gen != self->generation_) return;
-            }
-            if (self->slow_pause_.count() == 0) {
-                self->read();
-                return;
-            }
-            auto t = std::make_shared<asio::steady_timer>(self->e_.io, self->slow_pause_);
-            t->async_wait([self, t, gen](boost::system::error_code ec) {
-                if (!ec && gen == self->generation_) self->read();
-            });
+        }
+        if (self->slow_pause_.count() == 0) {
+            self->read();
+            return;
+        }
+        auto t = std::make_shared<asio::steady_timer>(self->e_.io, self->slow_pause_);
+        t->async_wait([self, t, gen](boost::system::error_code ec) {
+            if (!ec && gen == self->generation_) self->read();
+        });
     };
     if (link_->tls)
         link_->tls->async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
@@ -268,14 +266,14 @@ void sim_device::write() {
     writing_ = true;
     auto on_written = [self = shared_from_this(), gen = generation_, link = link_](
                           boost::system::error_code ec, std::size_t) {
-            if (gen != self->generation_) return;
-            self->writing_ = false;
-            if (ec) {
-                self->drop("write");
-                return;
-            }
-            self->outq_.pop_front();
-            self->write();
+        if (gen != self->generation_) return;
+        self->writing_ = false;
+        if (ec) {
+            self->drop("write");
+            return;
+        }
+        self->outq_.pop_front();
+        self->write();
     };
     if (link_->tls)
         asio::async_write(*link_->tls, asio::buffer(outq_.front()), std::move(on_written));
@@ -965,7 +963,8 @@ int cmd_load(int argc, char** argv) {
             "\"nacked\":%llu,"
             "\"resent\":%llu,\"errors\":%llu,\"disconnects\":%llu,\"unacked\":%lld,\"lost\":%lld,"
             "\"duplicated\":%lld,\"unrouted\":%lld,\"never_offered\":%lld,\"calls_created\":%lld,"
-            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"offers_seen\":%llu,"
+            "\"calls_open\":%lld,\"console_drops\":%llu,\"console_relogins\":%llu,\"offers_seen\":%"
+            "llu,"
             "\"checked\":%lld,"
             "\"settled_s\":%.1f,\"send_"
             "window_s\":%.3f,\"ack_rate\":%.1f,"
@@ -977,12 +976,11 @@ int cmd_load(int argc, char** argv) {
             static_cast<unsigned long long>(s.disconnects), unacked, lost, duplicated, unrouted,
             never_offered, created, still_open, static_cast<unsigned long long>(console_drops),
             static_cast<unsigned long long>(console_relogins),
-            static_cast<unsigned long long>(s.offers_seen), checked, settle_s_used,
-            send_window_s, static_cast<double>(s.acked) / send_window_s,
-            json_histogram(s.ack).c_str(), json_histogram(s.offered).c_str(),
-            json_histogram(s.assigned).c_str(), json_histogram(s.heartbeat).c_str(),
-            json_histogram(s.connect).c_str(), json_histogram(routed_emergency).c_str(),
-            json_histogram(routed_technical).c_str());
+            static_cast<unsigned long long>(s.offers_seen), checked, settle_s_used, send_window_s,
+            static_cast<double>(s.acked) / send_window_s, json_histogram(s.ack).c_str(),
+            json_histogram(s.offered).c_str(), json_histogram(s.assigned).c_str(),
+            json_histogram(s.heartbeat).c_str(), json_histogram(s.connect).c_str(),
+            json_histogram(routed_emergency).c_str(), json_histogram(routed_technical).c_str());
     } else {
         std::printf(
             "devices %zu (online %zu, connected in %.1f s), presses %llu over %.1f s, acked %llu, "

@@ -152,22 +152,22 @@ void device_link::start_read() {
     reading_ = true;
     auto space = decoder_.prepare(4096);
     auto on_read = [this](boost::system::error_code ec, std::size_t n) {
-            reading_ = false;
-            if (ec) {
-                closed_ = true;
-                if (ec != asio::error::eof && ec != asio::error::operation_aborted)
-                    error_ = ec.message();
-                return;
-            }
-            decoder_.commit(n);
-            for (;;) {
-                auto r = decoder_.next();
-                if (r.st != protocol::frame_decoder::status::frame) break;
-                dv::ServerMessage m;
-                if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size())))
-                    inbox_.push_back(std::move(m));
-            }
-            start_read();
+        reading_ = false;
+        if (ec) {
+            closed_ = true;
+            if (ec != asio::error::eof && ec != asio::error::operation_aborted)
+                error_ = ec.message();
+            return;
+        }
+        decoder_.commit(n);
+        for (;;) {
+            auto r = decoder_.next();
+            if (r.st != protocol::frame_decoder::status::frame) break;
+            dv::ServerMessage m;
+            if (m.ParseFromArray(r.body.data(), static_cast<int>(r.body.size())))
+                inbox_.push_back(std::move(m));
+        }
+        start_read();
     };
     if (tls_)
         tls_->async_read_some(asio::buffer(space.data(), space.size()), std::move(on_read));
@@ -243,8 +243,8 @@ std::optional<dv::ServerMessage> device_link::handshake(const std::string& devic
     if (answer && answer->has_welcome() && !device_nonce.empty()) {
         server_proof_ok_ = protocol::constant_time_equal(
             answer->welcome().server_proof(),
-            protocol::hmac_sha256(secret, "anxin-welcome-v1" + challenge->challenge().nonce() +
-                                              device_nonce));
+            protocol::hmac_sha256(
+                secret, "anxin-welcome-v1" + challenge->challenge().nonce() + device_nonce));
     }
     return answer;
 }

@@ -30,7 +30,8 @@ void add_tls_options(po::options_description& desc, device_tls& tls, bool& plain
         "CA the dispatcher's certificate must chain to (its <data-dir>/tls/ca.pem)")(
         "tls-name", po::value(&tls.server_name),
         "name the certificate must carry (default: the host connected to)")(
-        "client-cert", po::value(&tls.client_cert), "client certificate (PEM), if the device has one")(
+        "client-cert", po::value(&tls.client_cert),
+        "client certificate (PEM), if the device has one")(
         "client-key", po::value(&tls.client_key), "its key (PEM; default: in --client-cert)");
 }
 

@@ -91,9 +91,8 @@ void pending_connections::release(std::uint64_t id, bool completed) {
     const double ms =
         std::chrono::duration<double, std::milli>(connection_gate::clock::now() - *since).count();
     handshake_ms_ = handshake_ms_ == 0 ? ms : 0.95 * handshake_ms_ + 0.05 * ms;
-    const auto shed_after = std::chrono::milliseconds(
-        std::clamp(static_cast<std::int64_t>(4 * handshake_ms_), std::int64_t{250},
-                   std::int64_t{5000}));
+    const auto shed_after = std::chrono::milliseconds(std::clamp(
+        static_cast<std::int64_t>(4 * handshake_ms_), std::int64_t{250}, std::int64_t{5000}));
     gate_.set_shed_after(shed_after);
 }
 

@@ -74,8 +74,7 @@ void device_session::start() {
         boost::system::error_code ec;
         auto ep = stream_->socket().remote_endpoint(ec);
         pending_id_ = ctx_.device_gate->admit(
-            ec ? std::string("?") : ep.address().to_string(),
-            [weak = weak_from_this()] {
+            ec ? std::string("?") : ep.address().to_string(), [weak = weak_from_this()] {
                 if (auto s = weak.lock()) {
                     spdlog::debug("device connection {}: shed while still in its handshake",
                                   s->peer_);
@@ -184,8 +183,7 @@ asio::awaitable<void> device_session::reader() {
     auto self = shared_from_this();
     for (;;) {
         auto space = decoder_.prepare(512);
-        auto [ec, n] =
-            co_await stream_->read_some(asio::buffer(space.data(), space.size()));
+        auto [ec, n] = co_await stream_->read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
                 ec != asio::error::connection_reset) {
@@ -433,8 +431,8 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     if (!hello.device_nonce().empty()) {
         // Proves to the device that this server knows its secret (the plaintext port has no
         // certificate to do that).
-        m.mutable_welcome()->set_server_proof(protocol::hmac_sha256(
-            rec.secret, "anxin-welcome-v1" + nonce_ + hello.device_nonce()));
+        m.mutable_welcome()->set_server_proof(
+            protocol::hmac_sha256(rec.secret, "anxin-welcome-v1" + nonce_ + hello.device_nonce()));
     }
     send(m);
     // Bookkeeping and the open calls' state run beside the reader: an alarm sent right after the

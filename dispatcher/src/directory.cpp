@@ -89,8 +89,8 @@ directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool&
 
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
-    auto r = co_await redis_->exec(
-        redis_cmd("HMGET", "anx:device:" + id, "secret", "resident", "heartbeat_interval_s", "epoch"));
+    auto r = co_await redis_->exec(redis_cmd("HMGET", "anx:device:" + id, "secret", "resident",
+                                             "heartbeat_interval_s", "epoch"));
     if (!r.ok() || r.reply.elements.size() != 4) co_return lookup_status::unavailable;
     if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
     out.id = id;

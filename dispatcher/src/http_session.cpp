@@ -385,9 +385,9 @@ asio::awaitable<void> serve_http(asio::ip::tcp::socket socket, server_context& c
         parser.body_limit(max_body);
         // The first request must be complete within the handshake timeout of the accept (a
         // client trickling its headers a byte at a time is cut off); later ones get a minute.
-        stream.expires_after(first ? std::chrono::duration_cast<std::chrono::seconds>(
-                                         ctx.settings.handshake_timeout)
-                                   : std::chrono::seconds(60));
+        stream.expires_after(
+            first ? std::chrono::duration_cast<std::chrono::seconds>(ctx.settings.handshake_timeout)
+                  : std::chrono::seconds(60));
         auto [ec, n] = co_await http::async_read(stream, buf, parser, use_nothrow);
         if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
             ec == asio::error::eof)

@@ -16,13 +16,13 @@ press_verdict classify_press(const recorded_press& recorded, const incoming_pres
     const bool has_time = incoming.device_time_ms != 0;
     if (had_time && has_time) {
         if (recorded.device_time_ms == incoming.device_time_ms) return {press_match::resend, {}};
-        return {press_match::new_press,
-                "press time differs (" + std::to_string(recorded.device_time_ms) + " before, " +
-                    std::to_string(incoming.device_time_ms) + " now)"};
+        return {press_match::new_press, "press time differs (" +
+                                            std::to_string(recorded.device_time_ms) + " before, " +
+                                            std::to_string(incoming.device_time_ms) + " now)"};
     }
     if (had_time != has_time) {
-        return {press_match::new_press, had_time ? "press time given before, not now"
-                                                 : "press time given now, not before"};
+        return {press_match::new_press,
+                had_time ? "press time given before, not now" : "press time given now, not before"};
     }
     if (incoming.has_epoch) return {press_match::resend, {}};
     if (recorded.call_closed) {

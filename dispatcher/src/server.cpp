@@ -139,10 +139,11 @@ struct server::impl {
             cert = files->cert;
             key = files->key;
             std::string fp_error;
-            spdlog::info("device port TLS: generated certificate {}; devices trust the CA {} "
-                         "(SHA-256 fingerprint {})",
-                         cert.string(), files->ca_cert.string(),
-                         certificate_fingerprint(files->ca_cert, fp_error));
+            spdlog::info(
+                "device port TLS: generated certificate {}; devices trust the CA {} "
+                "(SHA-256 fingerprint {})",
+                cert.string(), files->ca_cert.string(),
+                certificate_fingerprint(files->ca_cert, fp_error));
         }
         try {
             tls.emplace(asio::ssl::context::tls_server);
@@ -252,10 +253,11 @@ int server::run() {
     m.ctx->device_gate = m.device_gate.get();
     m.ctx->http_gate = m.http_gate.get();
     m.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    spdlog::info("open files limit {}: at most {} device handshakes ({} per address) and {} "
-                 "non-console HTTP connections ({} per address) pending",
-                 fd_limit, device_caps.max_pending, device_caps.max_pending_per_address,
-                 http_caps.max_pending, http_caps.max_pending_per_address);
+    spdlog::info(
+        "open files limit {}: at most {} device handshakes ({} per address) and {} "
+        "non-console HTTP connections ({} per address) pending",
+        fd_limit, device_caps.max_pending, device_caps.max_pending_per_address,
+        http_caps.max_pending, http_caps.max_pending_per_address);
     m.router = std::make_unique<call_router>(*m.ctx, m.blocking, m.view);
     m.ctx->router = m.router.get();
     m.bus->on_world_changed([r = m.router.get()] { r->forget_world(); });
@@ -267,10 +269,11 @@ int server::run() {
         if (m.opts.plain_device_port != 0)
             m.plain_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.plain_device_port));
     } catch (const std::exception& e) {
-        spdlog::critical("cannot listen on {} (device port {}, plain device port {}, http port "
-                         "{}): {}",
-                         m.opts.bind_address, m.opts.device_port, m.opts.plain_device_port,
-                         m.opts.http_port, e.what());
+        spdlog::critical(
+            "cannot listen on {} (device port {}, plain device port {}, http port "
+            "{}): {}",
+            m.opts.bind_address, m.opts.device_port, m.opts.plain_device_port, m.opts.http_port,
+            e.what());
         return 1;
     }
 

@@ -62,7 +62,7 @@ TEST(ConnectionGate, PerAddressCapShedsThatAddresssOldest) {
     g.admit(3, "flood", t0);
     EXPECT_EQ(g.admit(4, "flood", t0 + 2s).shed, 1u);
     EXPECT_EQ(g.admit(5, "flood", t0 + 4s).shed, 3u);
-    EXPECT_EQ(g.admit(6, "flood", t0 + 4s).shed, 4u);        // 4 is 2 s old
+    EXPECT_EQ(g.admit(6, "flood", t0 + 4s).shed, 4u);         // 4 is 2 s old
     EXPECT_FALSE(g.admit(7, "flood", t0 + 4100ms).admitted);  // 5 and 6 are young
     EXPECT_EQ(g.pending_from("flood"), 2u);
     EXPECT_EQ(g.pending_from("device"), 1u);

@@ -6,7 +6,7 @@
 namespace anxin::dispatcher {
 namespace {
 
-constexpr std::int64_t t0 = 1796000000000;  // a press, device clock
+constexpr std::int64_t t0 = 1796000000000;        // a press, device clock
 constexpr std::int64_t received = 1796000000150;  // when the server stored it (Redis clock)
 
 recorded_press on_record(std::int64_t device_time_ms = t0, bool closed = false) {

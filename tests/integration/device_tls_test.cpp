@@ -25,7 +25,9 @@ namespace {
 
 class DeviceTls : public anxin::test::cluster_test {};
 
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+bool run(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 TEST_F(DeviceTls, DeviceSimVerifiesTheGeneratedCaAndRefusesAnother) {
     start_cluster();
@@ -109,15 +111,17 @@ TEST_F(DeviceTls, ClientCertificateMustBeTheDevicesOwn) {
     fs::remove_all(dir);
     fs::create_directories(dir);
     const auto p = [&](const char* f) { return (dir / f).string(); };
-    ASSERT_TRUE(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-                    "-subj /CN=maker-ca -keyout " +
-                    p("ca.key") + " -out " + p("ca.pem")));
+    ASSERT_TRUE(
+        run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+            "-subj /CN=maker-ca -keyout " +
+            p("ca.key") + " -out " + p("ca.pem")));
     std::ofstream(p("ext")) << "extendedKeyUsage=clientAuth\n";
     for (const char* dev : {"dev-1", "dev-2"}) {
         const auto key = p(dev) + ".key", pem = p(dev) + ".pem", csr = p(dev) + ".csr";
-        ASSERT_TRUE(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                        "-subj /CN=" +
-                        std::string(dev) + " -keyout " + key + " -out " + csr));
+        ASSERT_TRUE(
+            run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                "-subj /CN=" +
+                std::string(dev) + " -keyout " + key + " -out " + csr));
         ASSERT_TRUE(run("openssl x509 -req -days 2 -in " + csr + " -CA " + p("ca.pem") +
                         " -CAkey " + p("ca.key") + " -CAcreateserial -extfile " + p("ext") +
                         " -out " + pem));

@@ -14,8 +14,8 @@ using namespace std::chrono_literals;
 namespace dv = anxin::device::v1;
 namespace cv = anxin::console::v1;
 using anxin::test::cluster;
-using anxin::test::offer_of;
 using anxin::test::make_alarm;
+using anxin::test::offer_of;
 using anxin::test::wait_for;
 
 namespace {

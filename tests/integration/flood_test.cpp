@@ -132,7 +132,8 @@ TEST(Flood, TricklingStrangersDoNotLockOutButtonsOrHealthz) {
         ASSERT_TRUE(dev) << "round " << round << ": a real device could not authenticate";
         EXPECT_LT(device_ms, 1000) << "round " << round;
         ASSERT_TRUE(dev->send(make_alarm(100 + round)));
-        auto ack = wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack(); }, 1s);
+        auto ack = wait_for(
+            *dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack(); }, 1s);
         EXPECT_TRUE(ack) << "round " << round << ": the alarm was not acked within 1 s";
         std::cout << "[ figure ] under the flood: /healthz " << health_ms
                   << " ms, device connected and authenticated in " << device_ms << " ms"

@@ -23,7 +23,9 @@ namespace {
 constexpr std::uint64_t epoch_a = 0x1122334455667788ULL;
 constexpr std::uint64_t epoch_b = 0x0badc0ffee123457ULL;
 
-bool is_ack(const dv::ServerMessage& m) { return m.has_alarm_ack(); }
+bool is_ack(const dv::ServerMessage& m) {
+    return m.has_alarm_ack();
+}
 
 class SequenceReuse : public anxin::test::cluster_test {
   protected:
@@ -105,8 +107,7 @@ class SequenceReuse : public anxin::test::cluster_test {
 
 TEST_F(SequenceReuse, ResetWithoutEpochWithClockMakesANewCall) {
     std::string first;
-    auto second =
-        press_after_reset(0, 0, press_time_of(1), press_time_of(1) + 3600 * 1000, &first);
+    auto second = press_after_reset(0, 0, press_time_of(1), press_time_of(1) + 3600 * 1000, &first);
     EXPECT_FALSE(second.duplicate());
     EXPECT_NE(second.call_id(), first);
     EXPECT_TRUE(has_event(second.call_id(), "sequence_collision"));

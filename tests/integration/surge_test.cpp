@@ -42,14 +42,37 @@ TEST_F(Surge, DispatcherStaysUpAndAcksEveryPressWithConsolesWatching) {
     const fs::path load_log = c->dir() / "load.log";
     for (const char* rate : {"1000", "3000"}) {
         child_process load;
-        ASSERT_TRUE(load.spawn(
-            {ANXIN_DEVICE_SIM_BIN, "load", "--devices-file", (sim / "devices.csv").string(),
-             "--operators-file", (sim / "operators.csv").string(), "--devices", "600", "--servers",
-             "127.0.0.1:" + std::to_string(d.device_port()), "--consoles",
-             "127.0.0.1:" + std::to_string(d.http_port()), "--source-ips", "0", "--ca-file", d.ca_file().string(), "--alarm-rate",
-             rate, "--duration", "4", "--types", "sos", "--bots", "30", "--never-accept",
-             "--redis", c->redis_uri(), "--settle", "60", "--json"},
-            load_log));
+        ASSERT_TRUE(load.spawn({ANXIN_DEVICE_SIM_BIN,
+                                "load",
+                                "--devices-file",
+                                (sim / "devices.csv").string(),
+                                "--operators-file",
+                                (sim / "operators.csv").string(),
+                                "--devices",
+                                "600",
+                                "--servers",
+                                "127.0.0.1:" + std::to_string(d.device_port()),
+                                "--consoles",
+                                "127.0.0.1:" + std::to_string(d.http_port()),
+                                "--source-ips",
+                                "0",
+                                "--ca-file",
+                                d.ca_file().string(),
+                                "--alarm-rate",
+                                rate,
+                                "--duration",
+                                "4",
+                                "--types",
+                                "sos",
+                                "--bots",
+                                "30",
+                                "--never-accept",
+                                "--redis",
+                                c->redis_uri(),
+                                "--settle",
+                                "60",
+                                "--json"},
+                               load_log));
         auto rc = load.wait(240s);
         const auto json = last_json_line(load_log);
         ASSERT_FALSE(json.empty()) << "device-sim printed no result\n" << tail(load_log, 40);
@@ -60,8 +83,7 @@ TEST_F(Surge, DispatcherStaysUpAndAcksEveryPressWithConsolesWatching) {
         std::cout << "[ figure ] surge at " << rate << "/s for 4 s: presses " << presses
                   << ", acked " << acked << ", unacked " << unacked << ", lost " << lost
                   << ", duplicated " << dup << ", never offered " << never
-                  << ", offers seen by the consoles " << offers
-                  << std::endl;
+                  << ", offers seen by the consoles " << offers << std::endl;
         EXPECT_TRUE(d.running()) << "the dispatcher died in the surge";
         EXPECT_EQ(rc, std::optional<int>(0)) << tail(load_log, 40);
         EXPECT_GT(presses, 1000);

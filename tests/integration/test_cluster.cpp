@@ -198,8 +198,7 @@ dispatcher_process::~dispatcher_process() {
     }
     stop();
     if (auto report = sanitizer_report(); !report.empty()) {
-        ADD_FAILURE() << "sanitizer report in " << (data_dir_ / "dispatcher.log").string()
-                      << ":\n"
+        ADD_FAILURE() << "sanitizer report in " << (data_dir_ / "dispatcher.log").string() << ":\n"
                       << report;
     }
 }
@@ -239,7 +238,8 @@ std::shared_ptr<boost::asio::ssl::context> dispatcher_process::client_tls() {
     return tls_;
 }
 
-std::unique_ptr<sim::device_link> dispatcher_process::open_device_link(boost::asio::io_context& io) {
+std::unique_ptr<sim::device_link> dispatcher_process::open_device_link(
+    boost::asio::io_context& io) {
     auto link = std::make_unique<sim::device_link>(io);
     link->use_tls(client_tls(), "localhost");
     if (!link->connect("127.0.0.1", device_port_, 5s)) {

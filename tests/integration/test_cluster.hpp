@@ -210,7 +210,9 @@ inline auto offer_of(const std::string& call) {
 
 // The press time tests give sequence `seq` unless told otherwise: the same for every re-send of
 // it, as a device's re-sent alarm is the same message (protocol/README.md section 5).
-inline std::int64_t press_time_of(std::uint32_t seq) { return 1796000000000 + seq; }
+inline std::int64_t press_time_of(std::uint32_t seq) {
+    return 1796000000000 + seq;
+}
 // device_time_ms -1: press_time_of(seq); 0: a device whose clock is not set.
 // Re-sends `alarm` as device `device_id` (sequence_epoch `epoch`), connecting again whenever the
 // link is gone, until it is acked (at most ~40 tries): the call id, or empty. What a device does

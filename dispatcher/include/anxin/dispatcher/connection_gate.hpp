@@ -64,7 +64,7 @@ class connection_gate {
     };
     limits limits_;
     void count(const std::string& address, std::size_t before, std::size_t after);
-    std::map<std::uint64_t, entry> by_id_;  // oldest first
+    std::map<std::uint64_t, entry> by_id_;                   // oldest first
     std::set<std::pair<std::size_t, std::string>> by_load_;  // (pending, address), heaviest last
     std::unordered_map<std::string, std::set<std::uint64_t>> by_address_;
 };

@@ -72,7 +72,8 @@ class device_session : public peer, public std::enable_shared_from_this<device_s
     std::deque<std::string> queue_;
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer deadline_;
-    const std::chrono::steady_clock::time_point accepted_at_;  // the handshake deadline counts from here
+    const std::chrono::steady_clock::time_point
+        accepted_at_;  // the handshake deadline counts from here
     std::chrono::steady_clock::time_point last_read_;
     std::uint64_t pending_id_ = 0;  // in ctx_.device_gate until authenticated or closed
     // When seen() last told Redis, and the battery it reported: an alarm repeats it only if that

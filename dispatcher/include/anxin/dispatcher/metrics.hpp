@@ -16,7 +16,7 @@ struct metrics {
     std::uint64_t device_auth_failures = 0;
     std::uint64_t device_auth_unknown_ids = 0;  // of those: no such device id
     std::uint64_t device_tls_failures = 0;      // TLS handshakes that failed on the device port
-    std::uint64_t device_protocol_errors = 0;  // bad frames, oversized, unparsable, unexpected
+    std::uint64_t device_protocol_errors = 0;   // bad frames, oversized, unparsable, unexpected
     std::uint64_t alarms_received = 0;
     std::uint64_t alarms_acked = 0;
     std::uint64_t alarms_duplicate = 0;

@@ -32,7 +32,7 @@ namespace anxin::dispatcher {
 // The press already recorded under a device's (epoch, sequence).
 struct recorded_press {
     std::string call_id;
-    std::string type;              // alarm_type_name()
+    std::string type;  // alarm_type_name()
     std::int64_t device_time_ms = 0;
     std::int64_t received_ms = 0;  // Redis time it was first stored
     bool call_closed = false;
