@@ -31,14 +31,7 @@ class Faults : public anxin::test::cluster_test {
         return c->redis().hget(key, field);
     }
     std::vector<std::string> history_events(const std::string& call) {
-        std::vector<std::string> out;
-        auto* r = static_cast<redisReply*>(
-            redisCommand(c->redis().client(), "LRANGE anx:call:%s:history 0 -1", call.c_str()));
-        if (r && r->type == REDIS_REPLY_ARRAY) {
-            for (std::size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str);
-        }
-        if (r) freeReplyObject(r);
-        return out;
+        return c->redis().list("anx:call:" + call + ":history");
     }
     bool offered_to(const std::string& call, const std::string& op) {
         auto* r = static_cast<redisReply*>(redisCommand(

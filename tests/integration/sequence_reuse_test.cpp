@@ -55,18 +55,8 @@ class SequenceReuse : public anxin::test::cluster_test {
             return e.has_closed() && e.closed().call_id() == call;
         }));
     }
-    std::vector<std::string> history(const std::string& call) {
-        std::vector<std::string> out;
-        auto* r = static_cast<redisReply*>(
-            redisCommand(c->redis().client(), "LRANGE anx:call:%s:history 0 -1", call.c_str()));
-        if (r && r->type == REDIS_REPLY_ARRAY) {
-            for (std::size_t i = 0; i < r->elements; ++i) out.emplace_back(r->element[i]->str);
-        }
-        if (r) freeReplyObject(r);
-        return out;
-    }
     bool has_event(const std::string& call, const std::string& needle) {
-        for (const auto& e : history(call))
+        for (const auto& e : c->redis().list("anx:call:" + call + ":history"))
             if (e.find(needle) != std::string::npos) return true;
         return false;
     }

@@ -174,6 +174,17 @@ std::string redis_server::hget(const std::string& key, const std::string& field)
     return out;
 }
 
+std::vector<std::string> redis_server::list(const std::string& key) {
+    std::vector<std::string> out;
+    auto* r = static_cast<redisReply*>(redisCommand(client(), "LRANGE %s 0 -1", key.c_str()));
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (std::size_t i = 0; i < r->elements; ++i)
+            out.emplace_back(r->element[i]->str, r->element[i]->len);
+    }
+    if (r) freeReplyObject(r);
+    return out;
+}
+
 long long redis_server::integer_command(const std::string& cmd) {
     auto* r = static_cast<redisReply*>(redisCommand(client(), cmd.c_str()));
     long long out = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

@@ -64,7 +64,9 @@ class redis_server {
     redisContext* client();
     std::string get(const std::string& key);
     std::string hget(const std::string& key, const std::string& field);
-    long long integer_command(const std::string& cmd);  // e.g. "ZCARD anx:calls:open"
+    long long integer_command(const std::string& cmd);
+    std::vector<std::string> list(
+        const std::string& key);  // LRANGE key 0 -1  // e.g. "ZCARD anx:calls:open"
 
   private:
     std::filesystem::path dir_;
