@@ -41,6 +41,7 @@ std::string load_admin_token(const std::string& flag, const std::filesystem::pat
 int main(int argc, char** argv) {
     server_options opts;
     std::string redis_uri, admin_token, log_level, instance, sentinels, sentinel_master;
+    std::string metrics_listen, metrics_token_file;
     int wait_replicas = 0, wait_timeout_ms = 500;
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
@@ -64,7 +65,17 @@ int main(int argc, char** argv) {
         "accept client certificates issued by this CA (PEM); a device that presents one must be "
         "the device named in it (CN = device id)")(
         "http-port", po::value(&opts.http_port)->default_value(8080),
-        "HTTP port: admin API, /console, /metrics (0: any)")(
+        "HTTPS port (the device port's certificate): web console, admin API, /metrics (0: any)")(
+        "plain-http-port", po::value(&opts.plain_http_port)->default_value(0),
+        "also serve plaintext HTTP on this port, e.g. behind a TLS-terminating proxy on the same "
+        "host (0: off; passwords and tokens cross it in clear)")(
+        "metrics-listen", po::value(&metrics_listen),
+        "also serve /metrics (and /healthz) without a token, plaintext, on this address, e.g. "
+        "127.0.0.1:9464 for a local Prometheus (default: only on the HTTPS port, with the admin "
+        "or metrics token)")(
+        "metrics-token-file", po::value(&metrics_token_file),
+        "a bearer token that may read /metrics and nothing else (default: $ANXIN_METRICS_TOKEN; "
+        "none: the admin token)")(
         "redis", po::value(&redis_uri),
         "use this Redis (redis://host:port, /path/to.sock, or "
         "sentinel://host:port,host:port/master-name) instead of an embedded one")(
@@ -233,6 +244,34 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         std::cerr << "dispatcher: admin token: " << e.what() << "\n";
         return 2;
+    }
+    if (!metrics_listen.empty()) {
+        // host:port, [v6]:port
+        const auto colon = metrics_listen.rfind(':');
+        boost::system::error_code ec;
+        std::string host = colon == std::string::npos ? "" : metrics_listen.substr(0, colon);
+        if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+            host = host.substr(1, host.size() - 2);
+        const auto addr = boost::asio::ip::make_address(host, ec);
+        const int port =
+            colon == std::string::npos ? -1 : std::atoi(metrics_listen.substr(colon + 1).c_str());
+        if (ec || port < 0 || port > 65535) {
+            std::cerr << "dispatcher: --metrics-listen must be address:port, e.g. 127.0.0.1:9464\n";
+            return 2;
+        }
+        opts.metrics_listen.emplace(addr, static_cast<unsigned short>(port));
+    }
+    if (!metrics_token_file.empty()) {
+        std::ifstream in(metrics_token_file);
+        if (!in || !std::getline(in, opts.settings.metrics_token) ||
+            opts.settings.metrics_token.size() < 16) {
+            std::cerr << "dispatcher: --metrics-token-file: cannot read a token of at least 16 "
+                         "characters from "
+                      << metrics_token_file << "\n";
+            return 2;
+        }
+    } else if (const char* env = std::getenv("ANXIN_METRICS_TOKEN"); env && *env) {
+        opts.settings.metrics_token = env;
     }
     server s(std::move(opts));
     return s.run();

@@ -39,8 +39,8 @@ start_dispatcher() {
     "$BIN/dispatcher/dispatcher" --data-dir "$WORK/d" --device-port $DEV_PORT --http-port $HTTP_PORT \
         --pbkdf2-iterations 1000 --log-level warn "$@" > "$WORK/dispatcher.log" 2>&1 &
     DPID=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-    "$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --admin-token-file "$WORK/d/admin-token" \
+    for _ in $(seq 100); do curl -sf --cacert "$WORK/d/tls/ca.pem" "https://localhost:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    "$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --ca-file "$WORK/d/tls/ca.pem" --admin-token-file "$WORK/d/admin-token" \
         --out "$WORK/sim" --residents 20000 > /dev/null
 }
 # A dispatcher that died during a run is reported as such (and its log kept), never skipped:

@@ -29,19 +29,21 @@ trap 'exit 130' INT TERM
 "$BIN/dispatcher/dispatcher" --data-dir "$DATA/dispatcher" --device-port "$DEVICE_PORT" --http-port "$HTTP_PORT" \
     > "$DATA/dispatcher.log" 2>&1 &
 pids+=($!)
+# HTTPS with the certificate the dispatcher generates in its data directory (its CA: tls/ca.pem).
+CA="$DATA/dispatcher/tls/ca.pem"
 for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+    curl -sf --cacert "$CA" "https://localhost:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null || { echo "dispatcher did not start:"; tail -20 "$DATA/dispatcher.log"; exit 1; }
+curl -sf --cacert "$CA" "https://localhost:$HTTP_PORT/healthz" >/dev/null || { echo "dispatcher did not start:"; tail -20 "$DATA/dispatcher.log"; exit 1; }
 
-"$BIN/device-sim/device-sim" provision --http-port "$HTTP_PORT" --admin-token-file "$DATA/dispatcher/admin-token" \
+"$BIN/device-sim/device-sim" provision --http-port "$HTTP_PORT" --ca-file "$CA" --admin-token-file "$DATA/dispatcher/admin-token" \
     --out "$DATA/sim" --residents "${RESIDENTS:-2000}"
 
 read -r DEMO_DEVICE DEMO_OPERATOR < "$DATA/sim/demo-pair.txt"
 
 # Bots take calls after ~15 s, so a person at a console has time to take one first.
-"$BIN/device-sim/device-sim" operators --http-port "$HTTP_PORT" --operators-file "$DATA/sim/operators.csv" \
+"$BIN/device-sim/device-sim" operators --http-port "$HTTP_PORT" --ca-file "$CA" --operators-file "$DATA/sim/operators.csv" \
     --per-station 1 --accept-delay 15 --close-delay 20 > "$DATA/operators.log" 2>&1 &
 pids+=($!)
 sleep 3
@@ -49,12 +51,15 @@ sleep 3
 cat <<TXT
 
 anxin demo is running
-  dispatcher  devices on :$DEVICE_PORT (TLS; CA $DATA/dispatcher/tls/ca.pem), HTTP on :$HTTP_PORT,
+  dispatcher  devices on :$DEVICE_PORT (TLS), consoles and API on https://localhost:$HTTP_PORT,
+              both with a certificate from the CA $CA,
               embedded Redis in $DATA/dispatcher
   district    139 stations in 22 streets/towns of a Tongzhou-like district; devices in $DATA/sim/devices.csv
   operators   one bot per station (takes a call after ~15 s, closes it ~20 s later): $DATA/operators.log
 
-Open the web console: http://localhost:$HTTP_PORT/
+Open the web console: https://localhost:$HTTP_PORT/
+  (the browser does not know the demo's CA: accept the warning once, or import $CA
+   into the browser's certificate authorities)
   operator $DEMO_OPERATOR (the second operator of $DEMO_DEVICE's nearest station; the bot is the first),
   supervisor sup-1 (the district command centre); password anxin-demo
 
@@ -64,11 +69,11 @@ Try, in another terminal:
 
   # ...after logging in, in a third terminal, as the second operator of that resident's nearest
   # station, to take the call before the bot does (accept <call id>, then close <call id> <outcome>)
-  $BIN/device-sim/device-sim console --http-port $HTTP_PORT --operator $DEMO_OPERATOR --password anxin-demo
+  $BIN/device-sim/device-sim console --http-port $HTTP_PORT --ca-file $CA --operator $DEMO_OPERATOR --password anxin-demo
   # every account is in $DATA/sim/operators.csv (password anxin-demo)
 
-  curl -s localhost:$HTTP_PORT/metrics | grep anxin_
-  curl -s -H "Authorization: Bearer \$(cat $DATA/dispatcher/admin-token)" localhost:$HTTP_PORT/api/calls/C0000001
+  curl -s --cacert $CA -H "Authorization: Bearer \$(cat $DATA/dispatcher/admin-token)" https://localhost:$HTTP_PORT/metrics | grep anxin_
+  curl -s --cacert $CA -H "Authorization: Bearer \$(cat $DATA/dispatcher/admin-token)" https://localhost:$HTTP_PORT/api/calls/C0000001
 
 Logs: $DATA/dispatcher.log. Ctrl-C to stop.
 TXT

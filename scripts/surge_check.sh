@@ -22,8 +22,8 @@ trap 'kill $DPID 2>/dev/null || true; wait 2>/dev/null || true; [ "${SURGE_KEEP:
 "$BIN/dispatcher/dispatcher" --data-dir "$WORK/d" --device-port $DEV_PORT --http-port $HTTP_PORT \
     --pbkdf2-iterations 1000 --log-level warn > "$WORK/dispatcher.log" 2>&1 &
 DPID=$!
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-"$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --admin-token-file "$WORK/d/admin-token" \
+for _ in $(seq 200); do curl -sf --cacert "$WORK/d/tls/ca.pem" "https://localhost:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+"$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --ca-file "$WORK/d/tls/ca.pem" --admin-token-file "$WORK/d/admin-token" \
     --out "$WORK/sim" --residents 5000 > /dev/null
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); binaries: $BIN"

@@ -13,27 +13,28 @@ BIN=${BUILD_DIR:-build}
 [ -x "$BIN/dispatcher/dispatcher" ] || ./scripts/build.sh >/dev/null
 ulimit -n 20000 || true
 WORK=$(mktemp -d /tmp/anxin-tls.XXXX)
-DEV_PORT=17950 PLAIN_PORT=17951 HTTP_PORT=18950
+DEV_PORT=17950 PLAIN_PORT=17951 HTTP_PORT=18950 PLAIN_HTTP_PORT=18951
 trap 'kill $DPID 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 start_dispatcher() {
     rm -rf "$WORK/d"
     "$BIN/dispatcher/dispatcher" --data-dir "$WORK/d" --device-port $DEV_PORT \
-        --plain-device-port $PLAIN_PORT --http-port $HTTP_PORT --pbkdf2-iterations 1000 \
+        --plain-device-port $PLAIN_PORT --http-port $HTTP_PORT --plain-http-port $PLAIN_HTTP_PORT \
+        --pbkdf2-iterations 1000 \
         --log-level warn > "$WORK/dispatcher.log" 2>&1 &
     DPID=$!
-    for _ in $(seq 200); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    for _ in $(seq 200); do curl -sf --cacert "$WORK/d/tls/ca.pem" "https://localhost:$HTTP_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
     # A fresh data directory each time (so a new certificate): the same reproducible district.
-    "$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT \
+    "$BIN/device-sim/device-sim" provision --http-port $HTTP_PORT --ca-file "$WORK/d/tls/ca.pem" \
         --admin-token-file "$WORK/d/admin-token" --out "$WORK/sim" --residents 20000 > /dev/null
 }
 stop_dispatcher() { kill $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$DPID/status; }
 run() {  # name, mode (tls|plain), device-sim load options...
     local name=$1 mode=$2; shift 2
-    local port=$DEV_PORT extra=(--ca-file "$WORK/d/tls/ca.pem")
-    [ "$mode" = plain ] && { port=$PLAIN_PORT; extra=(--plain); }
-    "$BIN/device-sim/device-sim" load --device-port $port --http-port $HTTP_PORT \
+    local port=$DEV_PORT http=$HTTP_PORT extra=(--ca-file "$WORK/d/tls/ca.pem")
+    [ "$mode" = plain ] && { port=$PLAIN_PORT; http=$PLAIN_HTTP_PORT; extra=(--plain); }
+    "$BIN/device-sim/device-sim" load --device-port $port --http-port $http \
         --devices-file "$WORK/sim/devices.csv" --operators-file "$WORK/sim/operators.csv" \
         "${extra[@]}" --json "$@" > "$WORK/$name.json" 2> "$WORK/$name.err" || true
 }

@@ -860,25 +860,40 @@
 
   // ---------------------------------------------------------------------------------------------
   // Command centre: search and audit trail
-  async function search(ev) {
+  // A page of results at a time: the server looks at a bounded slice of the range per request and
+  // returns a cursor for the rest ("More" fetches the next page and appends it).
+  async function search(ev, more = false) {
     ev?.preventDefault();
-    const q = $("search-q").value.trim();
-    const params = new URLSearchParams({ q, limit: "200" });
-    // Days are the operator's local days (Beijing), not UTC ones; by default the last 7 days.
-    const localDay = (v) => new Date(v + "T00:00:00").getTime();
-    params.set("from", String($("search-from").value ? localDay($("search-from").value) : now() - 7 * 86400000));
-    if ($("search-to").value) {
-      const end = new Date(localDay($("search-to").value));
-      end.setDate(end.getDate() + 1);
-      params.set("to", String(end.getTime()));
+    let params;
+    if (more && S.searchNext) {
+      params = new URLSearchParams(S.searchParams);
+      params.set("cursor", S.searchNext);
+    } else {
+      const q = $("search-q").value.trim();
+      params = new URLSearchParams({ q, limit: "200" });
+      // Days are the operator's local days (Beijing), not UTC ones; by default the last 7 days.
+      const localDay = (v) => new Date(v + "T00:00:00").getTime();
+      params.set("from", String($("search-from").value ? localDay($("search-from").value) : now() - 7 * 86400000));
+      params.set("to", String(now() + 1000));
+      if ($("search-to").value) {
+        const end = new Date(localDay($("search-to").value));
+        end.setDate(end.getDate() + 1);
+        params.set("to", String(end.getTime()));
+      }
+      S.searchParams = params.toString();
+      S.searchShown = 0;
     }
     let list;
     try { list = await api("/api/calls?" + params.toString()); } catch (e) { toast(String(e.message), true); return; }
-    $("search-summary").textContent = t("search_summary", { n: num(list.matched), k: (list.calls || []).length });
-    $("search-rows").replaceChildren(...(list.calls || []).map((c) => el("tr", { data_callId: c.id, onclick: (e) => showAudit(c.id, e.currentTarget) },
+    const rows = (list.calls || []).map((c) => el("tr", { data_callId: c.id, onclick: (e) => showAudit(c.id, e.currentTarget) },
       el("td", { text: fmtTime(c.received_ms) }), el("td", { text: `${c.id} ${typeName(c.alarm_type)}` }),
       el("td", { text: c.resident_name || c.resident_id }), el("td", { text: c.station_name || stationName(c.station_id) }),
-      el("td", { text: stateName(c.state) }), el("td", { text: outcomeName(c.outcome) }))));
+      el("td", { text: stateName(c.state) }), el("td", { text: outcomeName(c.outcome) })));
+    if (more) $("search-rows").append(...rows); else $("search-rows").replaceChildren(...rows);
+    S.searchShown = (more ? S.searchShown : 0) + rows.length;
+    S.searchNext = list.next_cursor || "";
+    $("search-more").hidden = !S.searchNext;
+    $("search-summary").textContent = t(S.searchNext ? "search_summary_more" : "search_summary", { k: S.searchShown });
   }
   async function showAudit(id, row) {
     for (const r of $("search-rows").querySelectorAll("tr")) r.classList.toggle("selected", r === row);
@@ -939,7 +954,8 @@
     for (const b of $("tabs").querySelectorAll("button")) b.addEventListener("click", () => showTab(b.dataset.tab));
     $("station-filter").addEventListener("input", renderDistrict);
     $("btn-sl-refresh").addEventListener("click", loadServiceLevel);
-    $("search-form").addEventListener("submit", search);
+    $("search-form").addEventListener("submit", (e) => search(e));
+    $("search-more").addEventListener("click", (e) => search(e, true));
     document.addEventListener("keydown", onKey);
     // Any click may unlock audio (browsers need a gesture after a reload).
     document.addEventListener("click", ensureAudio);

@@ -147,6 +147,7 @@ struct engine {
     std::vector<tcp::endpoint> servers;
     std::shared_ptr<asio::ssl::context> tls;  // nullptr: --plain
     std::string tls_name;                     // the name the server's certificate must carry
+    std::string tls_name_given;               // --tls-name (bots: default, each console's host)
 };
 
 void sim_device::start(clock_type::duration delay) {
@@ -438,6 +439,7 @@ class bot {
         const auto& [host, port] = consoles_[next_ % consoles_.size()];
         link_ = std::make_unique<console_link>(e_.io);
         link_->set_offer_ids_only(true);
+        if (e_.tls) link_->use_tls(e_.tls, e_.tls_name_given);
         logged_in_ = false;
         ++generation_;
         if (link_->connect(host, port, 3s)) {
@@ -652,6 +654,7 @@ int cmd_load(int argc, char** argv) {
         // One name for every device: a certificate for "localhost" covers loopback runs.
         e.tls_name = tls.server_name.empty() ? (e.host == "127.0.0.1" ? "localhost" : e.host)
                                              : tls.server_name;
+        e.tls_name_given = tls.server_name;
     }
 
     std::vector<dv::AlarmType> types;

@@ -62,7 +62,7 @@ int cmd_operators(int argc, char** argv) {
     po::options_description desc("device-sim operators: bot operators that take and close calls");
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
-        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTPS port")(
         "operators-file", po::value(&operators_file)->default_value("sim-data/operators.csv"),
         "from `device-sim provision`")(
         "stations", po::value(&stations_arg)->default_value("all"),
@@ -78,8 +78,13 @@ int cmd_operators(int argc, char** argv) {
         "outcome", po::value(&outcome)->default_value("resolved_by_phone"),
         "outcome to close with")("duration", po::value(&duration_s)->default_value(0),
                                  "stop after this many seconds (0: until Ctrl-C)");
+    device_tls tls;
+    bool plain = false;
+    add_https_options(desc, tls, plain);
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
+    auto https = https_context(tls, plain);
+    if (!plain && !https) return 2;
     std::set<std::string> wanted;
     if (stations_arg != "all") {
         std::stringstream ss(stations_arg);
@@ -111,6 +116,7 @@ int cmd_operators(int argc, char** argv) {
     int logged_in = 0;
     for (auto& b : bots) {
         b.link = std::make_unique<console_link>(io);
+        if (https) b.link->use_tls(https, tls.server_name);
         if (!b.link->connect(host, http_port, 5s)) {
             std::cerr << "device-sim: " << b.account.operator_id
                       << ": connect failed: " << b.link->error() << "\n";
@@ -220,13 +226,19 @@ int cmd_console(int argc, char** argv) {
         "quit");
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
-        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTPS port")(
         "operator", po::value(&op)->required(), "operator id")(
         "password", po::value(&password)->required(), "password");
+    device_tls tls;
+    bool plain = false;
+    add_https_options(desc, tls, plain);
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
+    auto https = https_context(tls, plain);
+    if (!plain && !https) return 2;
     boost::asio::io_context io;
     console_link link(io);
+    if (https) link.use_tls(https, tls.server_name);
     if (!link.connect(host, http_port, 5s)) {
         std::cerr << "connect failed: " << link.error() << "\n";
         return 1;

@@ -40,7 +40,7 @@ int cmd_provision(int argc, char** argv) {
         "device-sim provision: generate a district (Tongzhou-like) and load it");
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
-        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTP port")(
+        "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTPS port")(
         "admin-token", po::value(&token), "admin bearer token")(
         "admin-token-file", po::value(&token_file)->default_value("data/admin-token"),
         "file holding the admin token")("seed", po::value(&d.seed)->default_value(d.seed),
@@ -56,8 +56,13 @@ int cmd_provision(int argc, char** argv) {
                                                 "residents per admin API request")(
         "out", po::value(&out_dir)->default_value("sim-data"),
         "directory for devices.csv and operators.csv");
+    device_tls tls;
+    bool plain = false;
+    add_https_options(desc, tls, plain);
     po::variables_map vm;
     if (auto stop = parse_options(argc, argv, desc, vm)) return *stop;
+    auto https = https_context(tls, plain);
+    if (!plain && !https) return 2;
     if (token.empty()) {
         auto t = read_first_line(token_file);
         if (!t) {
@@ -70,7 +75,8 @@ int cmd_provision(int argc, char** argv) {
     auto dist = generate_district(d);
 
     auto post = [&](const anxin::admin::v1::ProvisionRequest& req) {
-        auto r = http_request(host, http_port, "POST", "/api/provision", to_json(req), token);
+        auto r = http_request(host, http_port, "POST", "/api/provision", to_json(req), token,
+                              std::chrono::seconds(60), https, tls.server_name);
         if (r.status != 200) {
             std::cerr << "device-sim: provision failed: HTTP " << r.status << " " << r.body << "\n";
             return false;

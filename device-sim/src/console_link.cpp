@@ -1,7 +1,9 @@
 #include "anxin/sim/console_link.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <openssl/ssl.h>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -41,9 +43,26 @@ void console_link::close() {
     closed_ = true;
 }
 
+void console_link::use_tls(std::shared_ptr<asio::ssl::context> tls, std::string server_name) {
+    tls_ctx_ = std::move(tls);
+    tls_name_ = std::move(server_name);
+}
+
 bool console_link::connect(const std::string& host, unsigned short port,
                            std::chrono::milliseconds timeout) {
-    ws_ = std::make_unique<beast::websocket::stream<beast::tcp_stream>>(io_);
+    using protocol::maybe_tls_stream;
+    const std::string name =
+        !tls_name_.empty() ? tls_name_ : (host == "127.0.0.1" ? std::string("localhost") : host);
+    if (tls_ctx_) {
+        maybe_tls_stream::tls_stream tls(beast::tcp_stream(io_), *tls_ctx_);
+        SSL_set_tlsext_host_name(tls.native_handle(), name.c_str());
+        tls.set_verify_callback(asio::ssl::host_name_verification(name));
+        ws_ = std::make_unique<beast::websocket::stream<maybe_tls_stream>>(
+            maybe_tls_stream(std::move(tls)));
+    } else {
+        ws_ = std::make_unique<beast::websocket::stream<maybe_tls_stream>>(
+            maybe_tls_stream(beast::tcp_stream(io_)));
+    }
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
     auto endpoints = resolver.resolve(host, std::to_string(port), ec);
@@ -60,11 +79,23 @@ bool console_link::connect(const std::string& host, unsigned short port,
                 done = true;
                 return;
             }
-            ws_->async_handshake(host + ":" + std::to_string(port), "/console",
-                                 [&](boost::system::error_code e2) {
-                                     ec = e2;
-                                     done = true;
-                                 });
+            auto upgrade = [&] {
+                ws_->async_handshake(host + ":" + std::to_string(port), "/console",
+                                     [&](boost::system::error_code e2) {
+                                         ec = e2;
+                                         done = true;
+                                     });
+            };
+            if (!ws_->next_layer().is_tls()) return upgrade();
+            ws_->next_layer().tls().async_handshake(asio::ssl::stream_base::client,
+                                                    [&, upgrade](boost::system::error_code e2) {
+                                                        if (e2) {
+                                                            ec = e2;
+                                                            done = true;
+                                                            return;
+                                                        }
+                                                        upgrade();
+                                                    });
         });
     io_.restart();
     auto until = std::chrono::steady_clock::now() + timeout;

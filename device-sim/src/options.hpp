@@ -19,4 +19,11 @@ std::optional<int> parse_options(int argc, char** argv,
 void add_tls_options(boost::program_options::options_description& desc, device_tls& tls,
                      bool& plain);
 
+// --plain, --ca-file, --tls-name: how consoles and the admin API reach the HTTPS port.
+void add_https_options(boost::program_options::options_description& desc, device_tls& tls,
+                       bool& plain);
+// The client context for add_https_options' choices: nullptr for --plain, or after printing why
+// the CA could not be loaded (check `plain` to tell which).
+std::shared_ptr<boost::asio::ssl::context> https_context(const device_tls& tls, bool plain);
+
 }  // namespace anxin::sim

@@ -5,6 +5,7 @@
 #include "admin.pb.h"
 #include "console.pb.h"
 
+#include "anxin/dispatcher/call_scan.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/redis_reply.hpp"
@@ -169,62 +170,80 @@ asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
     co_return true;
 }
 
-asio::awaitable<bool> search_calls(server_context& ctx, std::int64_t from_ms, std::int64_t to_ms,
-                                   const std::string& q, std::size_t limit, adm::CallList& out) {
-    auto ids = co_await ctx.store.redis().exec(
-        redis_cmd("ZREVRANGEBYSCORE", "anx:calls:by_time", "(" + std::to_string(to_ms),
-                  std::to_string(from_ms), "LIMIT", "0", "100000"));
-    if (!ids.ok()) co_return false;
-    std::vector<std::vector<std::string>> cmds;
-    for (const auto& id : ids.reply.elements) {
-        cmds.push_back(redis_cmd("HMGET", "anx:call:" + id.str, "state", "type", "priority",
-                                 "station", "station_name", "resident", "device", "operator",
-                                 "received_ms", "accepted_ms", "closed_ms", "outcome", "cc"));
-    }
-    auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
-    std::vector<adm::CallSummary> calls;
-    std::set<std::string> residents;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        if (!rows[i].ok()) co_return false;
-        const auto& e = rows[i].reply.elements;
-        if (e.size() != 13 || e[0].is_nil()) continue;
-        adm::CallSummary c;
-        c.set_id(ids.reply.elements[i].str);
-        c.set_state(e[0].str);
-        c.set_alarm_type(e[1].str);
-        c.set_priority(static_cast<int>(e[2].as_int()));
-        c.set_station_id(e[3].str);
-        c.set_station_name(e[4].str);
-        c.set_resident_id(e[5].str);
-        c.set_device_id(e[6].str);
-        c.set_operator_id(e[7].str);
-        c.set_received_ms(e[8].as_int());
-        c.set_accepted_ms(e[9].as_int());
-        c.set_closed_ms(e[10].as_int());
-        c.set_outcome(e[11].str);
-        c.set_at_command_centre(e[12].str == "1");
-        if (!c.resident_id().empty()) residents.insert(c.resident_id());
-        calls.push_back(std::move(c));
-    }
-    // Residents' names, so that a search by name finds their calls.
-    std::vector<std::string> rids(residents.begin(), residents.end());
-    cmds.clear();
-    for (const auto& r : rids) cmds.push_back(redis_cmd("HGET", "anx:resident:" + r, "name"));
-    auto names = co_await ctx.store.redis().exec_many(std::move(cmds));
-    std::map<std::string, std::string> name_of;
-    for (std::size_t i = 0; i < rids.size(); ++i) {
-        if (names[i].ok()) name_of[rids[i]] = names[i].reply.str;
-    }
+asio::awaitable<search_status> search_calls(server_context& ctx, std::int64_t from_ms,
+                                            std::int64_t to_ms, const std::string& q,
+                                            std::size_t limit, const std::string& cursor,
+                                            adm::CallList& out) {
+    // The index is read a page at a time, newest first, until `limit` calls match or a request's
+    // budget of calls has been looked at: one search costs the shared Redis connection a bounded
+    // amount whatever the range, and next_cursor resumes where it stopped.
+    constexpr std::size_t page_size = 500, budget = 20'000;
+    call_scan scan(ctx.store.redis(), from_ms, to_ms, true, cursor);
+    if (!scan.valid()) co_return search_status::bad_cursor;
+    std::map<std::string, std::string> name_of;  // residents' names, so a name finds their calls
     std::uint32_t matched = 0;
-    for (auto& c : calls) {
-        c.set_resident_name(name_of[c.resident_id()]);
-        if (!call_matches(c, q)) continue;
-        ++matched;
-        if (static_cast<std::size_t>(out.calls_size()) < limit) *out.add_calls() = std::move(c);
+    std::size_t scanned = 0;
+    std::vector<std::string> ids;
+    while (scanned < budget && !scan.done() && static_cast<std::size_t>(out.calls_size()) < limit) {
+        if (!co_await scan.next(std::min(page_size, budget - scanned), ids))
+            co_return search_status::unavailable;
+        std::vector<std::vector<std::string>> cmds;
+        for (const auto& id : ids) {
+            cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "type", "priority",
+                                     "station", "station_name", "resident", "device", "operator",
+                                     "received_ms", "accepted_ms", "closed_ms", "outcome", "cc"));
+        }
+        auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
+        std::vector<adm::CallSummary> calls(ids.size());
+        std::vector<std::string> unnamed;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            if (!rows[i].ok()) co_return search_status::unavailable;
+            const auto& e = rows[i].reply.elements;
+            if (e.size() != 13 || e[0].is_nil()) continue;
+            adm::CallSummary& c = calls[i];
+            c.set_id(ids[i]);
+            c.set_state(e[0].str);
+            c.set_alarm_type(e[1].str);
+            c.set_priority(static_cast<int>(e[2].as_int()));
+            c.set_station_id(e[3].str);
+            c.set_station_name(e[4].str);
+            c.set_resident_id(e[5].str);
+            c.set_device_id(e[6].str);
+            c.set_operator_id(e[7].str);
+            c.set_received_ms(e[8].as_int());
+            c.set_accepted_ms(e[9].as_int());
+            c.set_closed_ms(e[10].as_int());
+            c.set_outcome(e[11].str);
+            c.set_at_command_centre(e[12].str == "1");
+            if (!c.resident_id().empty() && name_of.emplace(c.resident_id(), "").second)
+                unnamed.push_back(c.resident_id());
+        }
+        cmds.clear();
+        for (const auto& r : unnamed)
+            cmds.push_back(redis_cmd("HGET", "anx:resident:" + r, "name"));
+        auto names = co_await ctx.store.redis().exec_many(std::move(cmds));
+        for (std::size_t i = 0; i < unnamed.size(); ++i) {
+            if (names[i].ok()) name_of[unnamed[i]] = names[i].reply.str;
+        }
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+            ++scanned;
+            auto& c = calls[i];
+            if (c.id().empty()) continue;  // gone (expired) since the index was read
+            c.set_resident_name(name_of[c.resident_id()]);
+            if (!call_matches(c, q)) continue;
+            ++matched;
+            *out.add_calls() = std::move(c);
+            if (static_cast<std::size_t>(out.calls_size()) == limit) {
+                out.set_next_cursor(scan.cursor_after(i));
+                break;
+            }
+        }
+        if (static_cast<std::size_t>(out.calls_size()) < limit) out.set_next_cursor(scan.cursor());
     }
     out.set_matched(matched);
-    out.set_truncated(matched > static_cast<std::uint32_t>(out.calls_size()));
-    co_return true;
+    out.set_scanned(static_cast<std::uint32_t>(scanned));
+    out.set_truncated(!out.next_cursor().empty());
+    co_return search_status::ok;
 }
 
 }  // namespace anxin::dispatcher

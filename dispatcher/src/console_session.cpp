@@ -53,7 +53,7 @@ dv::ServerMessage device_update(const std::string& call_id, dv::CallState state,
 
 }  // namespace
 
-console_session::console_session(beast::tcp_stream stream, server_context& ctx)
+console_session::console_session(maybe_tls_stream stream, server_context& ctx)
     : ws_(std::move(stream)),
       ctx_(ctx),
       wake_writer_(ws_.get_executor()),

@@ -64,6 +64,26 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          "Failed accepts on either port (EMFILE: the open-files limit), each followed by a short "
          "back-off.",
          double(accept_errors));
+    line(out, "anxin_http_tls_failures_total", "counter",
+         "HTTPS connections whose TLS handshake failed or timed out.", double(http_tls_failures));
+    line(out, "anxin_http_plain_redirected_total", "counter",
+         "Plaintext HTTP requests on the HTTPS port, answered with a redirect (or an error) and "
+         "closed.",
+         double(http_plain_redirected));
+    line(out, "anxin_http_unauthorized_total", "counter",
+         "/api and /metrics requests without a valid bearer token, refused before any body was "
+         "read.",
+         double(http_unauthorized));
+    line(out, "anxin_http_forbidden_total", "counter",
+         "Requests whose token may not do what they ask, refused before any body was read.",
+         double(http_forbidden));
+    line(out, "anxin_http_bodies_too_large_total", "counter",
+         "Requests whose body was over the route's limit (64 MiB for provisioning, 4 KiB "
+         "elsewhere).",
+         double(http_bodies_too_large));
+    line(out, "anxin_http_busy_total", "counter",
+         "Reports and searches refused (503, Retry-After) while others were still running.",
+         double(http_busy));
     line(out, "anxin_pending_devices", "gauge", "Device connections before Welcome.",
          double(pending_devices));
     line(out, "anxin_pending_http", "gauge", "HTTP connections not (yet) a console.",

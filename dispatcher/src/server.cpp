@@ -70,8 +70,11 @@ struct server::impl {
     std::unique_ptr<call_router> router;
     metrics stats;
     std::unique_ptr<server_context> ctx;
-    std::optional<tcp::acceptor> device_acceptor, plain_acceptor, http_acceptor;
-    std::optional<asio::ssl::context> tls;
+    std::optional<tcp::acceptor> device_acceptor, plain_acceptor, http_acceptor,
+        plain_http_acceptor, metrics_acceptor;
+    // The same certificate on both ports; the HTTP port never asks browsers for a client
+    // certificate (the device port may, with --tls-client-ca).
+    std::optional<asio::ssl::context> tls, http_tls;
     std::unique_ptr<pending_connections> device_gate, http_gate;
     // A descriptor held back for the moment the process is at its open-files limit: closing it
     // lets accept() take the waiting connection and close it at once, so the peer is told (and
@@ -140,22 +143,27 @@ struct server::impl {
             key = files->key;
             std::string fp_error;
             spdlog::info(
-                "device port TLS: generated certificate {}; devices trust the CA {} "
+                "TLS (device and HTTPS ports): generated certificate {}; devices and browsers "
+                "trust the CA {} "
                 "(SHA-256 fingerprint {})",
                 cert.string(), files->ca_cert.string(),
                 certificate_fingerprint(files->ca_cert, fp_error));
         }
         try {
-            tls.emplace(asio::ssl::context::tls_server);
-            tls->set_options(asio::ssl::context::default_workarounds |
-                             asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                             asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                             asio::ssl::context::no_compression |
-                             asio::ssl::context::single_dh_use);
-            tls->use_certificate_chain_file(cert.string());
-            tls->use_private_key_file(key.string(), asio::ssl::context::pem);
-            // An idle connection (most of a button's life) gives its OpenSSL buffers back.
-            SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+            auto make = [&](std::optional<asio::ssl::context>& c) {
+                c.emplace(asio::ssl::context::tls_server);
+                c->set_options(asio::ssl::context::default_workarounds |
+                               asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                               asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                               asio::ssl::context::no_compression |
+                               asio::ssl::context::single_dh_use);
+                c->use_certificate_chain_file(cert.string());
+                c->use_private_key_file(key.string(), asio::ssl::context::pem);
+                // An idle connection (most of a button's life) gives its OpenSSL buffers back.
+                SSL_CTX_set_mode(c->native_handle(), SSL_MODE_RELEASE_BUFFERS);
+            };
+            make(tls);
+            make(http_tls);
             if (!opts.tls_client_ca.empty()) {
                 tls->load_verify_file(opts.tls_client_ca.string());
                 tls->set_verify_mode(asio::ssl::verify_peer);  // optional for the device
@@ -168,16 +176,18 @@ struct server::impl {
         return true;
     }
 
-    asio::awaitable<void> accept_http() {
+    // The HTTPS port (tls set), the plaintext one, or the metrics address.
+    asio::awaitable<void> accept_http(tcp::acceptor& acceptor, asio::ssl::context* tls,
+                                      bool metrics_only) {
         for (;;) {
-            auto [ec, socket] =
-                co_await http_acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                co_await accept_failed(*http_acceptor, "http", ec);
+                co_await accept_failed(acceptor, metrics_only ? "metrics" : "http", ec);
                 continue;
             }
-            asio::co_spawn(io, serve_http(std::move(socket), *ctx), asio::detached);
+            asio::co_spawn(io, serve_http(std::move(socket), *ctx, tls, metrics_only),
+                           asio::detached);
         }
     }
 };
@@ -268,11 +278,19 @@ int server::run() {
         m.http_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.http_port));
         if (m.opts.plain_device_port != 0)
             m.plain_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.plain_device_port));
+        if (m.opts.plain_http_port != 0)
+            m.plain_http_acceptor.emplace(m.io, tcp::endpoint(addr, m.opts.plain_http_port));
+        if (m.opts.metrics_listen) m.metrics_acceptor.emplace(m.io, *m.opts.metrics_listen);
     } catch (const std::exception& e) {
         spdlog::critical(
-            "cannot listen on {} (device port {}, plain device port {}, http port "
-            "{}): {}",
+            "cannot listen on {} (device port {}, plain device port {}, http port {}, plain http "
+            "port {}){}: {}",
             m.opts.bind_address, m.opts.device_port, m.opts.plain_device_port, m.opts.http_port,
+            m.opts.plain_http_port,
+            m.opts.metrics_listen
+                ? " or the metrics address " + m.opts.metrics_listen->address().to_string() + ":" +
+                      std::to_string(m.opts.metrics_listen->port())
+                : std::string(),
             e.what());
         return 1;
     }
@@ -336,6 +354,8 @@ int server::run() {
         m.device_acceptor->close(ignored);
         if (m.plain_acceptor) m.plain_acceptor->close(ignored);
         m.http_acceptor->close(ignored);
+        if (m.plain_http_acceptor) m.plain_http_acceptor->close(ignored);
+        if (m.metrics_acceptor) m.metrics_acceptor->close(ignored);
         asio::co_spawn(
             m.io,
             [&]() -> asio::awaitable<void> {
@@ -351,14 +371,28 @@ int server::run() {
     asio::co_spawn(m.io, m.accept_devices(*m.device_acceptor, false), asio::detached);
     if (m.plain_acceptor)
         asio::co_spawn(m.io, m.accept_devices(*m.plain_acceptor, true), asio::detached);
-    asio::co_spawn(m.io, m.accept_http(), asio::detached);
-    spdlog::info("anxin dispatcher {} ready: devices on {}:{} (TLS){}, http on {}:{}, redis {}",
-                 m.opts.settings.instance, m.opts.bind_address,
-                 m.device_acceptor->local_endpoint().port(),
-                 m.plain_acceptor ? ", plaintext devices on port " +
-                                        std::to_string(m.plain_acceptor->local_endpoint().port())
-                                  : std::string(),
-                 m.opts.bind_address, m.http_acceptor->local_endpoint().port(), ep.describe());
+    asio::co_spawn(m.io, m.accept_http(*m.http_acceptor, &*m.http_tls, false), asio::detached);
+    if (m.plain_http_acceptor)
+        asio::co_spawn(m.io, m.accept_http(*m.plain_http_acceptor, nullptr, false), asio::detached);
+    if (m.metrics_acceptor)
+        asio::co_spawn(m.io, m.accept_http(*m.metrics_acceptor, nullptr, true), asio::detached);
+    spdlog::info(
+        "anxin dispatcher {} ready: devices on {}:{} (TLS){}, consoles and API on "
+        "https://{}:{}{}{}, "
+        "redis {}",
+        m.opts.settings.instance, m.opts.bind_address, m.device_acceptor->local_endpoint().port(),
+        m.plain_acceptor ? ", plaintext devices on port " +
+                               std::to_string(m.plain_acceptor->local_endpoint().port())
+                         : std::string(),
+        m.opts.bind_address, m.http_acceptor->local_endpoint().port(),
+        m.plain_http_acceptor ? ", plaintext HTTP on port " +
+                                    std::to_string(m.plain_http_acceptor->local_endpoint().port())
+                              : std::string(),
+        m.metrics_acceptor
+            ? ", metrics on http://" + m.metrics_acceptor->local_endpoint().address().to_string() +
+                  ":" + std::to_string(m.metrics_acceptor->local_endpoint().port()) + "/metrics"
+            : std::string(),
+        ep.describe());
     m.io.run();
 
     m.cmd->stop();

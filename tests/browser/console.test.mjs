@@ -10,7 +10,7 @@ let cluster, browser;
 before(async () => {
   cluster = new Cluster();
   await cluster.start();
-  browser = await launchBrowser();
+  browser = await launchBrowser(cluster);
 });
 
 after(async () => {
@@ -295,7 +295,9 @@ test("an operator transfers a call to another station, switches status and langu
 });
 
 test("with --map-tile-url the map draws the tiles under the district, aligned with the coordinates", async () => {
-  const tiled = new Cluster(["--map-tile-url", "http://tiles.invalid/{z}/{x}/{y}.png"]);
+  // The same certificate as the first cluster's, which the browser was told to trust.
+  const tiled = new Cluster(["--map-tile-url", "http://tiles.invalid/{z}/{x}/{y}.png",
+    "--tls-cert", cluster.certFile, "--tls-key", cluster.certFile.replace(/server\.pem$/, "server.key")]);
   await tiled.start();
   const sup = await openConsole(browser, tiled, "sup-1");
   try {
@@ -339,5 +341,32 @@ test("a connection that goes silent without closing is noticed and replaced", as
   } finally {
     cluster.thawDispatcher();
     await a.context().close();
+  }
+});
+
+test("the console is served over HTTPS with HSTS and a strict CSP; plaintext on the port is redirected", async () => {
+  const page = await openConsole(browser, cluster, "op-b1");
+  try {
+    assert.equal(await page.evaluate(() => location.protocol), "https:");
+    // The console's socket is wss:// to the same origin.
+    assert.ok(await page.evaluate(() => window.anxin.logins >= 1), "logged in over wss");
+    const r = await cluster.http("GET", "/");
+    assert.equal(r.status, 200);
+    assert.match(r.headers["strict-transport-security"], /max-age=\d+/);
+    assert.match(r.headers["content-security-policy"], /connect-src 'self';/);
+    // A browser told http:// gets a redirect to the same address over HTTPS, not a TLS alert.
+    const plain = await new Promise((resolve, reject) => {
+      import("node:http").then(({ request }) => {
+        const req = request({ host: "127.0.0.1", port: cluster.httpPort, path: "/index.html", headers: { Host: `localhost:${cluster.httpPort}` } },
+          (res) => { res.resume(); resolve(res); });
+        req.on("error", reject);
+        req.end();
+      });
+    });
+    assert.equal(plain.statusCode, 301);
+    assert.equal(plain.headers.location, `https://localhost:${cluster.httpPort}/index.html`);
+    noPageErrors(page);
+  } finally {
+    await page.context().close();
   }
 });

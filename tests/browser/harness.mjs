@@ -4,7 +4,9 @@
 // a temp dir that is removed afterwards.
 
 import { spawn } from "node:child_process";
+import { createHash, X509Certificate } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -115,6 +117,15 @@ export class Cluster {
       "--tier-timeout", "30", "--escalation-limit", "120", ...this.extraArgs]);
     await waitFor(async () => (await this.http("GET", "/healthz")).status === 200, "dispatcher /healthz");
   }
+  // The CA the dispatcher generated in its data directory, and its HTTPS certificate.
+  get caFile() { return path.join(this.dir, "dispatcher", "tls", "ca.pem"); }
+  get certFile() { return path.join(this.dir, "dispatcher", "tls", "server.pem"); }
+  // base64(SHA-256(SubjectPublicKeyInfo)) of the dispatcher's certificate: Chromium is told to
+  // accept that one key (--ignore-certificate-errors-spki-list), nothing else.
+  spki() {
+    const cert = new X509Certificate(readFileSync(this.certFile));
+    return createHash("sha256").update(cert.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+  }
   // SIGKILL: the dispatcher vanishes the way a crash or a power cut makes it vanish.
   async killDispatcher() {
     const p = this.dispatcher;
@@ -126,14 +137,26 @@ export class Cluster {
   // link that died without a FIN).
   freezeDispatcher() { this.dispatcher.kill("SIGSTOP"); }
   thawDispatcher() { this.dispatcher.kill("SIGCONT"); }
-  get url() { return `http://127.0.0.1:${this.httpPort}/`; }
-  async http(method, target, body, token) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${this.httpPort}${target}`, {
-        method, body, headers: token ? { Authorization: "Bearer " + token } : {},
+  // The certificate names localhost (and 127.0.0.1).
+  get url() { return `https://localhost:${this.httpPort}/`; }
+  // An HTTPS request verified against the dispatcher's CA.
+  http(method, target, body, token) {
+    return new Promise((resolve) => {
+      let ca;
+      try { ca = readFileSync(this.caFile); } catch (e) { resolve({ status: 0, body: String(e) }); return; }
+      const headers = token ? { Authorization: "Bearer " + token } : {};
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const req = httpsRequest({ host: "127.0.0.1", servername: "localhost", port: this.httpPort, path: target, method, ca, headers, timeout: 10000 }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d) => { text += d; });
+        res.on("end", () => resolve({ status: res.statusCode, body: text, headers: res.headers }));
       });
-      return { status: r.status, body: await r.text() };
-    } catch (e) { return { status: 0, body: String(e) }; }
+      req.on("error", (e) => resolve({ status: 0, body: String(e) }));
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
   }
   // A resident presses: device-sim press, its output collected line by line.
   press(device, type = "sos") {
@@ -159,11 +182,13 @@ export class Cluster {
   }
 }
 
-export async function launchBrowser() {
+// A browser that trusts `cluster`'s dispatcher certificate (and no other untrusted one).
+export async function launchBrowser(cluster) {
   return chromium.launch({
     executablePath: chromiumPath,
     // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"],
+    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage",
+      "--ignore-certificate-errors-spki-list=" + cluster.spki()],
   });
 }
 

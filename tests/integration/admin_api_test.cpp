@@ -17,7 +17,7 @@ class AdminApi : public anxin::test::cluster_test {
 
 TEST_F(AdminApi, RequiresTheBearerToken) {
     EXPECT_EQ(c->http("POST", "/api/provision", anxin::test::district_json(), false).status, 401);
-    auto r = anxin::sim::http_request("127.0.0.1", c->dispatcher().http_port(), "GET",
+    auto r = anxin::sim::http_request("127.0.0.1", c->dispatcher().plain_http_port(), "GET",
                                       "/api/stations", "", "nope");
     EXPECT_EQ(r.status, 401);
     EXPECT_NE(r.body.find("unauthorized"), std::string::npos);

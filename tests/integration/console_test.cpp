@@ -21,7 +21,7 @@ class Console : public anxin::test::cluster_test {
     void SetUp() override { start_cluster(); }
     std::unique_ptr<anxin::sim::console_link> connect() {
         auto link = std::make_unique<anxin::sim::console_link>(c->io);
-        if (!link->connect("127.0.0.1", c->dispatcher().http_port(), 5s)) return nullptr;
+        if (!link->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s)) return nullptr;
         return link;
     }
     // Presses on dev-1 and returns the call id once op-a1/op-a2 have it on offer.

@@ -111,7 +111,7 @@ TEST(Flood, TricklingStrangersDoNotLockOutButtonsOrHealthz) {
 
     // On the TLS port: a TLS record header announcing 512 bytes, then a byte a second.
     trickle_flood devices(d.device_port(), 1100, std::string("\x16\x03\x01\x02\x00", 5), 'x');
-    trickle_flood http(d.http_port(), 300, "GET /healthz HTTP/1.1\r\n", 'X');
+    trickle_flood http(d.plain_http_port(), 300, "GET /healthz HTTP/1.1\r\n", 'X');
     std::cout << "[ flood ] " << devices.size() << " device-port and " << http.size()
               << " HTTP-port connections trickling a byte a second (dispatcher at 1024 files)"
               << std::endl;
@@ -119,8 +119,8 @@ TEST(Flood, TricklingStrangersDoNotLockOutButtonsOrHealthz) {
 
     for (int round = 0; round < 3; ++round) {
         const auto t0 = clock_type::now();
-        auto health = anxin::sim::http_request("127.0.0.1", d.http_port(), "GET", "/healthz", "",
-                                               "", std::chrono::seconds(1));
+        auto health = anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "GET", "/healthz",
+                                               "", "", std::chrono::seconds(1));
         const double health_ms =
             std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
         EXPECT_EQ(health.status, 200) << "round " << round << ": " << health.body;
@@ -140,7 +140,7 @@ TEST(Flood, TricklingStrangersDoNotLockOutButtonsOrHealthz) {
                   << std::endl;
         std::this_thread::sleep_for(4s);  // across the 10 s handshake deadline of the first ones
     }
-    auto m = anxin::sim::http_request("127.0.0.1", d.http_port(), "GET", "/metrics", "", "",
+    auto m = anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "GET", "/metrics", "", "",
                                       std::chrono::seconds(2));
     ASSERT_EQ(m.status, 200);
     const auto shed = metric(m.body, "anxin_device_handshakes_shed_total");

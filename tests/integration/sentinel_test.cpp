@@ -326,7 +326,7 @@ class SentinelFailover : public ::testing::Test {
         dispatcher_ = std::make_unique<dispatcher_process>(dir_ / "d1", uri, token_);
         ASSERT_TRUE(dispatcher_->start(dispatcher_args)) << dispatcher_->log_tail();
         auto r =
-            anxin::sim::http_request("127.0.0.1", dispatcher_->http_port(), "POST",
+            anxin::sim::http_request("127.0.0.1", dispatcher_->plain_http_port(), "POST",
                                      "/api/provision", anxin::test::district_json(), token_, 10s);
         ASSERT_EQ(r.status, 200) << r.body;
     }
@@ -565,7 +565,7 @@ TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
     dispatcher_process d(
         dir / "d1", "sentinel://127.0.0.1:" + std::to_string(sentinel.port()) + "/mymaster", token);
     ASSERT_TRUE(d.start()) << d.log_tail();
-    auto r = anxin::sim::http_request("127.0.0.1", d.http_port(), "POST", "/api/provision",
+    auto r = anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "POST", "/api/provision",
                                       anxin::test::district_json(), token, 10s);
     ASSERT_EQ(r.status, 200) << r.body;
     boost::asio::io_context io;
@@ -581,8 +581,8 @@ TEST(SentinelRole, ANodeThatIsNotAPrimaryIsNeverUsed) {
     command(primary.port(), {"CLIENT", "KILL", "TYPE", "normal"});
     EXPECT_TRUE(eventually(
         [&] {
-            return anxin::sim::http_request("127.0.0.1", d.http_port(), "GET", "/healthz", "", "",
-                                            2s)
+            return anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "GET", "/healthz", "",
+                                            "", 2s)
                        .status == 503;
         },
         5s));
@@ -619,7 +619,7 @@ TEST(RedisWaitReplicas, NacksWithoutAReplicaAndAcksTheSameCallOnceOneIsConnected
     ASSERT_TRUE(d.start({"--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "1000"}))
         << d.log_tail();
     auto r =
-        anxin::sim::http_request("127.0.0.1", d.http_port(), "POST", "/api/provision",
+        anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "POST", "/api/provision",
                                  anxin::test::district_json(), "test-admin-token-0123456789", 10s);
     ASSERT_EQ(r.status, 200) << r.body;
     boost::asio::io_context io;

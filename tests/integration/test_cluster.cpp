@@ -260,6 +260,21 @@ std::unique_ptr<sim::device_link> dispatcher_process::open_device_link(
     return link;
 }
 
+long dispatcher_process::rss_kb() const {
+    std::ifstream in("/proc/" + std::to_string(proc_.pid()) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    }
+    return 0;
+}
+
+sim::http_result dispatcher_process::https(const std::string& method, const std::string& target,
+                                           const std::string& body, const std::string& token) {
+    return sim::http_request("127.0.0.1", http_port_, method, target, body, token,
+                             std::chrono::seconds(10), client_tls());
+}
+
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
@@ -275,6 +290,7 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
         device_port_ = free_port();
         plain_device_port_ = free_port();
         http_port_ = free_port();
+        plain_http_port_ = free_port();
     }
     std::vector<std::string> argv = {ANXIN_DISPATCHER_BIN,
                                      "--bind",
@@ -285,6 +301,8 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
                                      std::to_string(plain_device_port_),
                                      "--http-port",
                                      std::to_string(http_port_),
+                                     "--plain-http-port",
+                                     std::to_string(plain_http_port_),
                                      "--data-dir",
                                      data_dir_.string(),
                                      "--admin-token",
@@ -312,7 +330,7 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
     }
     if (!proc_.spawn(argv, data_dir_ / "dispatcher.log")) return false;
     for (int i = 0; i < 400; ++i) {
-        auto r = sim::http_request("127.0.0.1", http_port_, "GET", "/healthz", "", "",
+        auto r = sim::http_request("127.0.0.1", plain_http_port_, "GET", "/healthz", "", "",
                                    std::chrono::seconds(1));
         if (r.status == 200) {
             up_ = true;
@@ -444,6 +462,7 @@ std::unique_ptr<sim::device_link> cluster::device_on(dispatcher_process& d, cons
 std::unique_ptr<sim::console_link> cluster::console_on(dispatcher_process& d,
                                                        const std::string& op) {
     auto link = std::make_unique<sim::console_link>(io);
+    link->use_tls(d.client_tls());
     if (!link->connect("127.0.0.1", d.http_port(), 5s)) return nullptr;
     auto r = link->login(op, operator_password, 10s);
     if (!r || !r->has_login_ok()) return nullptr;
@@ -452,8 +471,7 @@ std::unique_ptr<sim::console_link> cluster::console_on(dispatcher_process& d,
 
 sim::http_result cluster::http(const std::string& method, const std::string& target,
                                const std::string& body, bool with_token) {
-    return sim::http_request("127.0.0.1", dispatcher_->http_port(), method, target, body,
-                             with_token ? token_ : "", std::chrono::seconds(10));
+    return dispatcher_->https(method, target, body, with_token ? token_ : "");
 }
 
 void cluster_test::start_cluster(const std::vector<std::string>& args, bool provision) {

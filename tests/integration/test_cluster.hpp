@@ -89,6 +89,8 @@ class dispatcher_process {
     // Started with this open-files limit (soft = hard, so it cannot raise it), e.g. 1024.
     void limit_open_files(unsigned long n) { proc_.limit_open_files(n); }
     bool running() { return proc_.running(); }
+    // Its resident set size now, in KiB (0 if it is not running).
+    long rss_kb() const;
     unsigned short device_port() const { return device_port_; }  // TLS
     unsigned short plain_device_port() const { return plain_device_port_; }
     // The CA its device port's certificate was generated from, and a client context trusting it.
@@ -100,7 +102,11 @@ class dispatcher_process {
     std::shared_ptr<boost::asio::ssl::context> client_tls();
     // A device link connected over TLS (verified against ca_file()); nullptr on failure.
     std::unique_ptr<sim::device_link> open_device_link(boost::asio::io_context& io);
-    unsigned short http_port() const { return http_port_; }
+    unsigned short http_port() const { return http_port_; }  // HTTPS
+    unsigned short plain_http_port() const { return plain_http_port_; }
+    // An HTTPS request to it, verified against ca_file().
+    sim::http_result https(const std::string& method, const std::string& target,
+                           const std::string& body = {}, const std::string& token = {});
     std::string log_tail(std::size_t lines = 60) const;
     const std::filesystem::path& data_dir() const { return data_dir_; }
 
@@ -113,6 +119,7 @@ class dispatcher_process {
     std::filesystem::path tls_dir_;  // set: --tls-cert/--tls-key from there
     std::shared_ptr<boost::asio::ssl::context> tls_;
     unsigned short http_port_ = 0;
+    unsigned short plain_http_port_ = 0;
     // The first AddressSanitizer / LeakSanitizer / UBSan report in the log, or empty.
     std::string sanitizer_report() const;
 

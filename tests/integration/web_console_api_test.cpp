@@ -27,14 +27,14 @@ class WebConsoleApi : public anxin::test::cluster_test {
     // Logs op in on a fresh console connection; returns the login_ok's session token.
     std::string login(const std::string& op, std::unique_ptr<anxin::sim::console_link>& link) {
         link = std::make_unique<anxin::sim::console_link>(c->io);
-        if (!link->connect("127.0.0.1", c->dispatcher().http_port(), 5s)) return {};
+        if (!link->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s)) return {};
         auto r = link->login(op, anxin::test::operator_password, 10s);
         if (!r || !r->has_login_ok()) return {};
         return r->login_ok().session_token();
     }
     anxin::sim::http_result get(const std::string& target, const std::string& token) {
-        return anxin::sim::http_request("127.0.0.1", c->dispatcher().http_port(), "GET", target, "",
-                                        token);
+        return anxin::sim::http_request("127.0.0.1", c->dispatcher().plain_http_port(), "GET",
+                                        target, "", token);
     }
     template <class M>
     M parse(const std::string& json) {
@@ -73,7 +73,7 @@ TEST_F(WebConsoleApi, SessionTokensAuthoriseReadsByRoleAndNeverWrites) {
     EXPECT_EQ(get("/api/reports", op_token).status, 403);
     EXPECT_EQ(get("/api/calls", op_token).status, 403);
     for (const auto& t : {sup_token, op_token}) {
-        auto r = anxin::sim::http_request("127.0.0.1", c->dispatcher().http_port(), "POST",
+        auto r = anxin::sim::http_request("127.0.0.1", c->dispatcher().plain_http_port(), "POST",
                                           "/api/provision", anxin::test::district_json(), t);
         EXPECT_EQ(r.status, 403) << r.body;
     }
@@ -96,7 +96,7 @@ TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
     first->close();
 
     auto again = std::make_unique<anxin::sim::console_link>(c->io);
-    ASSERT_TRUE(again->connect("127.0.0.1", c->dispatcher().http_port(), 5s));
+    ASSERT_TRUE(again->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s));
     cv::ConsoleRequest req;
     req.set_req("t");
     req.mutable_login()->set_session_token(token);
@@ -114,7 +114,7 @@ TEST_F(WebConsoleApi, TheTokenLogsInAgainUntilLogout) {
     EXPECT_EQ(get("/api/stations", token).status, 401);
 
     auto third = std::make_unique<anxin::sim::console_link>(c->io);
-    ASSERT_TRUE(third->connect("127.0.0.1", c->dispatcher().http_port(), 5s));
+    ASSERT_TRUE(third->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s));
     ASSERT_TRUE(third->send(req));
     auto refused = wait_for(
         *third, [](const cv::ConsoleEvent& e) { return e.has_login_ok() || e.has_error(); });

@@ -7,9 +7,11 @@
 
 #include "console.pb.h"
 
+#include "anxin/protocol/maybe_tls_stream.hpp"
+
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <chrono>
@@ -26,6 +28,10 @@ class console_link {
     explicit console_link(boost::asio::io_context& io);
     ~console_link();
 
+    // Speak WSS on the next connect(), verifying the server against tls's CA and the name
+    // (default: the host connected to; "localhost" for 127.0.0.1). Without it: plaintext ws://
+    // (the dispatcher's --plain-http-port).
+    void use_tls(std::shared_ptr<boost::asio::ssl::context> tls, std::string server_name = {});
     bool connect(const std::string& host, unsigned short port, std::chrono::milliseconds timeout);
     bool send(const anxin::console::v1::ConsoleRequest& req);
     bool send_text(const std::string& text);
@@ -55,7 +61,9 @@ class console_link {
     void start_read();
 
     boost::asio::io_context& io_;
-    std::unique_ptr<boost::beast::websocket::stream<boost::beast::tcp_stream>> ws_;
+    std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
+    std::string tls_name_;
+    std::unique_ptr<boost::beast::websocket::stream<anxin::protocol::maybe_tls_stream>> ws_;
     boost::beast::flat_buffer buf_;
     std::deque<anxin::console::v1::ConsoleEvent> inbox_;
     std::function<void(const anxin::console::v1::ConsoleEvent&)> handler_;

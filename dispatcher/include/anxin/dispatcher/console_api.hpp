@@ -25,10 +25,14 @@ namespace anxin::dispatcher {
 // Stations with their operators' status and state, supervisors, and every open call.
 boost::asio::awaitable<bool> build_overview(server_context& ctx, anxin::admin::v1::Overview& out);
 
-// Calls received in [from_ms, to_ms) matching q (see call_matches), newest first, at most limit.
-boost::asio::awaitable<bool> search_calls(server_context& ctx, std::int64_t from_ms,
-                                          std::int64_t to_ms, const std::string& q,
-                                          std::size_t limit, anxin::admin::v1::CallList& out);
+// Calls received in [from_ms, to_ms) matching q (see call_matches), newest first, at most limit,
+// looking at no more than 20,000 calls per request; out.next_cursor (empty: the range is done)
+// continues the search in a later request with the same from/to/q. `cursor` is one of those.
+enum class search_status { ok, unavailable, bad_cursor };
+boost::asio::awaitable<search_status> search_calls(server_context& ctx, std::int64_t from_ms,
+                                                   std::int64_t to_ms, const std::string& q,
+                                                   std::size_t limit, const std::string& cursor,
+                                                   anxin::admin::v1::CallList& out);
 
 // idle, on_call (holds a call) or wrap_up (closed one less than the wrap-up time ago).
 std::string operator_state(std::int64_t active_calls, std::int64_t wrap_until_ms,

@@ -8,6 +8,7 @@
 
 #include "anxin/dispatcher/event_bus.hpp"
 #include "anxin/dispatcher/server_context.hpp"
+#include "anxin/protocol/maybe_tls_stream.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,11 +29,13 @@ class ConsoleEvent;
 
 namespace anxin::dispatcher {
 
+using protocol::maybe_tls_stream;
+
 struct transition_result;
 
 class console_session : public peer, public std::enable_shared_from_this<console_session> {
   public:
-    console_session(boost::beast::tcp_stream stream, server_context& ctx);
+    console_session(maybe_tls_stream stream, server_context& ctx);
     ~console_session() override;
 
     // Completes the WebSocket handshake for `req` and serves until the console goes away.
@@ -77,7 +80,7 @@ class console_session : public peer, public std::enable_shared_from_this<console
                  const std::string& bad_state_message);
     void shutdown();
 
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    boost::beast::websocket::stream<maybe_tls_stream> ws_;
     server_context& ctx_;
     std::string peer_;
     std::deque<std::string> queue_;

@@ -40,6 +40,15 @@ struct metrics {
     std::uint64_t device_handshakes_refused = 0;  // newcomers closed at once: all pending young
     std::uint64_t http_connections_refused = 0;
     std::uint64_t accept_errors = 0;
+    // The HTTP port: failed TLS handshakes, plaintext requests answered with a redirect to
+    // HTTPS, requests refused before their body was read (no or wrong token, no right), bodies
+    // over the route's limit.
+    std::uint64_t http_tls_failures = 0;
+    std::uint64_t http_plain_redirected = 0;
+    std::uint64_t http_unauthorized = 0;
+    std::uint64_t http_forbidden = 0;
+    std::uint64_t http_bodies_too_large = 0;
+    std::uint64_t http_busy = 0;       // reports/searches refused while the previous ones run
     std::int64_t pending_devices = 0;  // gauge
     std::int64_t pending_http = 0;     // gauge
 

@@ -8,6 +8,7 @@
 #include "anxin/dispatcher/server_context.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <filesystem>
 #include <memory>
@@ -30,6 +31,10 @@ struct server_options {
     std::filesystem::path tls_client_ca;
     // Non-zero: also today's plaintext protocol on this port, for devices that cannot do TLS.
     unsigned short plain_device_port = 0;
+    // The HTTP port speaks HTTPS (same certificate); non-zero: also plaintext HTTP on this port.
+    unsigned short plain_http_port = 0;
+    // Set: /metrics and /healthz, plaintext and without a token, on this address too.
+    std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
     std::string redis_binary = "redis-server";
     int pbkdf2_iterations = 100000;
     server_settings settings;

@@ -20,8 +20,11 @@ class pending_connections;
 struct metrics;
 
 struct server_settings {
-    std::string instance;                         // unique per process, written to the audit trail
-    std::string admin_token;                      // bearer token for /api
+    std::string instance;     // unique per process, written to the audit trail
+    std::string admin_token;  // bearer token for /api
+    // Bearer token that may read /metrics and nothing else (Prometheus); empty: the admin token
+    // only. A --metrics-listen address serves /metrics without a token.
+    std::string metrics_token;
     std::chrono::seconds heartbeat_interval{60};  // told to devices in Welcome
     // From accept, not from the last byte: a peer trickling a byte at a time still times out.
     std::chrono::seconds handshake_timeout{10};
@@ -68,6 +71,9 @@ struct server_context {
     metrics& stats;
     pending_connections* device_gate = nullptr;  // set by server before it accepts
     pending_connections* http_gate = nullptr;
+    // Reports and searches running now (each walks the call index page by page): at most two at
+    // once, so that a supervisor's clicks cannot queue the shared connection behind them.
+    int heavy_reads = 0;
 };
 
 }  // namespace anxin::dispatcher
