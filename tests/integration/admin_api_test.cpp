@@ -79,7 +79,9 @@ TEST_F(AdminApi, HealthAndMetrics) {
     auto h = c->http("GET", "/healthz", "", false);
     EXPECT_EQ(h.status, 200);
     EXPECT_NE(h.body.find("\"redis\":\"up\""), std::string::npos);
-    auto m = c->http("GET", "/metrics", "", false);
+    // /metrics needs a token (the admin token here; a metrics-only token in https_test.cpp).
+    EXPECT_EQ(c->http("GET", "/metrics", "", false).status, 401);
+    auto m = c->http("GET", "/metrics");
     ASSERT_EQ(m.status, 200);
     for (const char* name :
          {"anxin_device_connections", "anxin_console_connections", "anxin_alarms_received_total",

@@ -47,7 +47,7 @@ TEST_F(DevicePort, UnknownDeviceIsRejectedLikeAWrongSecret) {
     EXPECT_EQ(r->rejected().reason(), dv::BAD_HMAC);
     EXPECT_EQ(r->rejected().detail(), "authentication failed");
     EXPECT_TRUE(closed_within(*link, 2s));
-    auto m = c->http("GET", "/metrics", "", false);
+    auto m = c->http("GET", "/metrics");
     EXPECT_NE(m.body.find("anxin_device_auth_unknown_ids_total 1"), std::string::npos) << m.body;
 }
 
@@ -128,7 +128,7 @@ TEST_F(DevicePort, GarbageOnOtherConnectionsDoesNotDisturbAConnectedDevice) {
     EXPECT_TRUE(wait_for(*good, [](const dv::ServerMessage& m) { return m.has_heartbeat_ack(); }));
     EXPECT_FALSE(good->closed());
 
-    auto metrics = c->http("GET", "/metrics", "", false);
+    auto metrics = c->http("GET", "/metrics");
     EXPECT_NE(metrics.body.find("anxin_device_protocol_errors_total"), std::string::npos);
     EXPECT_EQ(metrics.body.find("anxin_device_protocol_errors_total 0\n"), std::string::npos)
         << metrics.body;

@@ -57,7 +57,7 @@ TEST_F(DeviceTls, DeviceSimVerifiesTheGeneratedCaAndRefusesAnother) {
     ASSERT_TRUE(plain.connect("127.0.0.1", d.device_port(), 5s));
     plain.send(anxin::test::make_alarm(1));
     EXPECT_FALSE(plain.receive(2s));
-    auto m = c->http("GET", "/metrics", "", false);
+    auto m = c->http("GET", "/metrics");
     EXPECT_EQ(m.body.find("anxin_device_tls_handshake_failures_total 0"), std::string::npos);
 }
 

@@ -147,7 +147,7 @@ TEST_F(EndToEnd, FirstStepStoredWithTheCallIsTheSameAsTheRoutersOwn) {
     auto offer = wait_for(*a1, is_offer);
     ASSERT_TRUE(offer);
     ASSERT_TRUE(wait_for(*dev, update_is(dv::OFFERED)));
-    auto m = c->http("GET", "/metrics", "", false);
+    auto m = c->http("GET", "/metrics");
     EXPECT_NE(m.body.find("anxin_calls_routed_at_store_total 1\n"), std::string::npos) << m.body;
 
     auto& r = c->redis();
