@@ -89,6 +89,7 @@ class dispatcher_process {
     // Started with this open-files limit (soft = hard, so it cannot raise it), e.g. 1024.
     void limit_open_files(unsigned long n) { proc_.limit_open_files(n); }
     bool running() { return proc_.running(); }
+    pid_t pid() const { return proc_.pid(); }
     unsigned short device_port() const { return device_port_; }  // TLS
     unsigned short plain_device_port() const { return plain_device_port_; }
     // The CA its device port's certificate was generated from, and a client context trusting it.
