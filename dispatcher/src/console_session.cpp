@@ -363,9 +363,10 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
             co_return;
         }
         // An unknown operator is checked against a dummy hash: the same work, the same answer.
-        auto checked =
-            co_await guard.verify(source_, std::move(password),
-                                  st == lookup_status::found ? rec.password_hash : std::string());
+        // (Named, not a temporary: g++ 12 destroys non-trivial temporaries of a co_await
+        // expression twice.)
+        std::string stored = st == lookup_status::found ? rec.password_hash : std::string();
+        auto checked = co_await guard.verify(source_, std::move(password), std::move(stored));
         if (checked == login_guard::password_check::busy) {
             ++ctx_.stats.console_logins_shed;
             const auto retry = guard.busy_retry_after_ms();

@@ -464,7 +464,8 @@ asio::awaitable<std::string> directory::provision(const anxin::admin::v1::Provis
         auto job = [password = std::move(password), iterations] {
             return hash_password(password, iterations);
         };
-        hashes.push_back(co_await offload<std::string>(pool_, std::move(job)));
+        auto hash = co_await offload<std::string>(pool_, std::move(job));
+        hashes.push_back(std::move(hash));
     }
     auto replies = co_await redis_->exec_many(provision_commands(req, hashes));
     for (const auto& r : replies) {
