@@ -7,6 +7,9 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
+#include <thread>
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace cv = anxin::console::v1;
@@ -200,9 +203,20 @@ std::optional<cv::ConsoleEvent> console_link::login(const std::string& op,
     req.set_req("login");
     req.mutable_login()->set_operator_id(op);
     req.mutable_login()->set_password(password);
-    if (!send(req)) return std::nullopt;
-    // The server answers a login before it pushes anything else to this console.
-    return receive(timeout);
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (!send(req)) return std::nullopt;
+        // The server answers a login before it pushes anything else to this console.
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        auto ev = receive(left);
+        // "busy": the server's password checks are all taken; it says when to come back.
+        if (!ev || !ev->has_error() || ev->error().code() != "busy") return ev;
+        const auto wait =
+            std::chrono::milliseconds(std::max<std::int64_t>(ev->error().retry_after_ms(), 100));
+        if (std::chrono::steady_clock::now() + wait >= until) return ev;
+        std::this_thread::sleep_for(wait);
+    }
 }
 
 }  // namespace anxin::sim

@@ -9,6 +9,7 @@
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
 #include "anxin/dispatcher/event_bus.hpp"
+#include "anxin/dispatcher/log_safe.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 
 #include <spdlog/spdlog.h>
@@ -319,9 +320,9 @@ asio::awaitable<void> call_router::announce_first_step(const alarm_input& in,
     const auto& rt = *in.route;
     ++ctx_.stats.calls_routed;
     ++ctx_.stats.calls_routed_at_store;
-    spdlog::info("call {}: {} {}{}", stored.call_id, "offered at",
-                 rt.to_command_centre ? "the command centre" : rt.station_id,
-                 rt.to_command_centre ? "" : " (" + rt.station_name + ")");
+    spdlog::info("call {}: {} {}{}", log_safe(stored.call_id), "offered at",
+                 rt.to_command_centre ? "the command centre" : log_safe(rt.station_id),
+                 rt.to_command_centre ? "" : " (" + log_safe(rt.station_name) + ")");
     // The call as load_console_call() would read it back: everything is known here.
     cv::ConsoleEvent changed;
     auto* c = changed.mutable_call_changed()->mutable_call();
@@ -463,9 +464,9 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
         ++ctx_.stats.calls_routed;
     else
         ++ctx_.stats.calls_escalated;
-    spdlog::info("call {}: {} {}{}", call.id, first ? "offered at" : "escalated to",
-                 station.empty() ? "the command centre" : station,
-                 station.empty() ? "" : " (" + station_name + ")");
+    spdlog::info("call {}: {} {}{}", log_safe(call.id), first ? "offered at" : "escalated to",
+                 station.empty() ? "the command centre" : log_safe(station),
+                 station.empty() ? "" : " (" + log_safe(station_name) + ")");
     // data: device, new version, operators set away...
     for (std::size_t i = 2; i < r.data.size(); ++i) {
         cv::ConsoleEvent ev;
@@ -481,7 +482,7 @@ asio::awaitable<bool> call_router::step(const call_snapshot& call, const std::st
         }
         ctx_.bus.to_operator(r.data[i], ev);
         if (!op_station.empty()) ctx_.bus.to_station(op_station, ev);
-        spdlog::warn("operator {}: set away after {} missed offers", r.data[i],
+        spdlog::warn("operator {}: set away after {} missed offers", log_safe(r.data[i]),
                      cfg.missed_offers_before_away);
     }
     // Someone set away changes who can take offers: every instance's cached view must go.
@@ -675,7 +676,7 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
         // A failure on one call (an error reply) must not hold up the others.
         if (!co_await step(c, residents[i], *w, first)) {
             if (!ctx_.store.redis().connected()) co_return false;
-            spdlog::error("call {}: escalation step failed; retrying next pass", c.id);
+            spdlog::error("call {}: escalation step failed; retrying next pass", log_safe(c.id));
             continue;
         }
         changed.push_back(c.id);
@@ -714,8 +715,8 @@ asio::awaitable<bool> call_router::reconcile(bool full) {
                                                  "console gone for longer than the grace period",
                                                  "", "", w->now + cfg.tier_timeout_ms);
             if (!r.ok()) continue;
-            spdlog::warn("call {}: operator {} gone for {} s; offered again", c.str, op.id,
-                         (w->now - op.offline_since_ms) / 1000);
+            spdlog::warn("call {}: operator {} gone for {} s; offered again", log_safe(c.str),
+                         log_safe(op.id), (w->now - op.offline_since_ms) / 1000);
             co_await call_changed(c.str, true);
             world_changed();  // the operator holds one call fewer; offer it again at once
         }
@@ -731,8 +732,8 @@ asio::awaitable<void> call_router::supervise() {
     for (const auto& d : due.reply.elements) {
         auto claim = co_await ctx_.store.claim_offline(d.str);
         if (claim.code == "again") {
-            spdlog::info("device {}: silent again; still the same offline episode (call {})", d.str,
-                         claim.data[0]);
+            spdlog::info("device {}: silent again; still the same offline episode (call {})",
+                         log_safe(d.str), log_safe(claim.data[0]));
             continue;
         }
         if (claim.code != "raise" || claim.data.empty()) continue;
@@ -758,8 +759,8 @@ asio::awaitable<void> call_router::supervise() {
         co_await ctx_.store.redis().exec(
             redis_cmd("HSET", "anx:device:" + d.str, "offline_call", r.call_id));
         ++ctx_.stats.devices_went_offline;
-        spdlog::warn("device {}: silent past its supervision deadline; call {} raised", d.str,
-                     r.call_id);
+        spdlog::warn("device {}: silent past its supervision deadline; call {} raised",
+                     log_safe(d.str), log_safe(r.call_id));
     }
     // Devices back long enough: their offline episode is over.
     auto back = co_await ctx_.store.redis().exec(
@@ -771,8 +772,8 @@ asio::awaitable<void> call_router::supervise() {
         if (!call) continue;
         // Resolved unless a person has taken it (then it stays theirs to close).
         auto res = co_await ctx_.store.auto_resolve(*call, "technical", "device back online");
-        spdlog::info("device {}: stayed back online; offline call {} {}", d.str, *call,
-                     res.ok() ? "resolved" : "left with its operator");
+        spdlog::info("device {}: stayed back online; offline call {} {}", log_safe(d.str),
+                     log_safe(*call), res.ok() ? "resolved" : "left with its operator");
         if (res.ok()) {
             cv::ConsoleEvent w;
             w.mutable_withdrawn()->set_call_id(*call);

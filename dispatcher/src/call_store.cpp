@@ -60,6 +60,11 @@ double to_double(const std::string& s) {
 
 }  // namespace
 
+bool valid_call_id(std::string_view id) {
+    if (id.size() < 8 || id.size() > 20 || id[0] != 'C') return false;
+    return id.find_first_not_of("0123456789", 1) == std::string_view::npos;
+}
+
 call_store::call_store(std::shared_ptr<redis_connection> redis, std::string instance,
                        std::shared_ptr<redis_connection> ingest)
     : redis_(std::move(redis)), ingest_(std::move(ingest)), instance_(std::move(instance)) {}
@@ -240,6 +245,7 @@ asio::awaitable<transition_result> call_store::apply_offers(
 asio::awaitable<transition_result> call_store::accept(const std::string& call_id,
                                                       const std::string& op, bool supervisor,
                                                       int max_calls) {
+    if (!valid_call_id(call_id)) co_return transition_result{"bad_id", {}};
     co_return to_transition(co_await eval(
         lua::accept,
         redis_cmd(call_id, op, instance_, supervisor ? "1" : "0", std::to_string(max_calls))));
@@ -250,22 +256,31 @@ asio::awaitable<transition_result> call_store::close(const std::string& call_id,
                                                      const std::string& outcome,
                                                      const std::string& note,
                                                      std::int64_t wrap_up_ms) {
+    if (!valid_call_id(call_id)) co_return transition_result{"bad_id", {}};
     co_return to_transition(co_await eval(
-        lua::close, redis_cmd(call_id, op, outcome, note, instance_, std::to_string(wrap_up_ms))));
+        lua::close, redis_cmd(call_id, op, outcome, note, instance_, std::to_string(wrap_up_ms),
+                              std::to_string(max_note_bytes))));
 }
 
 asio::awaitable<transition_result> call_store::release(
     const std::string& call_id, const std::string& op, const std::string& reason,
-    const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms) {
-    co_return to_transition(
-        co_await eval(lua::release, redis_cmd(call_id, op, instance_, reason, station_id,
-                                              station_name, std::to_string(next_due_ms))));
+    const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms,
+    const std::string& note) {
+    if (!valid_call_id(call_id)) co_return transition_result{"bad_id", {}};
+    co_return to_transition(co_await eval(
+        lua::release,
+        redis_cmd(call_id, op, instance_, reason, station_id, station_name,
+                  std::to_string(next_due_ms), note, std::to_string(max_notes_per_call),
+                  std::to_string(max_note_bytes))));
 }
 
 asio::awaitable<transition_result> call_store::add_note(const std::string& call_id,
                                                         const std::string& op,
-                                                        const std::string& text) {
-    co_return to_transition(co_await eval(lua::note, redis_cmd(call_id, op, text, instance_)));
+                                                        const std::string& text, bool supervisor) {
+    if (!valid_call_id(call_id)) co_return transition_result{"bad_id", {}};
+    co_return to_transition(co_await eval(
+        lua::note, redis_cmd(call_id, op, text, instance_, supervisor ? "1" : "0",
+                             std::to_string(max_notes_per_call), std::to_string(max_note_bytes))));
 }
 
 asio::awaitable<transition_result> call_store::cancel(const std::string& device_id,

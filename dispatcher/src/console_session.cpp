@@ -9,6 +9,8 @@
 #include "anxin/dispatcher/call_state.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/log_safe.hpp"
+#include "anxin/dispatcher/login_limiter.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/redis_reply.hpp"
 #include "anxin/dispatcher/session_tokens.hpp"
@@ -38,6 +40,9 @@ namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_console_message = 64 * 1024;
 constexpr std::size_t max_queued_events = 4096;
+// A console that has not logged in this long after the upgrade (or after logging out) is closed:
+// an unauthenticated WebSocket costs a descriptor and a pending slot and gives nothing back.
+constexpr auto login_deadline = 10s;
 
 dv::ServerMessage device_update(const std::string& call_id, dv::CallState state,
                                 const std::string& station_name, const std::string& outcome = {}) {
@@ -57,10 +62,12 @@ console_session::console_session(maybe_tls_stream stream, server_context& ctx)
     : ws_(std::move(stream)),
       ctx_(ctx),
       wake_writer_(ws_.get_executor()),
-      presence_timer_(ws_.get_executor()) {
+      presence_timer_(ws_.get_executor()),
+      login_timer_(ws_.get_executor()) {
     boost::system::error_code ec;
     auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
     peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    source_ = ec ? "?" : source_key(ep.address().to_string());
     ++ctx_.stats.console_connections;
 }
 
@@ -71,7 +78,8 @@ console_session::~console_session() {
 void console_session::deliver(std::string json) {
     if (closed_) return;
     if (queue_.size() >= max_queued_events) {
-        spdlog::warn("console {} ({}): not reading its events, closing", operator_id_, peer_);
+        spdlog::warn("console {} ({}): not reading its events, closing", log_safe(operator_id_),
+                     peer_);
         shutdown();
         return;
     }
@@ -84,12 +92,14 @@ void console_session::send(const cv::ConsoleEvent& ev) {
 }
 
 void console_session::send_error(const std::string& req_id, const std::string& code,
-                                 const std::string& message, const std::string& call_id) {
+                                 const std::string& message, const std::string& call_id,
+                                 std::int64_t retry_after_ms) {
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     ev.mutable_error()->set_code(code);
     ev.mutable_error()->set_message(message);
     ev.mutable_error()->set_call_id(call_id);
+    ev.mutable_error()->set_retry_after_ms(retry_after_ms);
     send(ev);
 }
 
@@ -110,6 +120,20 @@ bool console_session::refused(const std::string& req_id, const std::string& call
         send_error(req_id, "busy", "close the call you hold first", call_id);
     else if (r.code == "not_yours")
         send_error(req_id, "not_yours", "this call is held by " + who, call_id);
+    else if (r.code == "forbidden")
+        send_error(req_id, "forbidden",
+                   "only the operator holding this call, an operator it is offered to or a "
+                   "supervisor may add a note",
+                   call_id);
+    else if (r.code == "too_long")
+        send_error(req_id, "note_too_long",
+                   "a note is at most " + std::to_string(max_note_bytes) + " bytes", call_id);
+    else if (r.code == "too_many_notes")
+        send_error(req_id, "too_many_notes",
+                   "this call has its maximum of " + std::to_string(max_notes_per_call) + " notes",
+                   call_id);
+    else if (r.code == "bad_id")
+        send_error(req_id, "bad_id", "not a call id", call_id);
     else
         send_error(req_id, "bad_state",
                    bad_state_message + (r.data.empty() ? "" : " (call is " + r.data[0] + ")"),
@@ -122,7 +146,30 @@ void console_session::shutdown() {
     closed_ = true;
     wake_writer_.cancel();
     presence_timer_.cancel();
+    login_timer_.cancel();
     beast::get_lowest_layer(ws_).close();
+}
+
+void console_session::close_with(std::string reason) {
+    if (closed_ || close_reason_) return;
+    close_reason_ = std::move(reason);
+    wake_writer_.cancel_one();
+}
+
+void console_session::arm_login_deadline() {
+    login_timer_.expires_after(login_deadline);
+    asio::co_spawn(
+        ws_.get_executor(),
+        [self = shared_from_this()]() -> asio::awaitable<void> {
+            boost::system::error_code ec;
+            co_await self->login_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            if (ec || self->closed_ || !self->operator_id_.empty()) co_return;
+            ++self->ctx_.stats.console_login_timeouts;
+            spdlog::info("console ({}): no login within {} s, closing", self->peer_,
+                         login_deadline.count());
+            self->close_with("no login within " + std::to_string(login_deadline.count()) + " s");
+        },
+        asio::detached);
 }
 
 asio::awaitable<void> console_session::run(beast::http::request<beast::http::string_body> req) {
@@ -138,6 +185,7 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
     wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
     asio::co_spawn(
         ws_.get_executor(), [self] { return self->writer(); }, asio::detached);
+    arm_login_deadline();
 
     beast::flat_buffer buf;
     for (;;) {
@@ -149,7 +197,8 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
         auto status = google::protobuf::util::JsonStringToMessage(text, &request);
         if (!status.ok()) {
             ++ctx_.stats.console_bad_requests;
-            send_error("", "bad_request", "not a ConsoleRequest: " + std::string(status.message()));
+            send_error("", "bad_request",
+                       "not a ConsoleRequest: " + log_safe(std::string(status.message()), 200));
             continue;
         }
         co_await handle(std::move(request));
@@ -162,6 +211,14 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
 asio::awaitable<void> console_session::writer() {
     auto self = shared_from_this();
     while (!closed_) {
+        if (queue_.empty() && close_reason_) {
+            // One write at a time: the close frame goes from here, after what was queued.
+            websocket::close_reason why(websocket::close_code::policy_error);
+            why.reason = *close_reason_;
+            co_await ws_.async_close(why, use_nothrow);
+            shutdown();
+            co_return;
+        }
         if (queue_.empty()) {
             boost::system::error_code ec;
             co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -195,6 +252,32 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
     }
     if (operator_id_.empty()) {
         send_error(id, "not_logged_in", "log in first");
+        co_return;
+    }
+    // Every id a console sends is checked before a key is built from it.
+    const std::string* call_id = nullptr;
+    switch (req.body_case()) {
+        case cv::ConsoleRequest::kAccept:
+            call_id = &req.accept().call_id();
+            break;
+        case cv::ConsoleRequest::kClose:
+            call_id = &req.close().call_id();
+            break;
+        case cv::ConsoleRequest::kAddNote:
+            call_id = &req.add_note().call_id();
+            break;
+        case cv::ConsoleRequest::kTransfer:
+            call_id = &req.transfer().call_id();
+            break;
+        default:
+            break;
+    }
+    if (call_id && !valid_call_id(*call_id)) {
+        ++ctx_.stats.console_bad_requests;
+        spdlog::info("console {} ({}): request with a malformed call id '{}'",
+                     log_safe(operator_id_), peer_, log_safe(*call_id));
+        send_error(id, "bad_id", "not a call id",
+                   call_id->size() <= 64 && valid_id(*call_id) ? *call_id : std::string());
         co_return;
     }
     switch (req.body_case()) {
@@ -235,6 +318,8 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         send_error(req_id, "bad_request", "already logged in as " + operator_id_);
         co_return;
     }
+    // A console resuming with its valid session token is never refused by the guess limits:
+    // however hard someone guesses at an account, the operator's live console gets back in.
     bool token_ok = false;
     if (password.empty() && !session_token.empty()) {
         bool unavailable = false;
@@ -248,23 +333,62 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         if (token_ok) op = who->operator_id;
     }
     operator_record rec;
-    auto st = co_await ctx_.dir.find_operator(op, rec);
-    if (st == lookup_status::unavailable) {
-        send_error(req_id, "unavailable", "directory unavailable, try again");
-        co_return;
+    bool ok = false;
+    if (token_ok) {
+        auto st = co_await ctx_.dir.find_operator(op, rec);
+        if (st == lookup_status::unavailable) {
+            send_error(req_id, "unavailable", "directory unavailable, try again");
+            co_return;
+        }
+        ok = st == lookup_status::found;
+    } else if (valid_id(op) && !password.empty()) {
+        auto& guard = ctx_.dir.logins();
+        guard.report_jobs_to(&ctx_.stats.login_hash_jobs);
+        const auto gate = co_await guard.check(op, source_);
+        if (closed_) co_return;
+        if (!gate.verdict.allowed) {
+            ++ctx_.stats.console_logins_rate_limited;
+            spdlog::debug("console ({}): login for '{}' refused by the {} limit for {} ms", peer_,
+                          log_safe(op), gate.verdict.limit, gate.verdict.retry_after_ms);
+            send_error(req_id, "rate_limited",
+                       "too many failed logins; try again in " +
+                           std::to_string((gate.verdict.retry_after_ms + 999) / 1000) + " s",
+                       "", gate.verdict.retry_after_ms);
+            co_await pause_after_failure();
+            co_return;
+        }
+        auto st = co_await ctx_.dir.find_operator(op, rec);
+        if (st == lookup_status::unavailable) {
+            send_error(req_id, "unavailable", "directory unavailable, try again");
+            co_return;
+        }
+        // An unknown operator is checked against a dummy hash: the same work, the same answer.
+        // (Named, not a temporary: g++ 12 destroys non-trivial temporaries of a co_await
+        // expression twice.)
+        std::string stored = st == lookup_status::found ? rec.password_hash : std::string();
+        auto checked = co_await guard.verify(source_, std::move(password), std::move(stored));
+        if (checked == login_guard::password_check::busy) {
+            ++ctx_.stats.console_logins_shed;
+            const auto retry = guard.busy_retry_after_ms();
+            send_error(
+                req_id, "busy",
+                "too many logins being checked; try again in " + std::to_string(retry) + " ms", "",
+                retry);
+            // Nothing more from this connection until then: a "busy" is no invitation to hammer.
+            asio::steady_timer t(ws_.get_executor(), std::chrono::milliseconds(retry));
+            boost::system::error_code ec;
+            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            co_return;
+        }
+        ok = checked == login_guard::password_check::match;
+        // Counted even if the console has gone meanwhile: hanging up must not hide a guess.
+        co_await guard.record(op, source_, gate.trusted, ok);
     }
-    bool ok =
-        st == lookup_status::found &&
-        (token_ok || co_await ctx_.dir.verify_password(std::move(password), rec.password_hash));
     if (closed_) co_return;
     if (!ok) {
         ++ctx_.stats.console_login_failures;
-        spdlog::info("console ({}): failed login for '{}'", peer_, op);
-        // Slow down guessing: each failure on this connection costs a growing pause.
-        asio::steady_timer t(ws_.get_executor(),
-                             std::chrono::milliseconds(500 * std::min(++failed_logins_, 10)));
-        boost::system::error_code ec;
-        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        spdlog::info("console ({}): failed login for '{}'", peer_, log_safe(op));
+        co_await pause_after_failure();
         send_error(req_id, "bad_credentials", "unknown operator or wrong password");
         co_return;
     }
@@ -281,6 +405,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         co_return;
     }
     operator_id_ = rec.id;
+    login_timer_.cancel();
     operator_name_ = rec.name;
     station_id_ = station;
     supervisor_ = rec.supervisor;
@@ -288,7 +413,8 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     if (auto f = std::exchange(on_authenticated_, nullptr)) f();
     ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
     spdlog::info("console ({}): {} {} logged in at {}", peer_,
-                 supervisor_ ? "supervisor" : "operator", operator_id_, station_id_);
+                 supervisor_ ? "supervisor" : "operator", log_safe(operator_id_),
+                 log_safe(station_id_));
 
     if (token_ok) {
         session_token_ = session_token;
@@ -321,6 +447,15 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     asio::co_spawn(
         ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
     co_await send_current_state();
+}
+
+asio::awaitable<void> console_session::pause_after_failure() {
+    auto self = shared_from_this();
+    // Each failure on this connection costs a growing pause before it reads the next request.
+    asio::steady_timer t(ws_.get_executor(),
+                         std::chrono::milliseconds(500 * std::min(++failed_logins_, 10)));
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 void console_session::service_status(bool degraded, const std::string& detail) {
@@ -453,9 +588,11 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
         session_tokens tokens(ctx_.store.redis());
         co_await tokens.revoke(std::exchange(session_token_, {}));
     }
-    spdlog::info("console ({}): operator {} {}", peer_, op,
+    spdlog::info("console ({}): operator {} {}", peer_, log_safe(op),
                  explicit_logout ? "logged out" : "disconnected");
     ctx_.router->world_changed();
+    // Logged out but still connected: a stranger's connection again, with the same deadline.
+    if (explicit_logout && !closed_) arm_login_deadline();
 }
 
 asio::awaitable<void> console_session::on_set_status(const std::string& req_id,
@@ -486,6 +623,15 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id,
                                                    const std::string& station_id,
                                                    const std::string& note) {
     auto self = shared_from_this();
+    if (!valid_id(station_id)) {
+        send_error(req_id, "bad_id", "not a station id", call_id);
+        co_return;
+    }
+    if (note.size() > max_note_bytes) {
+        send_error(req_id, "note_too_long",
+                   "a note is at most " + std::to_string(max_note_bytes) + " bytes", call_id);
+        co_return;
+    }
     std::string station_name;
     if (auto stations = co_await ctx_.dir.stations()) {
         for (const auto& s : *stations) {
@@ -496,12 +642,14 @@ asio::awaitable<void> console_session::on_transfer(const std::string& req_id,
         send_error(req_id, "not_found", "no station " + station_id, call_id);
         co_return;
     }
+    // The note travels in the same script as the transfer: checked (size, the notes cap) and
+    // written atomically with it, while this operator still holds the call.
     auto r = co_await ctx_.store.release(call_id, operator_id_, "transferred to " + station_id,
                                          station_id, station_name,
-                                         wall_ms() + ctx_.settings.routing.tier_timeout_ms);
+                                         wall_ms() + ctx_.settings.routing.tier_timeout_ms, note);
     if (refused(req_id, call_id, r, "only a call you hold can be transferred")) co_return;
-    if (!note.empty()) co_await ctx_.store.add_note(call_id, operator_id_, note);
-    spdlog::info("call {}: transferred by {} to {}", call_id, operator_id_, station_id);
+    spdlog::info("call {}: transferred by {} to {}", log_safe(call_id), log_safe(operator_id_),
+                 log_safe(station_id));
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     ev.mutable_transferred()->set_call_id(call_id);
@@ -518,7 +666,7 @@ asio::awaitable<void> console_session::on_accept(const std::string& req_id,
                                         ctx_.settings.routing.max_calls_per_operator);
     if (refused(req_id, call_id, r, "this call cannot be taken now")) co_return;
     // data: device, station_name, other offered operators...
-    spdlog::info("call {}: accepted by operator {}", call_id, operator_id_);
+    spdlog::info("call {}: accepted by operator {}", log_safe(call_id), log_safe(operator_id_));
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     auto* acc = ev.mutable_accepted();
@@ -548,14 +696,16 @@ asio::awaitable<void> console_session::on_close(const std::string& req_id,
                    call_id);
         co_return;
     }
-    if (note.size() > 4000) {
-        send_error(req_id, "bad_request", "note longer than 4000 bytes", call_id);
+    if (note.size() > max_note_bytes) {
+        send_error(req_id, "note_too_long",
+                   "a note is at most " + std::to_string(max_note_bytes) + " bytes", call_id);
         co_return;
     }
     auto r =
         co_await ctx_.store.close(call_id, operator_id_, outcome, note, ctx_.settings.wrap_up_ms);
     if (refused(req_id, call_id, r, "only an accepted call can be closed")) co_return;
-    spdlog::info("call {}: closed by operator {} ({})", call_id, operator_id_, outcome);
+    spdlog::info("call {}: closed by operator {} ({})", log_safe(call_id), log_safe(operator_id_),
+                 log_safe(outcome));
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     ev.mutable_closed()->set_call_id(call_id);
@@ -579,11 +729,14 @@ asio::awaitable<void> console_session::on_note(const std::string& req_id,
                                                const std::string& call_id,
                                                const std::string& text) {
     auto self = shared_from_this();
-    if (text.empty() || text.size() > 4000) {
-        send_error(req_id, "bad_request", "note must be 1-4000 bytes", call_id);
+    if (text.empty() || text.size() > max_note_bytes) {
+        send_error(req_id, text.empty() ? "bad_request" : "note_too_long",
+                   "a note is 1-" + std::to_string(max_note_bytes) + " bytes", call_id);
         co_return;
     }
-    auto r = co_await ctx_.store.add_note(call_id, operator_id_, text);
+    // Who may write (holder, offered operator, supervisor) and the notes cap are checked by the
+    // script that writes, atomically: another instance may hand the call on meanwhile.
+    auto r = co_await ctx_.store.add_note(call_id, operator_id_, text, supervisor_);
     if (refused(req_id, call_id, r, "cannot add a note")) co_return;
     cv::ConsoleEvent ev;
     ev.set_req(req_id);

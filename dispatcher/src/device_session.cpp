@@ -12,6 +12,7 @@
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/connection_gate.hpp"
 #include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/log_safe.hpp"
 #include "anxin/dispatcher/metrics.hpp"
 #include "anxin/dispatcher/press_identity.hpp"
 #include "anxin/protocol/device_auth.hpp"
@@ -151,8 +152,8 @@ void device_session::close() {
 void device_session::deliver(std::string frame) {
     if (closed_ || close_after_flush_) return;
     if (queue_.size() >= ctx_.settings.max_queued_frames) {
-        spdlog::warn("device {} ({}): not reading; {} frames queued, closing", device_id_, peer_,
-                     queue_.size());
+        spdlog::warn("device {} ({}): not reading; {} frames queued, closing", log_safe(device_id_),
+                     peer_, queue_.size());
         close();
         return;
     }
@@ -171,8 +172,8 @@ void device_session::send_and_close(const dv::ServerMessage& msg) {
 
 void device_session::protocol_error(int code, const std::string& detail) {
     ++ctx_.stats.device_protocol_errors;
-    spdlog::info("device {} ({}): protocol error: {}", device_id_.empty() ? "-" : device_id_, peer_,
-                 detail);
+    spdlog::info("device {} ({}): protocol error: {}",
+                 device_id_.empty() ? "-" : log_safe(device_id_), peer_, log_safe(detail, 200));
     dv::ServerMessage m;
     m.mutable_error()->set_code(static_cast<dv::ErrorCode>(code));
     m.mutable_error()->set_detail(detail);
@@ -187,7 +188,8 @@ asio::awaitable<void> device_session::reader() {
         if (ec) {
             if (ec != asio::error::eof && ec != asio::error::operation_aborted &&
                 ec != asio::error::connection_reset) {
-                spdlog::debug("device {} ({}): read: {}", device_id_, peer_, ec.message());
+                spdlog::debug("device {} ({}): read: {}", log_safe(device_id_), peer_,
+                              ec.message());
             }
             close();
             co_return;
@@ -321,7 +323,8 @@ asio::awaitable<void> device_session::watchdog() {
                 m.mutable_rejected()->set_detail("no Hello within the handshake timeout");
                 send_and_close(m);
             } else {
-                spdlog::info("device {} ({}): silent for {} s, closing", device_id_, peer_,
+                spdlog::info("device {} ({}): silent for {} s, closing", log_safe(device_id_),
+                             peer_,
                              std::chrono::duration_cast<std::chrono::seconds>(idle_limit).count());
                 dv::ServerMessage m;
                 m.mutable_error()->set_code(dv::IDLE_TIMEOUT);
@@ -336,8 +339,8 @@ asio::awaitable<void> device_session::watchdog() {
             co_return;
         }
         if (writing_ && now - write_started_ >= s.write_timeout) {
-            spdlog::info("device {} ({}): write stalled for {} s, closing", device_id_, peer_,
-                         s.write_timeout.count());
+            spdlog::info("device {} ({}): write stalled for {} s, closing", log_safe(device_id_),
+                         peer_, s.write_timeout.count());
             close();
             co_return;
         }
@@ -361,8 +364,8 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
     auto self = shared_from_this();
     auto reject = [this](dv::RejectReason reason, const std::string& detail) {
         ++ctx_.stats.device_auth_failures;
-        spdlog::info("device {} ({}): rejected: {}", device_id_.empty() ? "-" : device_id_, peer_,
-                     detail);
+        spdlog::info("device {} ({}): rejected: {}",
+                     device_id_.empty() ? "-" : log_safe(device_id_), peer_, log_safe(detail, 200));
         dv::ServerMessage m;
         m.mutable_rejected()->set_reason(reason);
         m.mutable_rejected()->set_detail(detail);
@@ -385,20 +388,21 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
         ++ctx_.stats.device_auth_unknown_ids;
         // (Only well-formed ids are logged: the rest could carry anything, newlines included.)
         spdlog::info("device ({}): unknown device id '{}'", peer_,
-                     valid_id(hello.device_id()) ? hello.device_id() : "(malformed)");
+                     valid_id(hello.device_id()) ? log_safe(hello.device_id()) : "(malformed)");
         reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
     device_id_ = rec.id;
     if (!protocol::constant_time_equal(protocol::hmac_sha256(rec.secret, nonce_), hello.hmac())) {
-        spdlog::info("device {} ({}): HMAC does not match", device_id_, peer_);
+        spdlog::info("device {} ({}): HMAC does not match", log_safe(device_id_), peer_);
         reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
     // A client certificate (verified against --tls-client-ca in the TLS handshake) must be this
     // device's own: one device's certificate does not open another's account.
     if (auto cn = stream_->peer_common_name(); !cn.empty() && cn != rec.id) {
-        spdlog::warn("device {} ({}): client certificate is for '{}'", device_id_, peer_, cn);
+        spdlog::warn("device {} ({}): client certificate is for '{}'", log_safe(device_id_), peer_,
+                     log_safe(cn));
         reject(dv::BAD_HMAC, "authentication failed");
         co_return;
     }
@@ -420,7 +424,7 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
             old && old.get() != this)
             old->close();
     }
-    spdlog::debug("device {} ({}): authenticated", device_id_, peer_);
+    spdlog::debug("device {} ({}): authenticated", log_safe(device_id_), peer_);
     dv::ServerMessage m;
     heartbeat_interval_ = rec.heartbeat_interval_s > 0
                               ? std::chrono::seconds(rec.heartbeat_interval_s)
@@ -448,7 +452,8 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
                 if (previous && !previous->empty()) {
                     ++me->ctx_.stats.device_counter_resets;
                     spdlog::warn("device {}: sequence counter re-initialised (epoch {} -> {})",
-                                 me->device_id_, *previous, me->epoch_);
+                                 log_safe(me->device_id_), log_safe(*previous),
+                                 log_safe(me->epoch_));
                 }
             }
             co_await me->seen(-1);
@@ -519,8 +524,8 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     }
     if (!r.stored) {
         ++ctx_.stats.alarms_nacked;
-        spdlog::warn("device {}: alarm seq {} not stored: {}", device_id_, alarm.sequence(),
-                     r.error);
+        spdlog::warn("device {}: alarm seq {} not stored: {}", log_safe(device_id_),
+                     alarm.sequence(), log_safe(r.error, 200));
         auto* n = m.mutable_alarm_nack();
         n->set_sequence(alarm.sequence());
         n->set_reason(dv::STORE_UNAVAILABLE);
@@ -544,11 +549,13 @@ asio::awaitable<void> device_session::on_alarm(dv::Alarm alarm) {
     send(m);
     if (!r.collided_with.empty()) {
         ++ctx_.stats.alarms_sequence_collisions;
-        spdlog::warn("device {}: sequence {} re-used (was call {}; {}): new call {}", device_id_,
-                     alarm.sequence(), r.collided_with, r.collision_reason, r.call_id);
+        spdlog::warn("device {}: sequence {} re-used (was call {}; {}): new call {}",
+                     log_safe(device_id_), alarm.sequence(), log_safe(r.collided_with),
+                     log_safe(r.collision_reason, 200), log_safe(r.call_id));
     }
     if (!r.duplicate) {
-        spdlog::info("call {}: {} from device {} stored", r.call_id, in.type, device_id_);
+        spdlog::info("call {}: {} from device {} stored", log_safe(r.call_id), log_safe(in.type),
+                     log_safe(device_id_));
         dv::ServerMessage u;
         u.mutable_call_update()->set_call_id(r.call_id);
         u.mutable_call_update()->set_state(dv::RECEIVED);
@@ -601,8 +608,8 @@ asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
             for (const auto& op : offers.reply.elements) ctx_.bus.to_operator(op.str, ev);
         }
     }
-    spdlog::info("call {}: resident cancelled (device {}){}", r.data[0], device_id_,
-                 auto_closed ? "; technical alarm closed" : "");
+    spdlog::info("call {}: resident cancelled (device {}){}", log_safe(r.data[0]),
+                 log_safe(device_id_), auto_closed ? "; technical alarm closed" : "");
     co_await ctx_.router->call_changed(r.data[0], auto_closed);
 }
 
@@ -628,7 +635,7 @@ asio::awaitable<void> device_session::seen(int battery) {
                                         battery, recovery_period(interval, sup));
     if (!r.ok) co_return;
     if (r.was_offline) {
-        spdlog::info("device {}: back online{}", device_id_,
+        spdlog::info("device {}: back online{}", log_safe(device_id_),
                      r.offline_call.empty()
                          ? ""
                          : "; call " + r.offline_call + " resolves if it stays back");
@@ -649,8 +656,8 @@ asio::awaitable<void> device_session::seen(int battery) {
     auto stored = co_await ctx_.store.ingest(in);
     if (stored.stored) {
         ++ctx_.stats.low_battery_episodes;
-        spdlog::info("device {}: battery {}%; low-battery call {} raised", device_id_, battery,
-                     stored.call_id);
+        spdlog::info("device {}: battery {}%; low-battery call {} raised", log_safe(device_id_),
+                     battery, log_safe(stored.call_id));
     }
 }
 

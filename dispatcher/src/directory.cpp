@@ -85,7 +85,10 @@ void to_console_resident(const resident_record& r, anxin::console::v1::Resident&
 
 directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool& pool,
                      int pbkdf2_iterations)
-    : redis_(std::move(redis)), pool_(pool), pbkdf2_iterations_(pbkdf2_iterations) {}
+    : redis_(std::move(redis)),
+      pool_(pool),
+      pbkdf2_iterations_(pbkdf2_iterations),
+      logins_(redis_, pool, pbkdf2_iterations) {}
 
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
@@ -327,13 +330,6 @@ asio::awaitable<std::vector<anxin::admin::v1::Station>> directory::list_stations
     co_return out;
 }
 
-asio::awaitable<bool> directory::verify_password(std::string password, std::string stored_hash) {
-    auto job = [password = std::move(password), stored_hash = std::move(stored_hash)] {
-        return anxin::dispatcher::verify_password(password, stored_hash);
-    };
-    co_return co_await offload<bool>(pool_, std::move(job));
-}
-
 namespace {
 
 // Checks a whole request before anything is written. Returns an error message or empty; fills
@@ -461,12 +457,16 @@ asio::awaitable<std::string> directory::provision(const anxin::admin::v1::Provis
     const int iterations = pbkdf2_iterations_;
     // (A named job, not a temporary: g++ 12 destroys non-trivial temporaries of a co_await
     // expression twice.)
-    auto job = [passwords = operator_passwords(req), iterations] {
-        std::vector<std::string> out;
-        for (const auto& p : passwords) out.push_back(hash_password(p, iterations));
-        return out;
-    };
-    auto hashes = co_await offload<std::vector<std::string>>(pool_, std::move(job));
+    // One job per password: console logins queued on the same (one-thread) pool get their turn
+    // between them instead of waiting for the whole batch.
+    std::vector<std::string> hashes;
+    for (auto& password : operator_passwords(req)) {
+        auto job = [password = std::move(password), iterations] {
+            return hash_password(password, iterations);
+        };
+        auto hash = co_await offload<std::string>(pool_, std::move(job));
+        hashes.push_back(std::move(hash));
+    }
     auto replies = co_await redis_->exec_many(provision_commands(req, hashes));
     for (const auto& r : replies) {
         if (!r.ok()) co_return "unavailable: " + r.error_text();

@@ -227,8 +227,10 @@ for _, o in ipairs(offered) do if o ~= op then table.insert(out, o) end end
 return out
 )lua";
 
-// ARGV: call, operator, outcome, note, instance, wrap_up_ms -> {'ok', device} |
-//       {'not_yours', op} | {'state', s} | {'missing'}
+// Only the operator holding the call closes it. The closing note may go past max_notes (a call is
+// closed once, and a full notes list must never stop it being closed).
+// ARGV: call, operator, outcome, note, instance, wrap_up_ms, max_note_bytes -> {'ok', device} |
+//       {'not_yours', op} | {'state', s} | {'missing'} | {'too_long'}
 inline constexpr const char* close = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
@@ -236,6 +238,7 @@ local f = redis.call('HMGET', key, 'state', 'device', 'operator')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'accepted' then return {'state', f[1]} end
 if f[3] ~= op then return {'not_yours', f[3] or ''} end
+if #ARGV[4] > tonumber(ARGV[7]) then return {'too_long'} end
 redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', ARGV[3])
 bump(key)
 if ARGV[4] ~= '' then
@@ -253,9 +256,12 @@ return {'ok', f[2]}
 )lua";
 
 // An operator gives a call back (logged out, vanished past the grace period) or hands it to
-// another station. ARGV: call, operator, instance, reason, station ('' keeps the tiers),
-// station_name, next_esc_ms
-// -> {'ok', device} | {'state', s} | {'not_yours', op} | {'missing'}
+// another station, with a note for the next operator (checked before anything is written: a
+// note too long, or one more than max_notes, refuses the whole transfer).
+// ARGV: call, operator, instance, reason, station ('' keeps the tiers), station_name,
+//       next_esc_ms, note ('' none), max_notes, max_note_bytes
+// -> {'ok', device} | {'state', s} | {'not_yours', op} | {'missing'} | {'too_long'} |
+//    {'too_many_notes'}
 inline constexpr const char* release = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
@@ -263,6 +269,11 @@ local f = redis.call('HMGET', key, 'state', 'device', 'operator', 'received_ms')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'accepted' then return {'state', f[1]} end
 if f[3] ~= op then return {'not_yours', f[3] or ''} end
+local note = ARGV[8] or ''
+if note ~= '' then
+  if #note > tonumber(ARGV[10]) then return {'too_long'} end
+  if redis.call('LLEN', key .. ':notes') >= tonumber(ARGV[9]) then return {'too_many_notes'} end
+end
 redis.call('HSET', key, 'state', 'offered', 'operator', '', 'next_esc_ms', ARGV[7])
 redis.call('HDEL', key, 'accepted_ms')
 local cc = redis.call('HGET', key, 'cc')
@@ -279,15 +290,28 @@ op_busy(op, -1)
 redis.call('ZADD', 'anx:calls:active', active_score(redis.call('HGET', key, 'priority') or '1', f[4]), id)
 if next_esc ~= '0' then redis.call('ZADD', 'anx:timers', next_esc, id) end
 history(id, ARGV[5] ~= '' and 'transferred' or 'released', 'operator:' .. op, ARGV[3], ARGV[4])
+if note ~= '' then
+  redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = op, text = note}))
+  history(id, 'note', 'operator:' .. op, ARGV[3], note)
+end
 count('accepted', 'offered')
 return {'ok', f[2]}
 )lua";
 
-// ARGV: call, operator, text, instance -> {'ok', time_ms} | {'missing'}
+// A note by someone with a part in the call: the operator holding it (or who held it when it was
+// closed), an operator it is on offer to, or a supervisor; nobody else. At most max_notes per call.
+// ARGV: call, operator, text, instance, supervisor ('1'), max_notes, max_note_bytes
+// -> {'ok', time_ms} | {'missing'} | {'forbidden', holder} | {'too_long'} | {'too_many_notes'}
 inline constexpr const char* note = R"lua(
 local id, op = ARGV[1], ARGV[2]
 local key = 'anx:call:' .. id
+local holder = redis.call('HGET', key, 'operator')
 if redis.call('EXISTS', key) == 0 then return {'missing'} end
+if #ARGV[3] == 0 or #ARGV[3] > tonumber(ARGV[7]) then return {'too_long'} end
+if ARGV[5] ~= '1' and holder ~= op and redis.call('SISMEMBER', key .. ':offers', op) == 0 then
+  return {'forbidden', holder or ''}
+end
+if redis.call('LLEN', key .. ':notes') >= tonumber(ARGV[6]) then return {'too_many_notes'} end
 redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = op, text = ARGV[3]}))
 history(id, 'note', 'operator:' .. op, ARGV[4], ARGV[3])
 return {'ok', now}

@@ -124,6 +124,20 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          double(console_logins));
     line(out, "anxin_console_login_failures_total", "counter", "Refused console logins.",
          double(console_login_failures));
+    line(out, "anxin_console_logins_rate_limited_total", "counter",
+         "Console password logins refused by a guess limit (per source, per account, per "
+         "account and source) without checking the password.",
+         double(console_logins_rate_limited));
+    line(out, "anxin_console_logins_shed_total", "counter",
+         "Console password logins refused at once (\"busy\") because the password-hashing "
+         "queue was full or the source already had its share of it.",
+         double(console_logins_shed));
+    line(out, "anxin_console_login_hash_jobs", "gauge",
+         "Console password checks queued or running on the hashing thread.",
+         double(login_hash_jobs));
+    line(out, "anxin_console_login_timeouts_total", "counter",
+         "Console WebSockets closed because nobody logged in within 10 s.",
+         double(console_login_timeouts));
     line(out, "anxin_console_bad_requests_total", "counter",
          "Console messages that could not be parsed.", double(console_bad_requests));
     line(out, "anxin_http_requests_total", "counter", "HTTP requests served.",

@@ -59,7 +59,7 @@ struct server::impl {
     }
     server_options opts;
     owned_io_context io{1};
-    asio::thread_pool pool{2};
+    asio::thread_pool pool{1};  // password hashing: one core at most, never the event loop's
     std::unique_ptr<embedded_redis> embedded;
     std::shared_ptr<redis_connection> cmd, ingest, blocking, sub, view;
     std::vector<std::shared_ptr<redis_connection>> pub;

@@ -91,6 +91,7 @@ class dispatcher_process {
     bool running() { return proc_.running(); }
     // Its resident set size now, in KiB (0 if it is not running).
     long rss_kb() const;
+    pid_t pid() const { return proc_.pid(); }
     unsigned short device_port() const { return device_port_; }  // TLS
     unsigned short plain_device_port() const { return plain_device_port_; }
     // The CA its device port's certificate was generated from, and a client context trusting it.

@@ -39,7 +39,8 @@ class console_link {
     std::optional<anxin::console::v1::ConsoleEvent> receive(std::chrono::milliseconds timeout);
     // Drains events already received without waiting.
     std::optional<anxin::console::v1::ConsoleEvent> poll();
-    // Sends login and waits for login_ok or error (returned).
+    // Sends login and waits for login_ok or error (returned); a "busy" answer is retried after
+    // its retry_after_ms while the timeout allows.
     std::optional<anxin::console::v1::ConsoleEvent> login(const std::string& op,
                                                           const std::string& password,
                                                           std::chrono::milliseconds timeout);

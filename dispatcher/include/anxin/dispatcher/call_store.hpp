@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace anxin::console::v1 {
@@ -63,9 +64,19 @@ struct ingest_result {
     std::string error;
 };
 
+// Notes on a call: each at most max_note_bytes (a console note, a transfer note, a closing
+// note); at most max_notes_per_call, plus the closing note (a full list never stops a close).
+// Enforced by the scripts that write them, atomically with the write.
+inline constexpr std::size_t max_note_bytes = 4000;
+inline constexpr int max_notes_per_call = 50;
+
+// A call id as ingest makes them: "C" and at least seven digits. Every call id from a peer is
+// checked against this before a key is built from it (the store's transitions answer `bad_id`).
+bool valid_call_id(std::string_view id);
+
 // Outcome of a transition script. code is the script's first reply element ("ok", "missing",
-// "state", "stale", "taken", "not_offered", "not_yours", "none") or "unavailable" when Redis
-// failed.
+// "state", "stale", "taken", "not_offered", "not_yours", "forbidden", "too_long",
+// "too_many_notes", "none") or "unavailable" when Redis failed.
 struct transition_result {
     std::string code;
     std::vector<std::string> data;  // the remaining reply elements
@@ -123,22 +134,29 @@ class call_store {
     boost::asio::awaitable<transition_result> apply_offers(
         const std::string& call_id, std::int64_t version,
         const std::vector<std::string>& operators);
-    // Refused with "busy" when a (non-supervisor) operator already holds max_calls calls.
+    // Only an operator the call is on offer to (`not_offered`), or a supervisor (any waiting
+    // call). Refused with "busy" when a (non-supervisor) operator already holds max_calls calls.
     boost::asio::awaitable<transition_result> accept(const std::string& call_id,
                                                      const std::string& op, bool supervisor,
                                                      int max_calls);
+    // Only the holder (`not_yours`); the note at most max_note_bytes (`too_long`).
     boost::asio::awaitable<transition_result> close(const std::string& call_id,
                                                     const std::string& op,
                                                     const std::string& outcome,
                                                     const std::string& note,
                                                     std::int64_t wrap_up_ms);
     // Gives an accepted call back to the offering phase; station non-empty: transfer there.
+    // Only the holder (`not_yours` otherwise). A note (transfer) is stored with it, or refuses the
+    // whole release (`too_long`, `too_many_notes`).
     boost::asio::awaitable<transition_result> release(
         const std::string& call_id, const std::string& op, const std::string& reason,
-        const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms);
+        const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms,
+        const std::string& note = {});
+    // Only by the holder (or the operator who closed it), an operator it is on offer to, or a
+    // supervisor (`forbidden` otherwise); `too_long`, `too_many_notes`.
     boost::asio::awaitable<transition_result> add_note(const std::string& call_id,
                                                        const std::string& op,
-                                                       const std::string& text);
+                                                       const std::string& text, bool supervisor);
     // auto_close_priority: waiting calls of this priority number or higher (less urgent) are
     // closed as false alarms by the cancel; 0 never.
     boost::asio::awaitable<transition_result> cancel(const std::string& device_id,

@@ -4,7 +4,9 @@
 //
 // Threading: io thread only. A malformed message gets an `error` event and the connection stays
 // open (a console is a person's screen; one bad click must not log them out); a console that does
-// not read its events is closed.
+// not read its events is closed, and so is one that does not log in within 10 s of the upgrade
+// (or of logging out). Password logins go through login_guard (guess limits, bounded hashing);
+// ids from the console are validated before any key is built from them.
 
 #include "anxin/dispatcher/event_bus.hpp"
 #include "anxin/dispatcher/server_context.hpp"
@@ -20,6 +22,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace anxin::console::v1 {
@@ -74,7 +77,14 @@ class console_session : public peer, public std::enable_shared_from_this<console
     void announce_status(const std::string& status, const std::string& reason);
     void send(const anxin::console::v1::ConsoleEvent& ev);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,
-                    const std::string& call_id = {});
+                    const std::string& call_id = {}, std::int64_t retry_after_ms = 0);
+    // After a failed or refused login: this connection reads nothing more for a while, growing
+    // with each failure (0.5 s more each time, up to 5 s).
+    boost::asio::awaitable<void> pause_after_failure();
+    // Closes the connection if nobody has logged in on it within login_deadline from now.
+    void arm_login_deadline();
+    // Sends a close frame with `reason` once the queued events are written, then closes.
+    void close_with(std::string reason);
     // Sends the console the error that a failed transition means; false if r succeeded.
     bool refused(const std::string& req_id, const std::string& call_id, const transition_result& r,
                  const std::string& bad_state_message);
@@ -83,11 +93,14 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::beast::websocket::stream<maybe_tls_stream> ws_;
     server_context& ctx_;
     std::string peer_;
+    std::string source_;  // source_key() of the peer address: what login limits count by
     std::deque<std::string> queue_;
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer presence_timer_;
+    boost::asio::steady_timer login_timer_;  // the login deadline
     bool closed_ = false;
-    std::string operator_id_;  // empty until logged in
+    std::optional<std::string> close_reason_;  // set: the writer closes after the queue
+    std::string operator_id_;                  // empty until logged in
     std::string operator_name_;
     std::string station_id_;  // command_centre_station for supervisors
     bool supervisor_ = false;

@@ -3,10 +3,11 @@
 // (the source of truth), read by the sessions and the router. Stations are cached per instance
 // and reloaded when anx:directory:version changes.
 //
-// Threading: io thread only. Password hashing runs on the given thread pool and resumes on the
-// io thread.
+// Threading: io thread only. Password hashing runs on the given thread pool (one thread: hashing
+// must never take the event loop's core) and resumes on the io thread.
 
 #include "anxin/dispatcher/geo.hpp"
+#include "anxin/dispatcher/login_guard.hpp"
 #include "anxin/dispatcher/redis_connection.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -94,13 +95,14 @@ class directory {
                                                const std::string& current_call,
                                                anxin::console::v1::Resident& out);
 
-    // Checks a password on the thread pool.
-    boost::asio::awaitable<bool> verify_password(std::string password, std::string stored_hash);
+    // Console password logins: guess limits and the bounded hashing queue (login_guard.hpp).
+    login_guard& logins() { return logins_; }
 
   private:
     std::shared_ptr<redis_connection> redis_;
     boost::asio::thread_pool& pool_;
     int pbkdf2_iterations_;
+    login_guard logins_;
     std::shared_ptr<const std::vector<station_site>> stations_;
     std::string stations_version_;
     std::chrono::steady_clock::time_point stations_checked_{};
