@@ -141,7 +141,8 @@ void handle_frame(std::string_view body, dv::Alarm& previous_alarm, bool& have_p
             FUZZ_CHECK(!name.empty());
             if (have_previous) {
                 // The same sequence again: is it a re-send or a new press? Times are Redis's.
-                ad::recorded_press rec{"C1", std::string(ad::alarm_type_name(previous_alarm.type())),
+                ad::recorded_press rec{"C1",
+                                       std::string(ad::alarm_type_name(previous_alarm.type())),
                                        previous_alarm.device_time_ms(), 1'700'000'000'000, false};
                 ad::incoming_press in{std::string(name), a.device_time_ms(), a.sequence() % 2 == 0,
                                       false};
@@ -168,7 +169,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     anxin::fuzz::quiet_protobuf();
     const std::string_view stream(reinterpret_cast<const char*>(data), size);
 
-    const outcome whole = decode(stream, size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{});
+    const outcome whole =
+        decode(stream, size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{});
     const outcome bytewise = decode(stream, std::vector<std::size_t>(size, 1));
     const outcome chunked =
         decode(stream, anxin::fuzz::chunk_sizes(size, anxin::fuzz::hash_bytes(stream), 700));

@@ -4,6 +4,8 @@
 // deterministic chunking of the input, so that a stream decoder is fed the same bytes in many
 // different reads and a crash still reproduces from its input alone.
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
@@ -13,13 +15,12 @@
 #include <string_view>
 #include <vector>
 
-#define FUZZ_CHECK(cond)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: fuzz invariant broken: %s\n", __FILE__, __LINE__, \
-                         #cond);                                                              \
-            std::abort();                                                                     \
-        }                                                                                     \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: fuzz invariant broken: %s\n", __FILE__, __LINE__, #cond); \
+            std::abort();                                                                          \
+        }                                                                                          \
     } while (0)
 
 namespace anxin::fuzz {
@@ -97,6 +98,31 @@ inline bool valid_utf8(std::string_view s) {
         static constexpr std::uint32_t min_cp[] = {0, 0x80, 0x800, 0x10000};
         if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
         i += n + 1;
+    }
+    return true;
+}
+
+// True if every string field (not bytes) in m, recursively, is well-formed UTF-8.
+inline bool strings_are_utf8(const google::protobuf::Message& m) {
+    const auto* d = m.GetDescriptor();
+    const auto* r = m.GetReflection();
+    for (int i = 0; i < d->field_count(); ++i) {
+        const auto* f = d->field(i);
+        const int n = f->is_repeated() ? r->FieldSize(m, f) : 1;
+        for (int k = 0; k < n; ++k) {
+            if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+                std::string scratch;
+                const std::string& s = f->is_repeated()
+                                           ? r->GetRepeatedStringReference(m, f, k, &scratch)
+                                           : r->GetStringReference(m, f, &scratch);
+                if (!valid_utf8(s)) return false;
+            } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+                if (!f->is_repeated() && !r->HasField(m, f)) continue;
+                const auto& sub =
+                    f->is_repeated() ? r->GetRepeatedMessage(m, f, k) : r->GetMessage(m, f);
+                if (!strings_are_utf8(sub)) return false;
+            }
+        }
     }
     return true;
 }
