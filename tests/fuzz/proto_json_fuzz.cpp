@@ -3,7 +3,8 @@
 // tests/dispatcher/proto_json_test.cpp holds it to (preserve_proto_field_names). A message is
 // built from the input, both print it, and:
 //  - the two texts are byte for byte the same when every string in the message is UTF-8;
-//  - ours parses back (JsonStringToMessage, default options) and prints the same again;
+//  - ours parses back (JsonStringToMessage, default options), and printing and parsing reach a
+//    fixed point after one round;
 //  - ours is well-formed UTF-8, even when a string in the message is not (a WebSocket text frame
 //    must be; a browser drops the connection otherwise).
 //
@@ -104,6 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto back = make(selector);
     if (((selector >> 3) & 3) == 2) back = std::make_unique<cv::ConsoleEvent>();
     FUZZ_CHECK(pu::JsonStringToMessage(ours, back.get()).ok());
-    FUZZ_CHECK(anxin::dispatcher::to_proto3_json(*back) == ours);
+    // Not necessarily `ours` again: protobuf's parser reads a double -0 as 0, which is then
+    // omitted. From there on printing and parsing are a fixed point.
+    const std::string once = anxin::dispatcher::to_proto3_json(*back);
+    auto again = make(selector);
+    if (((selector >> 3) & 3) == 2) again = std::make_unique<cv::ConsoleEvent>();
+    FUZZ_CHECK(pu::JsonStringToMessage(once, again.get()).ok());
+    FUZZ_CHECK(anxin::dispatcher::to_proto3_json(*again) == once);
     return 0;
 }
