@@ -21,6 +21,7 @@
 #include "device.pb.h"
 #include "fuzz_check.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
