@@ -154,11 +154,10 @@ parsed parse_connection(std::string_view bytes, const std::vector<std::size_t>& 
             return out;
         }
         FUZZ_CHECK(parser.is_done());
+        const auto declared = parser.content_length();  // as Beast read it ("098" is 98)
         auto req = parser.release();
         FUZZ_CHECK(req.body().size() <= max_body);
-        if (req.has_content_length()) {
-            FUZZ_CHECK(std::to_string(req.body().size()) == req[http::field::content_length]);
-        }
+        if (declared) FUZZ_CHECK(req.body().size() == *declared);
         out.requests.push_back(std::string(req.method_string()) + ' ' + std::string(req.target()) +
                                '\n' + req.body());
         if (do_route) route(req);
