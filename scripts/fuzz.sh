@@ -33,6 +33,7 @@ max_len_for() {
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 build_dir=${FUZZ_BUILD_DIR:-build-fuzz}
 mkdir -p "$build_dir"
+build_dir=$(cd "$build_dir" && pwd)
 build_start=$SECONDS
 CC=${FUZZ_CC:-clang-14} CXX=${FUZZ_CXX:-clang++-14} \
     cmake -S . -B "$build_dir" -DANXIN_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -50,7 +51,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_erro
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_one() {
-    local t=$1 bin="$source_dir/$build_dir/tests/fuzz/${1}_fuzz"
+    local t=$1 bin="$build_dir/tests/fuzz/${1}_fuzz"
     mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
     cp -r "$source_dir/tests/fuzz/corpus/$t/." "$work/$t/corpus/" 2>/dev/null || true
     local dict=()
