@@ -119,11 +119,13 @@ echo "fuzz: ran ${#targets[@]} targets for ${seconds} s each in $((SECONDS - run
      "($jobs at a time)"
 
 if [ "$failed" = 0 ] && [ "${FUZZ_MERGE:-0}" = 1 ]; then
-    # Keep what reached new coverage: libFuzzer adds to the first directory only the inputs of the
-    # others that add features, each named by its SHA-1.
+    # Keep what reached new code: libFuzzer adds to the first directory the fewest inputs of the
+    # others that cover the edges it lacks, each named by its SHA-1. Edges only, not hit counts
+    # (-use_counters=0): counts multiply the files and a run finds them again within seconds.
     for t in "${targets[@]}"; do
         before=$(find "tests/fuzz/corpus/$t" -type f | wc -l)
-        "$build_dir/tests/fuzz/${t}_fuzz" -merge=1 -max_len="$(max_len_for "$t")" \
+        "$build_dir/tests/fuzz/${t}_fuzz" -set_cover_merge=1 -use_counters=0 \
+            -max_len="$(max_len_for "$t")" \
             "tests/fuzz/corpus/$t" "$work/$t/corpus" > "$work/$t/merge.log" 2>&1
         echo "fuzz: $t corpus $before -> $(find "tests/fuzz/corpus/$t" -type f | wc -l) files"
     done
