@@ -13,6 +13,13 @@ packages=(
     python3 curl openssl
 )
 
+# --- Fuzzing (scripts/fuzz.sh, tests/fuzz) ----------------------------------------------------
+# libFuzzer and the sanitizer runtimes come with clang, not g++. libclang-rt-14-dev (the
+# libclang_rt.fuzzer / asan / ubsan archives -fsanitize=fuzzer,address,undefined links) is only a
+# Recommends of clang-14, which --no-install-recommends below would skip.
+packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
+# --- end of the fuzzing block -----------------------------------------------------------------
+
 # --- Web console browser tests (tests/browser, README "Tests") -------------------------------
 # Debian's Chromium (driven headless by playwright-core, which test.sh installs from the npm
 # registry with `npm ci`), a CJK font so screenshots of the Chinese console are legible, and

@@ -41,3 +41,12 @@ if [ "${ANXIN_BROWSER_TESTS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     BUILD_DIR="$build_abs" node --test console.test.mjs
 fi
 # --- end of the browser tests' block ----------------------------------------------------------
+
+# --- Fuzzing (tests/fuzz, scripts/fuzz.sh) ----------------------------------------------------
+# Every libFuzzer target for FUZZ_SECONDS (30) each on a copy of its corpus, under ASan and UBSan:
+# any crash, broken invariant, leak or timeout fails the suite with the input printed. With the
+# whole suite (no ctest arguments given); ANXIN_FUZZ_TESTS=1 forces it, =0 skips it.
+if [ "${ANXIN_FUZZ_TESTS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+    (cd "$source_dir" && ./scripts/fuzz.sh)
+fi
+# --- end of the fuzzing block -----------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -14,8 +15,58 @@ namespace {
 
 using google::protobuf::FieldDescriptor;
 
+// The well-formed UTF-8 sequence at s[i]: its length (2..4) and code point, or length 0 if there
+// is none (a stray continuation byte, a truncated or overlong sequence, a surrogate, or beyond
+// U+10FFFF).
+struct utf8_char {
+    std::size_t length = 0;
+    std::uint32_t code_point = 0;
+};
+
+utf8_char utf8_at(std::string_view s, std::size_t i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (n == 0 || c > 0xF4 || i + n >= s.size()) return {};
+    std::uint32_t cp = c & (0x3F >> n);
+    for (std::size_t k = 1; k <= n; ++k) {
+        const auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) return {};
+        cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr std::uint32_t shortest[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < shortest[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
+    return {n + 1, cp};
+}
+
+// The non-ASCII code points protobuf's printer writes as \u escapes: the C1 controls and the
+// invisible format characters (soft hyphen, bidirectional marks, the JavaScript line separators
+// U+2028 / U+2029, zero-width spaces, the byte order mark, tags). Found by printing every code
+// point with protobuf 3.21's MessageToJsonString; proto_json_fuzz holds us to it.
+bool escaped_by_protobuf(std::uint32_t cp) {
+    static constexpr std::uint32_t ranges[][2] = {
+        {0x80, 0x9F},       {0xAD, 0xAD},       {0x600, 0x603},    {0x6DD, 0x6DD},
+        {0x70F, 0x70F},     {0x17B4, 0x17B5},   {0x200B, 0x200F},  {0x2028, 0x202E},
+        {0x2060, 0x2064},   {0x206A, 0x206F},   {0xFEFF, 0xFEFF},  {0xFFF9, 0xFFFB},
+        {0x1D173, 0x1D17A}, {0xE0001, 0xE0001}, {0xE0020, 0xE007F}};
+    for (const auto& r : ranges) {
+        if (cp < r[0]) return false;
+        if (cp <= r[1]) return true;
+    }
+    return false;
+}
+
+void append_u_escape(std::uint32_t unit, std::string& out) {
+    static const char hex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(unit >> shift) & 15]);
+}
+
 // As protobuf's JSON escaping: quotes, backslash, control characters, DEL, '<' and '>', and the
-// JavaScript line separators U+2028 / U+2029.
+// code points above. Unlike protobuf's, the output is always UTF-8, as a WebSocket text frame
+// must be (a browser closes the connection otherwise): a byte that does not begin a well-formed
+// sequence becomes U+FFFD. Strings are UTF-8 when protobuf parsed them; the exception is text the
+// server builds from a peer's bytes, such as the JSON parser's error message, which quotes the raw
+// input a binary WebSocket frame may carry.
 void append_string(std::string_view s, std::string& out) {
     static const char hex[] = "0123456789abcdef";
     out.push_back('"');
@@ -48,16 +99,25 @@ void append_string(std::string_view s, std::string& out) {
             case 0x7f:
                 break;
             default:
-                if (c >= 0x20) {
-                    // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end lines in JavaScript.
-                    if (c == 0xE2 && i + 2 < s.size() &&
-                        static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-                        (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
-                         static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-                        out += static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
-                        i += 2;
+                if (c >= 0x80) {
+                    const utf8_char u = utf8_at(s, i);
+                    if (u.length == 0) {
+                        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
                         continue;
                     }
+                    if (!escaped_by_protobuf(u.code_point)) {
+                        out.append(s.data() + i, u.length);
+                    } else if (u.code_point < 0x10000) {
+                        append_u_escape(u.code_point, out);
+                    } else {
+                        const std::uint32_t v = u.code_point - 0x10000;  // a surrogate pair
+                        append_u_escape(0xD800 + (v >> 10), out);
+                        append_u_escape(0xDC00 + (v & 0x3FF), out);
+                    }
+                    i += u.length - 1;
+                    continue;
+                }
+                if (c >= 0x20) {
                     out.push_back(static_cast<char>(c));
                     continue;
                 }

@@ -149,7 +149,9 @@ std::int64_t parse_time_bound(const std::string& s) {
         tm.tm_year = y - 1900;
         tm.tm_mon = m - 1;
         tm.tm_mday = d;
-        return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+        // Before 1970 is negative: "bad", not a bound some other negative number stands for.
+        const std::time_t t = timegm(&tm);
+        return t < 0 ? -1 : static_cast<std::int64_t>(t) * 1000;
     }
     std::int64_t v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

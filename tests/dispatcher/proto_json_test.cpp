@@ -95,6 +95,52 @@ TEST(ProtoJson, EveryAsciiCharacterAndLineSeparatorsEscapeTheSame) {
     }
 }
 
+// Found by tests/fuzz/console_request_fuzz: protobuf writes the C1 controls and the invisible
+// format characters as \u escapes (a bad_request error quoted "\xC2\x89" raw).
+TEST(ProtoJson, EveryCodePointEscapesTheSame) {
+    auto utf8 = [](std::uint32_t cp) {
+        std::string s;
+        if (cp < 0x800) {
+            s += static_cast<char>(0xC0 | (cp >> 6));
+        } else if (cp < 0x10000) {
+            s += static_cast<char>(0xE0 | (cp >> 12));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 63));
+        } else {
+            s += static_cast<char>(0xF0 | (cp >> 18));
+            s += static_cast<char>(0x80 | ((cp >> 12) & 63));
+            s += static_cast<char>(0x80 | ((cp >> 6) & 63));
+        }
+        s += static_cast<char>(0x80 | (cp & 63));
+        return s;
+    };
+    // Many code points a message: one printer call per code point would take half a minute.
+    cv::Call c;
+    for (std::uint32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        c.add_tier_station_ids(utf8(cp));
+        if (c.tier_station_ids_size() == 4096 || cp == 0x10FFFF) {
+            ASSERT_EQ(to_proto3_json(c), reference(c)) << "code points up to " << cp;
+            c.clear_tier_station_ids();
+        }
+    }
+}
+
+// Also from the fuzzer: the JSON parser's error message quotes the raw input, which a binary
+// WebSocket frame may fill with anything; the event must still be UTF-8 (a browser closes a
+// WebSocket whose text frame is not), so stray bytes become U+FFFD.
+TEST(ProtoJson, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+    cv::ConsoleEvent ev;
+    ev.mutable_error()->set_message(
+        std::string("a\xB0"
+                    "b\xFF\xC1\x93\xE4\xB8\"\xED\xA0\x80"
+                    "z\xE4"));
+    const std::string r = "\xEF\xBF\xBD";
+    EXPECT_EQ(to_proto3_json(ev), "{\"error\":{\"message\":\"a" + r + "b" + r + r + r + r + r +
+                                      "\\\"" + r + r + r + "z" + r + "\"}}");
+    cv::ConsoleEvent back;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(to_proto3_json(ev), &back).ok());
+}
+
 TEST(ProtoJson, NumbersAndDoublesReadBackAsProtobufPrintsThem) {
     cv::Call c;
     for (double v : {0.1, 1.0 / 3, 12.345, 1e-7, 123456789.125, 6371.0088, -0.5, 1e21, 2.5e-300}) {
