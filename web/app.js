@@ -174,7 +174,11 @@
       } else if (S.token) {
         ws.send(JSON.stringify({ req: "login", login: { session_token: S.token } }));
       } else {
+        // Nothing to log in with (logged out meanwhile): no socket until the form is sent; the
+        // server closes sockets that do not log in within 10 s.
+        hangUp();
         showLogin();
+        return;
       }
       setConn("ok");
     };
@@ -187,9 +191,19 @@
     ws.onclose = socketClosed;
     lastHeard = Date.now();
   }
+  // Closes the socket on purpose (logged out, nothing to log in with): no reconnect.
+  function hangUp() {
+    clearTimeout(reconnectTimer);
+    if (ws) { ws.onclose = null; try { ws.close(); } catch (e) { /* already gone */ } }
+    ws = null;
+    S.connected = false;
+    setConn("idle");
+  }
   function socketClosed() {
     S.connected = false;
     ws = null;
+    // After a refused login the server closes the socket: stay on the form, quietly.
+    if (!pendingPassword && !S.token) { hangUp(); return; }
     S.attempts++;
     setConn("down");
     // 0.5 s, 1 s, 2 s, 4 s, then every 5 s (with jitter so a restarted server is not stormed).
@@ -220,7 +234,7 @@
     const c = $("conn");
     c.className = "conn " + kind;
     c.dataset.state = kind;
-    c.textContent = kind === "ok" ? t("connected") : kind === "connecting" ? t("connecting") : t("disconnected", { n: S.attempts });
+    c.textContent = kind === "ok" ? t("connected") : kind === "connecting" ? t("connecting") : kind === "idle" ? "" : t("disconnected", { n: S.attempts });
     renderBanner();
   }
   function renderBanner() {
@@ -327,15 +341,25 @@
     const e = ev.error;
     if (ev.req === "login") {
       if (e.code === "bad_credentials") {
-        // A stale token (expired, revoked): back to the login form.
+        // A wrong password, or a stale token (expired, revoked): back to the login form.
         S.token = ""; sessionStorage.removeItem("anxin.token");
+        pendingPassword = null;
         showLogin(t("bad_credentials"));
       } else if (S.token && S.me) {
         // e.g. the store is unavailable: keep the screen, say so, try again shortly.
         S.degraded = e.message || e.code;
         renderBanner();
         setTimeout(() => { if (ws) ws.close(); }, 2000); // retried by the reconnect loop
+      } else if (e.code === "busy" && pendingPassword) {
+        // The server is checking other passwords: try again shortly without asking the person.
+        const again = pendingPassword;
+        setTimeout(() => { if (pendingPassword === again && ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ req: "login", login: again })); }, Math.max(200, num(e.retry_after_ms)));
+        return;
+      } else if (e.code === "rate_limited") {
+        pendingPassword = null;
+        showLogin(t("rate_limited", { n: Math.ceil(Math.max(1000, num(e.retry_after_ms)) / 1000) }));
       } else {
+        pendingPassword = null;
         showLogin(e.message || e.code);
         setTimeout(() => { if (ws) ws.close(); }, 2000);
       }
@@ -930,6 +954,8 @@
     $("btn-logout").addEventListener("click", () => {
       send({ logout: {} });
       S.token = ""; sessionStorage.removeItem("anxin.token"); sessionStorage.removeItem("anxin.status");
+      pendingPassword = null;
+      hangUp(); // the logout is sent before the close
       S.wantStatus = "available";
       S.calls.clear(); S.selected = null; S.overview = null;
       updateRinging();
@@ -963,7 +989,7 @@
     setInterval(watchdog, 5000);
     setInterval(() => { if (S.connected && S.me?.role === "supervisor") { if (S.tab === "district") refreshOverview(); if (S.tab === "service") loadServiceLevel(); } }, 5000);
     applyLanguage();
-    if (S.token) { setConn("connecting"); connect(); } else { showLogin(); connect(); }
+    if (S.token) { setConn("connecting"); connect(); } else { setConn("idle"); showLogin(); }
   }
   init();
 })();

@@ -141,7 +141,7 @@ TEST(Flood, TricklingStrangersDoNotLockOutButtonsOrHealthz) {
         std::this_thread::sleep_for(4s);  // across the 10 s handshake deadline of the first ones
     }
     auto m = anxin::sim::http_request("127.0.0.1", d.plain_http_port(), "GET", "/metrics", "",
-                                      c->admin_token(), std::chrono::seconds(2));
+                                      c.admin_token(), std::chrono::seconds(2));
     ASSERT_EQ(m.status, 200);
     const auto shed = metric(m.body, "anxin_device_handshakes_shed_total");
     const auto http_shed = metric(m.body, "anxin_http_connections_shed_total");
