@@ -5,6 +5,7 @@
 // session free of locks. Password hashing runs on a small thread pool.
 
 #include "anxin/dispatcher/redis_connection.hpp"
+#include "anxin/dispatcher/secret_box.hpp"
 #include "anxin/dispatcher/server_context.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -32,6 +33,8 @@ struct server_options {
     unsigned short plain_device_port = 0;
     std::string redis_binary = "redis-server";
     int pbkdf2_iterations = 100000;
+    // Seals device secrets in Redis (--secrets-key-file); required.
+    std::shared_ptr<const secret_box> secrets;
     server_settings settings;
 };
 
