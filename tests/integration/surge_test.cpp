@@ -30,9 +30,9 @@ TEST_F(Surge, DispatcherStaysUpAndAcksEveryPressWithConsolesWatching) {
         child_process provision;
         ASSERT_TRUE(provision.spawn(
             {ANXIN_DEVICE_SIM_BIN, "provision", "--http-port", std::to_string(d.http_port()),
-             "--admin-token", c->admin_token(), "--stations", "30", "--residents", "600",
-             "--operators-per-station", "1", "--supervisors", "2", "--password", "surge-pass-1",
-             "--out", sim.string()},
+             "--admin-token-file", c->admin_token_file().string(), "--stations", "30",
+             "--residents", "600", "--operators-per-station", "1", "--supervisors", "2",
+             "--password", "surge-pass-1", "--out", sim.string()},
             c->dir() / "provision.log"));
         ASSERT_EQ(provision.wait(60s), 0) << tail(c->dir() / "provision.log", 20);
     }
