@@ -110,15 +110,17 @@ asio::awaitable<lookup_status> directory::find_device(const std::string& id, dev
     switch (secrets_->open(id, stored, out.secret)) {
         case secret_box::open_status::sealed:
             break;
-        case secret_box::open_status::plaintext:
+        case secret_box::open_status::plaintext: {
             // Sealed now, beside the handshake; the plaintext just read still serves this one.
-            asio::co_spawn(
-                co_await asio::this_coro::executor,
-                [this, id, stored]() -> asio::awaitable<void> {
-                    (void)co_await seal_if_unchanged(id, stored);
-                },
-                asio::detached);
+            // (The executor and the job are named first: g++ 12 destroys a lambda temporary of a
+            // full-expression holding a co_await twice.)
+            auto ex = co_await asio::this_coro::executor;
+            auto job = [this, id, stored]() -> asio::awaitable<void> {
+                (void)co_await seal_if_unchanged(id, stored);
+            };
+            asio::co_spawn(ex, std::move(job), asio::detached);
             break;
+        }
         case secret_box::open_status::failed:
             out.secret.clear();
             out.secret_unreadable = true;
