@@ -129,7 +129,9 @@ TEST(DataAtRest, EveryFileInTheDataDirectoryIsPrivateAfterARealRun) {
             if (p.filename() == "secrets.key" || p.filename() == "server.key") saw_key = true;
         }
         EXPECT_TRUE(saw_aof && saw_key) << files << " entries";
-        if (pass == 0) EXPECT_EQ(c.dispatcher().stop(), 0);
+        if (pass == 0) {
+            EXPECT_EQ(c.dispatcher().stop(), 0);
+        }
     }
 }
 
@@ -268,8 +270,11 @@ TEST(DataAtRest, AnInstanceWithAnotherKeyRefusesDevicesClearlyWithoutCrashing) {
     auto other_key = c.dir() / "other.key";
     std::ofstream(other_key) << std::string(64, 'a') << "\n";
     ::chmod(other_key.c_str(), 0600);
-    auto* wrong = c.add_dispatcher({"--secrets-key-file", other_key.string()});
-    ASSERT_TRUE(wrong);
+    // Like add_dispatcher(), but with a key of its own.
+    anxin::test::dispatcher_process other(c.dir() / "dx", c.redis_uri(), c.admin_token());
+    other.share_tls_with(c.dispatcher());
+    ASSERT_TRUE(other.start({"--secrets-key-file", other_key.string()})) << other.log_tail();
+    auto* wrong = &other;
     for (const char* d : {"dev-1", "dev-2", "dev-3", "dev-1"})
         EXPECT_FALSE(c.device_on(*wrong, d)) << d;
     EXPECT_TRUE(wrong->running());
