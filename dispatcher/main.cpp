@@ -1,5 +1,7 @@
 // anxin dispatcher: parses options, wires the server, runs it. Everything else is in the library.
 
+#include "anxin/dispatcher/private_files.hpp"
+#include "anxin/dispatcher/secret_box.hpp"
 #include "anxin/dispatcher/server.hpp"
 
 #include "anxin/protocol/device_auth.hpp"
@@ -9,39 +11,66 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fstream>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 
 namespace po = boost::program_options;
 using namespace anxin::dispatcher;
 
 namespace {
 
-// The admin token: --admin-token, else $ANXIN_ADMIN_TOKEN, else <data-dir>/admin-token
-// (created with a random value, mode 0600, on first start).
-std::string load_admin_token(const std::string& flag, const std::filesystem::path& data_dir) {
-    if (!flag.empty()) return flag;
+// The admin token: from --admin-token-file, else $ANXIN_ADMIN_TOKEN, else <data-dir>/admin-token
+// (created with a random value, mode 0600 from the start, on first start). Never from the command
+// line: every local user can read a process's argv (ps, /proc/PID/cmdline).
+std::string load_admin_token(const std::filesystem::path& file,
+                             const std::filesystem::path& data_dir) {
+    std::string error;
+    if (!file.empty()) {
+        auto token = read_secret_file(file, error);
+        if (!token) throw std::runtime_error(error);
+        return *token;
+    }
     if (const char* env = std::getenv("ANXIN_ADMIN_TOKEN"); env && *env) return env;
     auto path = data_dir / "admin-token";
-    std::ifstream in(path);
-    std::string token;
-    if (in && std::getline(in, token) && !token.empty()) return token;
-    std::filesystem::create_directories(data_dir);
-    token = anxin::protocol::to_hex(anxin::protocol::random_bytes(16));
-    std::ofstream out(path, std::ios::trunc);
-    out << token << "\n";
-    out.close();
-    ::chmod(path.c_str(), 0600);
-    spdlog::info("admin token written to {}", path.string());
-    return token;
+    if (!std::filesystem::exists(path)) {
+        bool exists = false;
+        auto err = create_secret_file(
+            path, anxin::protocol::to_hex(anxin::protocol::random_bytes(16)) + "\n", exists);
+        if (err.empty())
+            spdlog::info("admin token written to {}", path.string());
+        else if (!exists)
+            throw std::runtime_error(err);
+    }
+    auto token = read_secret_file(path, error);
+    if (!token) throw std::runtime_error(error);
+    return *token;
+}
+
+// A password from a file, else from an environment variable, else none.
+std::optional<std::string> load_password(const std::string& file, const char* env,
+                                         const char* what) {
+    if (!file.empty()) {
+        std::string error;
+        auto pw = read_secret_file(file, error);
+        if (!pw) throw std::runtime_error(std::string(what) + ": " + error);
+        return pw;
+    }
+    if (const char* v = std::getenv(env); v && *v) return std::string(v);
+    return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Everything the dispatcher creates (and the embedded redis-server, which inherits the umask:
+    // its AOF, RDB and socket) is for its own user only.
+    ::umask(0077);
     server_options opts;
     std::string redis_uri, admin_token, log_level, instance, sentinels, sentinel_master;
     std::string metrics_listen, metrics_token_file;
+    std::string admin_token_file, secrets_key_file, redis_user, redis_password_file, sentinel_user,
+        sentinel_password_file;
     int wait_replicas = 0, wait_timeout_ms = 500;
     int heartbeat_s = 60;
     std::string strategy = "ring-all", priorities;
@@ -91,15 +120,27 @@ int main(int argc, char** argv) {
         "redis-wait-timeout-ms", po::value(&wait_timeout_ms)->default_value(500),
         "how long an alarm's ack may wait for the replicas (1..2000)")(
         "data-dir", po::value(&opts.data_dir)->default_value("data"),
-        "embedded Redis data and the admin token")(
+        "embedded Redis data, TLS keys, the admin token and the secrets key (made mode 0700)")(
         "redis-server", po::value(&opts.redis_binary)->default_value("redis-server"),
         "redis-server binary for the embedded Redis")(
         "instance", po::value(&instance),
         "instance name (default: hostname:device-port); must be unique and stable")(
-        "admin-token", po::value(&admin_token),
-        "bearer token for /api (default: $ANXIN_ADMIN_TOKEN or <data-dir>/admin-token)")(
-        "heartbeat-interval", po::value(&heartbeat_s)->default_value(60),
-        "seconds between device heartbeats (per-device override in provisioning)")(
+        "admin-token-file", po::value(&admin_token_file),
+        "file holding the bearer token for /api (default: $ANXIN_ADMIN_TOKEN, else "
+        "<data-dir>/admin-token, generated on first start)")(
+        "secrets-key-file", po::value(&secrets_key_file),
+        "AES-256 key (64 hex digits) that encrypts device secrets in Redis; every instance on "
+        "one Redis needs the same (default: <data-dir>/secrets.key, generated on first start)")(
+        "redis-user", po::value(&redis_user),
+        "Redis ACL user (default: the password alone, as for requirepass)")(
+        "redis-password-file", po::value(&redis_password_file),
+        "file holding the Redis password (default: $ANXIN_REDIS_PASSWORD; none: no AUTH); also "
+        "used for the primary found through Sentinel")("sentinel-user", po::value(&sentinel_user),
+                                                       "the sentinels' ACL user")(
+        "sentinel-password-file", po::value(&sentinel_password_file),
+        "file holding the sentinels' password (default: $ANXIN_SENTINEL_PASSWORD; none: no "
+        "AUTH)")("heartbeat-interval", po::value(&heartbeat_s)->default_value(60),
+                 "seconds between device heartbeats (per-device override in provisioning)")(
         "missed-heartbeats", po::value(&missed_heartbeats)->default_value(3),
         "silent intervals before a device is offline and a call is raised")(
         "pbkdf2-iterations", po::value(&opts.pbkdf2_iterations)->default_value(100000),
@@ -134,9 +175,21 @@ int main(int argc, char** argv) {
         "(default: none; the map is drawn from the coordinates alone)")(
         "log-level", po::value(&log_level)->default_value("info"),
         "trace, debug, info, warn, error");
+    // Accepted only to refuse it with a message better than "unrecognised option".
+    po::options_description removed;
+    removed.add_options()("admin-token", po::value(&admin_token));
+    po::options_description all;
+    all.add(desc).add(removed);
     po::variables_map vm;
     try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
+        // No guessing of abbreviated names: `--redis-password SECRET` must be an unknown option,
+        // not --redis-password-file with the password taken for a path (and echoed in the error).
+        po::store(po::command_line_parser(argc, argv)
+                      .options(all)
+                      .style(po::command_line_style::default_style &
+                             ~po::command_line_style::allow_guessing)
+                      .run(),
+                  vm);
         po::notify(vm);
     } catch (const std::exception& e) {
         std::cerr << "dispatcher: " << e.what() << "\n" << desc << "\n";
@@ -148,6 +201,13 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(spdlog::level::from_str(log_level));
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    if (vm.count("admin-token")) {
+        std::cerr << "dispatcher: --admin-token is no longer accepted: any local user can read a "
+                     "command line (ps). Put the token in a file (mode 0600) and give "
+                     "--admin-token-file PATH, or set $ANXIN_ADMIN_TOKEN, or let the dispatcher "
+                     "generate <data-dir>/admin-token\n";
+        return 2;
+    }
     if (!sentinels.empty()) {
         if (!redis_uri.empty()) {
             std::cerr << "dispatcher: give either --redis or --sentinel, not both\n";
@@ -175,7 +235,35 @@ int main(int argc, char** argv) {
             std::cerr << "dispatcher: cannot parse --redis " << redis_uri << "\n";
             return 2;
         }
+        try {
+            if (auto pw = load_password(redis_password_file, "ANXIN_REDIS_PASSWORD",
+                                        "--redis-password-file")) {
+                ep.auth.password = *pw;
+                ep.auth.user = redis_user;  // a user:pass@ in --redis yields to the options
+            } else if (!redis_user.empty()) {
+                std::cerr << "dispatcher: --redis-user needs --redis-password-file or "
+                             "$ANXIN_REDIS_PASSWORD\n";
+                return 2;
+            }
+            if (auto pw = load_password(sentinel_password_file, "ANXIN_SENTINEL_PASSWORD",
+                                        "--sentinel-password-file")) {
+                ep.sentinel_auth.password = *pw;
+                ep.sentinel_auth.user = sentinel_user;
+            } else if (!sentinel_user.empty()) {
+                std::cerr << "dispatcher: --sentinel-user needs --sentinel-password-file or "
+                             "$ANXIN_SENTINEL_PASSWORD\n";
+                return 2;
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "dispatcher: " << e.what() << "\n";
+            return 2;
+        }
         opts.redis = ep;
+    } else if (!redis_user.empty() || !redis_password_file.empty() || !sentinel_user.empty() ||
+               !sentinel_password_file.empty()) {
+        std::cerr << "dispatcher: Redis credentials need --redis or --sentinel (the embedded "
+                     "Redis listens only on a private unix socket)\n";
+        return 2;
     }
     if (heartbeat_s < 5 || heartbeat_s > 3600) {
         std::cerr << "dispatcher: --heartbeat-interval must be 5..3600 s\n";
@@ -239,8 +327,17 @@ int main(int argc, char** argv) {
         return 2;
     }
     opts.settings.instance = instance;
+    // The data directory holds the embedded Redis's AOF (residents' records, password hashes),
+    // the TLS keys, the admin token and the secrets key: the dispatcher's user alone may enter.
+    if (auto err = make_private_dir(opts.data_dir); !err.empty()) {
+        std::cerr << "dispatcher: --data-dir: " << err << "\n";
+        return 2;
+    }
+    if (int n = tighten_private_tree(opts.data_dir); n > 0)
+        spdlog::warn("{} entries under {} were readable by others: narrowed (see above)", n,
+                     opts.data_dir.string());
     try {
-        opts.settings.admin_token = load_admin_token(admin_token, opts.data_dir);
+        opts.settings.admin_token = load_admin_token(admin_token_file, opts.data_dir);
     } catch (const std::exception& e) {
         std::cerr << "dispatcher: admin token: " << e.what() << "\n";
         return 2;
@@ -272,6 +369,23 @@ int main(int argc, char** argv) {
         }
     } else if (const char* env = std::getenv("ANXIN_METRICS_TOKEN"); env && *env) {
         opts.settings.metrics_token = env;
+    }
+    {
+        auto path = secrets_key_file.empty() ? opts.data_dir / "secrets.key"
+                                             : std::filesystem::path(secrets_key_file);
+        bool created = false;
+        std::string error;
+        auto key = load_or_create_secrets_key(path, created, error);
+        if (!key) {
+            std::cerr << "dispatcher: --secrets-key-file: " << error << "\n";
+            return 2;
+        }
+        if (created)
+            spdlog::warn(
+                "device secrets key generated in {}: back it up, and give every other instance on "
+                "this Redis a copy (--secrets-key-file); without it no device can authenticate",
+                path.string());
+        opts.secrets = std::make_shared<const secret_box>(*key);
     }
     server s(std::move(opts));
     return s.run();

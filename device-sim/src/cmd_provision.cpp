@@ -41,10 +41,12 @@ int cmd_provision(int argc, char** argv) {
     desc.add_options()("help,h", "help")("host", po::value(&host)->default_value("127.0.0.1"),
                                          "dispatcher host")(
         "http-port", po::value(&http_port)->default_value(8080), "dispatcher HTTPS port")(
-        "admin-token", po::value(&token), "admin bearer token")(
+        "admin-token", po::value(&token),
+        "admin bearer token (visible in ps: prefer $ANXIN_ADMIN_TOKEN or --admin-token-file)")(
         "admin-token-file", po::value(&token_file)->default_value("data/admin-token"),
-        "file holding the admin token")("seed", po::value(&d.seed)->default_value(d.seed),
-                                        "random seed: same seed, same district")(
+        "file holding the admin token (used when neither --admin-token nor $ANXIN_ADMIN_TOKEN "
+        "is set)")("seed", po::value(&d.seed)->default_value(d.seed),
+                   "random seed: same seed, same district")(
         "stations", po::value(&d.stations)->default_value(139), "number of care stations")(
         "residents", po::value(&d.residents)->default_value(2000),
         "number of residents (one call button each)")(
@@ -64,9 +66,13 @@ int cmd_provision(int argc, char** argv) {
     auto https = https_context(tls, plain);
     if (!plain && !https) return 2;
     if (token.empty()) {
+        if (const char* env = std::getenv("ANXIN_ADMIN_TOKEN"); env && *env) token = env;
+    }
+    if (token.empty()) {
         auto t = read_first_line(token_file);
         if (!t) {
-            std::cerr << "device-sim: no --admin-token and cannot read " << token_file << "\n";
+            std::cerr << "device-sim: no --admin-token, no $ANXIN_ADMIN_TOKEN, and cannot read "
+                      << token_file << "\n";
             return 2;
         }
         token = *t;

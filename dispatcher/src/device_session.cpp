@@ -393,6 +393,11 @@ asio::awaitable<void> device_session::on_hello(dv::Hello hello) {
         co_return;
     }
     device_id_ = rec.id;
+    if (rec.secret_unreadable) {  // logged by the directory, once for all devices
+        ++ctx_.stats.device_secrets_unreadable;
+        reject(dv::BAD_HMAC, "authentication failed");
+        co_return;
+    }
     if (!protocol::constant_time_equal(protocol::hmac_sha256(rec.secret, nonce_), hello.hmac())) {
         spdlog::info("device {} ({}): HMAC does not match", log_safe(device_id_), peer_);
         reject(dv::BAD_HMAC, "authentication failed");

@@ -5,6 +5,10 @@
 
 #include "anxin/dispatcher/password.hpp"
 
+#include "lua_scripts.hpp"
+
+#include <spdlog/spdlog.h>
+
 #include <google/protobuf/util/json_util.h>
 #include <ctime>
 
@@ -16,6 +20,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cassert>
 #include <unordered_set>
 
 namespace asio = boost::asio;
@@ -84,11 +89,14 @@ void to_console_resident(const resident_record& r, anxin::console::v1::Resident&
 }
 
 directory::directory(std::shared_ptr<redis_connection> redis, asio::thread_pool& pool,
-                     int pbkdf2_iterations)
+                     int pbkdf2_iterations, std::shared_ptr<const secret_box> secrets)
     : redis_(std::move(redis)),
+      secrets_(std::move(secrets)),
       pool_(pool),
       pbkdf2_iterations_(pbkdf2_iterations),
-      logins_(redis_, pool, pbkdf2_iterations) {}
+      logins_(redis_, pool, pbkdf2_iterations) {
+    assert(secrets_);
+}
 
 asio::awaitable<lookup_status> directory::find_device(const std::string& id, device_record& out) {
     if (!valid_id(id)) co_return lookup_status::not_found;
@@ -97,11 +105,83 @@ asio::awaitable<lookup_status> directory::find_device(const std::string& id, dev
     if (!r.ok() || r.reply.elements.size() != 4) co_return lookup_status::unavailable;
     if (r.reply.elements[0].is_nil()) co_return lookup_status::not_found;
     out.id = id;
-    out.secret = r.reply.elements[0].str;
+    out.secret.clear();
+    out.secret_unreadable = false;
+    const std::string stored = r.reply.elements[0].str;
+    switch (secrets_->open(id, stored, out.secret)) {
+        case secret_box::open_status::sealed:
+            break;
+        case secret_box::open_status::plaintext: {
+            // Sealed now, beside the handshake; the plaintext just read still serves this one.
+            // (The executor and the job are named first: g++ 12 destroys a lambda temporary of a
+            // full-expression holding a co_await twice.)
+            auto ex = co_await asio::this_coro::executor;
+            auto job = [this, id, stored]() -> asio::awaitable<void> {
+                (void)co_await seal_if_unchanged(id, stored);
+            };
+            asio::co_spawn(ex, std::move(job), asio::detached);
+            break;
+        }
+        case secret_box::open_status::failed:
+            out.secret.clear();
+            out.secret_unreadable = true;
+            note_unreadable(id);
+            break;
+    }
     out.resident_id = r.reply.elements[1].str;
     out.heartbeat_interval_s = static_cast<int>(r.reply.elements[2].as_int());
     out.epoch = r.reply.elements[3].str;
     co_return lookup_status::found;
+}
+
+void directory::note_unreadable(const std::string& id) {
+    // With the wrong key every device fails at once: one line per 30 s, not one per device.
+    ++unreadable_unlogged_;
+    const auto now = std::chrono::steady_clock::now();
+    if (unreadable_logged_ != std::chrono::steady_clock::time_point{} &&
+        now - unreadable_logged_ < std::chrono::seconds(30))
+        return;
+    spdlog::error(
+        "device {}: its stored secret does not decrypt with this instance's secrets key (wrong "
+        "--secrets-key-file? every instance on one Redis needs the same key); {} such device "
+        "lookups in the last 30 s; the device cannot authenticate",
+        id, unreadable_unlogged_);
+    unreadable_logged_ = now;
+    unreadable_unlogged_ = 0;
+}
+
+asio::awaitable<bool> directory::seal_if_unchanged(const std::string& id,
+                                                   const std::string& plaintext) {
+    auto sealed = secrets_->seal(id, plaintext);
+    if (sealed.empty()) co_return false;
+    auto r = co_await redis_->exec(
+        redis_cmd("EVAL", lua::seal_secret, "1", "anx:device:" + id, plaintext, sealed));
+    co_return r.ok() && r.reply.as_int() == 1;
+}
+
+asio::awaitable<int> directory::seal_legacy_secrets() {
+    int sealed = 0;
+    std::string cursor = "0";
+    do {
+        auto r = co_await redis_->exec(
+            redis_cmd("SCAN", cursor, "MATCH", "anx:device:*", "COUNT", "1000", "TYPE", "hash"));
+        if (!r.ok() || r.reply.elements.size() != 2) co_return -1;
+        cursor = r.reply.elements[0].str;
+        // Copied out first: the reply is not touched across the awaits below.
+        std::vector<std::string> ids;
+        for (const auto& key : r.reply.elements[1].elements) {
+            auto id = key.str.substr(std::string_view("anx:device:").size());
+            if (valid_id(id)) ids.push_back(std::move(id));
+        }
+        for (const auto& id : ids) {
+            auto s = co_await redis_->exec(redis_cmd("HGET", "anx:device:" + id, "secret"));
+            if (!s.ok()) co_return -1;
+            if (s.reply.is_nil() || s.reply.str.empty() || secret_box::is_sealed(s.reply.str))
+                continue;
+            if (co_await seal_if_unchanged(id, s.reply.str)) ++sealed;
+        }
+    } while (cursor != "0");
+    co_return sealed;
 }
 
 asio::awaitable<lookup_status> directory::find_operator(const std::string& id,
@@ -386,7 +466,8 @@ std::string validate(const anxin::admin::v1::ProvisionRequest& req,
 
 // The writes of a validated request. Each entity is an upsert: provisioning twice is safe.
 std::vector<std::vector<std::string>> provision_commands(
-    const anxin::admin::v1::ProvisionRequest& req, const std::vector<std::string>& hashes) {
+    const anxin::admin::v1::ProvisionRequest& req, const std::vector<std::string>& hashes,
+    const secret_box& secrets) {
     std::vector<std::vector<std::string>> cmds;
     for (const auto& s : req.stations()) {
         cmds.push_back(redis_cmd("HSET", "anx:station:" + s.id(), "name", s.name(), "area",
@@ -414,8 +495,9 @@ std::vector<std::vector<std::string>> provision_commands(
                                  r.health_conditions(), "medication", r.medication(), "gp", r.gp(),
                                  "key_holders", holders));
         for (const auto& d : r.devices()) {
-            cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret", d.secret(),
-                                     "resident", r.id(), "model", d.model(), "heartbeat_interval_s",
+            cmds.push_back(redis_cmd("HSET", "anx:device:" + d.id(), "secret",
+                                     secrets.seal(d.id(), d.secret()), "resident", r.id(), "model",
+                                     d.model(), "heartbeat_interval_s",
                                      std::to_string(d.heartbeat_interval_s())));
             cmds.push_back(redis_cmd("SADD", "anx:resident:" + r.id() + ":devices", d.id()));
         }
@@ -467,7 +549,13 @@ asio::awaitable<std::string> directory::provision(const anxin::admin::v1::Provis
         auto hash = co_await offload<std::string>(pool_, std::move(job));
         hashes.push_back(std::move(hash));
     }
-    auto replies = co_await redis_->exec_many(provision_commands(req, hashes));
+    auto cmds = provision_commands(req, hashes, *secrets_);
+    for (const auto& c : cmds) {
+        // seal() fails only if OpenSSL cannot allocate: never store an empty secret.
+        if (c[0] == "HSET" && c.size() > 3 && c[2] == "secret" && c[3].empty())
+            co_return "cannot encrypt device secrets (out of memory?)";
+    }
+    auto replies = co_await redis_->exec_many(std::move(cmds));
     for (const auto& r : replies) {
         if (!r.ok()) co_return "unavailable: " + r.error_text();
     }

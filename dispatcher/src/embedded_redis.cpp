@@ -1,10 +1,13 @@
 #include "anxin/dispatcher/embedded_redis.hpp"
 
+#include "anxin/dispatcher/private_files.hpp"
+
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -57,6 +60,9 @@ std::string embedded_redis::spawn() {
         // Redis in order, instead of killing Redis first.
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        // Its AOF and RDB hold every resident's record and the operators' password hashes:
+        // created 0600 whatever umask the dispatcher was started with (main sets 0077 too).
+        ::umask(0077);
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);
@@ -91,9 +97,7 @@ std::string embedded_redis::spawn() {
 }
 
 std::string embedded_redis::start() {
-    std::error_code ec;
-    std::filesystem::create_directories(data_dir_, ec);
-    if (ec) return "cannot create " + data_dir_.string() + ": " + ec.message();
+    if (auto err = make_private_dir(data_dir_); !err.empty()) return err;
     // sockaddr_un.sun_path holds 108 bytes.
     if (socket_path_.size() > 100)
         return "data directory path too long for a unix socket: " + socket_path_;

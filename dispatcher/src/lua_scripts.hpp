@@ -489,4 +489,14 @@ if ARGV[2] == '1' then n = redis.call('HINCRBY', dk, 'battery_episodes', 1) end
 return {'changed', tostring(n)}
 )lua";
 
+// Seals a legacy plaintext device secret (directory::seal_legacy_secrets): a compare-and-set, so
+// that a secret provisioned anew between the read and this write is never overwritten. Run with
+// EVAL by the directory, without the prelude (it needs no clock).
+// KEYS: anx:device:<id>  ARGV: the plaintext read, its sealed form -> 1 replaced | 0 changed since
+inline constexpr const char* seal_secret = R"lua(
+if redis.call('HGET', KEYS[1], 'secret') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'secret', ARGV[2])
+return 1
+)lua";
+
 }  // namespace anxin::dispatcher::lua

@@ -39,6 +39,10 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          "Of the rejected handshakes, those naming a device id that is not provisioned (the "
          "device is told only \"authentication failed\", as for a wrong secret).",
          double(device_auth_unknown_ids));
+    line(out, "anxin_device_secrets_unreadable_total", "counter",
+         "Of the rejected handshakes, those whose stored device secret does not decrypt with this "
+         "instance's secrets key (wrong --secrets-key-file?).",
+         double(device_secrets_unreadable));
     line(out, "anxin_device_tls_handshake_failures_total", "counter",
          "TLS handshakes on the device port that failed (wrong CA on the device, plaintext sent "
          "to the TLS port, a client certificate refused, a scanner).",

@@ -88,6 +88,21 @@ bool redis_endpoint::parse(const std::string& uri, redis_endpoint& out) {
     }
     if (rest.rfind("redis://", 0) == 0) rest = rest.substr(8);
     if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
+    // [user]:password@ (RFC 3986 userinfo, as redis-cli -u takes it); the last '@' ends it, so a
+    // password may hold one.
+    if (auto at = rest.rfind('@'); at != std::string::npos) {
+        auto userinfo = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        auto colon = userinfo.find(':');
+        if (colon == std::string::npos) {
+            out.auth.user.clear();
+            out.auth.password = userinfo;  // redis://password@host, as some clients take it
+        } else {
+            out.auth.user = userinfo.substr(0, colon);
+            out.auth.password = userinfo.substr(colon + 1);
+        }
+        if (out.auth.password.empty()) return false;
+    }
     auto colon = rest.rfind(':');
     out.unix_path.clear();
     if (colon == std::string::npos) {
@@ -240,6 +255,12 @@ struct redis_connection_access {
         }
         p->done(std::move(res));
     }
+    static void on_auth(redisAsyncContext*, void* r, void* privdata) {
+        std::unique_ptr<std::weak_ptr<redis_connection>> weak(
+            static_cast<std::weak_ptr<redis_connection>*>(privdata));
+        if (!r) return;  // context going away; its cleanup schedules the retry
+        if (auto owner = weak->lock()) owner->on_auth(convert(static_cast<redisReply*>(r)));
+    }
     static void on_role(redisAsyncContext*, void* r, void* privdata) {
         std::unique_ptr<std::weak_ptr<redis_connection>> weak(
             static_cast<std::weak_ptr<redis_connection>*>(privdata));
@@ -302,7 +323,7 @@ void redis_connection::start() {
     stopped_ = false;
     if (ep_.via_sentinel()) {
         sentinel_ = sentinel_client::create(io_, ep_.sentinels, ep_.master_name,
-                                            opts_.sentinel_timeout, name_);
+                                            opts_.sentinel_timeout, name_, ep_.sentinel_auth);
         sentinel_->watch([weak = weak_from_this()](const redis_address& primary) {
             if (auto self = weak.lock()) self->on_switch_master(primary);
         });
@@ -380,6 +401,7 @@ void redis_connection::connect_to(const redis_endpoint& target) {
     ev_ = ev;
     ac_ = ac;
     timed_out_ = false;
+    auth_refused_ = false;
     connect_started_ = std::chrono::steady_clock::now();
     redisAsyncSetConnectCallback(ac, &redis_connection_access::on_connect);
     redisAsyncSetDisconnectCallback(ac, &redis_connection_access::on_disconnect);
@@ -395,6 +417,23 @@ void redis_connection::on_connected(int status) {
     // that hangs (or is still loading its AOF), and calling that "connected" would hide the outage.
     // A sentinel's view may be stale, and a demoted primary still accepts connections: there only
     // a ROLE of "master" makes it ours. The connect timeout (watchdog) bounds the answer.
+    // AUTH goes first, pipelined with the PING/ROLE below: Redis answers in order, and on_auth
+    // sees a refusal before on_role sees the NOAUTH that follows it.
+    if (!ep_.auth.empty()) {
+        auto cmd = ep_.auth.auth_command();
+        std::vector<const char*> av;
+        std::vector<std::size_t> al;
+        for (const auto& a : cmd) {
+            av.push_back(a.data());
+            al.push_back(a.size());
+        }
+        auto* w = new std::weak_ptr<redis_connection>(weak_from_this());
+        if (redisAsyncCommandArgv(ac_, &redis_connection_access::on_auth, w,
+                                  static_cast<int>(av.size()), av.data(), al.data()) != REDIS_OK) {
+            delete w;
+            return;  // the context is closing; its cleanup schedules the retry
+        }
+    }
     auto* weak = new std::weak_ptr<redis_connection>(weak_from_this());
     const bool sentinel = ep_.via_sentinel();
     const char* argv[] = {sentinel ? "ROLE" : "PING"};
@@ -405,8 +444,39 @@ void redis_connection::on_connected(int status) {
     }
 }
 
-void redis_connection::on_role(const redis_reply& role) {
+namespace {
+// A wrong password is one fault however many connections meet it: one line per 30 s for the
+// process (io thread only), with the count of refusals in between.
+std::chrono::steady_clock::time_point auth_error_logged{};
+std::uint64_t auth_refusals_unlogged = 0;
+}  // namespace
+
+void redis_connection::on_auth(const redis_reply& reply) {
     if (!ac_ || connected_) return;
+    if (!reply.is_error()) {
+        auth_refused_ = false;
+        return;
+    }
+    auth_refused_ = true;
+    ++auth_refusals_unlogged;
+    const auto now = std::chrono::steady_clock::now();
+    if (auth_error_logged == std::chrono::steady_clock::time_point{} ||
+        now - auth_error_logged >= 30s) {
+        // Redis's text (WRONGPASS invalid username-password pair..., or "AUTH <password> called
+        // without any password configured") never echoes the password.
+        spdlog::error(
+            "redis[{}]: {} refused AUTH as {}: {} ({} refusals in the last 30 s on all "
+            "connections); check --redis-user and --redis-password-file / $ANXIN_REDIS_PASSWORD; "
+            "retrying",
+            name_, target_.describe(), ep_.auth.describe(), reply.str, auth_refusals_unlogged);
+        auth_error_logged = now;
+        auth_refusals_unlogged = 0;
+    }
+    redisAsyncDisconnect(ac_);  // inside a reply callback: hiredis closes after it returns
+}
+
+void redis_connection::on_role(const redis_reply& role) {
+    if (!ac_ || connected_ || auth_refused_) return;
     if (!ep_.via_sentinel()) {  // the answer to PING
         if (role.is_error()) {
             spdlog::warn("redis[{}]: {} answers but cannot serve yet ({}); retrying", name_,

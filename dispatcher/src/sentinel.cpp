@@ -141,21 +141,42 @@ std::shared_ptr<sentinel_client> sentinel_client::create(asio::io_context& io,
                                                          std::vector<redis_address> sentinels,
                                                          std::string master,
                                                          std::chrono::milliseconds timeout,
-                                                         std::string name) {
-    return std::shared_ptr<sentinel_client>(
-        new sentinel_client(io, std::move(sentinels), std::move(master), timeout, std::move(name)));
+                                                         std::string name, redis_credentials auth) {
+    return std::shared_ptr<sentinel_client>(new sentinel_client(
+        io, std::move(sentinels), std::move(master), timeout, std::move(name), std::move(auth)));
 }
 
 sentinel_client::sentinel_client(asio::io_context& io, std::vector<redis_address> sentinels,
                                  std::string master, std::chrono::milliseconds timeout,
-                                 std::string name)
+                                 std::string name, redis_credentials auth)
     : io_(io),
       sentinels_(std::move(sentinels)),
       master_(std::move(master)),
       timeout_(timeout),
       name_(std::move(name)),
+      auth_(std::move(auth)),
       retry_timer_(io) {
     assert(!sentinels_.empty());
+}
+
+asio::awaitable<bool> sentinel_client::authenticate(link& l, const redis_address& sentinel) {
+    if (auth_.empty()) co_return true;
+    if (!co_await l.send(auth_.auth_command())) co_return false;
+    auto reply = co_await l.receive();
+    if (!reply) co_return false;  // no answer: the caller logs the silence
+    if (!reply->is_error()) co_return true;
+    // One line per 30 s for the process: every connection's resolves and watches meet the same
+    // wrong password. (Io thread only, like everything here.)
+    static std::chrono::steady_clock::time_point logged{};
+    const auto now = std::chrono::steady_clock::now();
+    if (logged == std::chrono::steady_clock::time_point{} || now - logged >= 30s) {
+        spdlog::error(
+            "redis[{}]: sentinel {} refused AUTH as {}: {}; check --sentinel-user and "
+            "--sentinel-password-file / $ANXIN_SENTINEL_PASSWORD; retrying",
+            name_, sentinel.describe(), auth_.describe(), reply->str);
+        logged = now;
+    }
+    co_return false;
 }
 
 asio::awaitable<std::optional<redis_address>> sentinel_client::resolve() {
@@ -165,12 +186,18 @@ asio::awaitable<std::optional<redis_address>> sentinel_client::resolve() {
         auto l = std::make_shared<link>(io_);
         link::arm(l, timeout_);
         std::optional<redis_reply> reply;
+        bool refused = false;
         if (co_await l->connect(sentinel)) {
-            auto cmd = redis_cmd("SENTINEL", "get-master-addr-by-name", master_);
-            if (co_await l->send(cmd)) reply = co_await l->receive();
+            if (!co_await authenticate(*l, sentinel)) {
+                refused = l->socket.is_open();
+            } else {
+                auto cmd = redis_cmd("SENTINEL", "get-master-addr-by-name", master_);
+                if (co_await l->send(cmd)) reply = co_await l->receive();
+            }
         }
         l->deadline.cancel();
         l->close();
+        if (refused) continue;  // logged by authenticate()
         if (!reply) {
             spdlog::warn("redis[{}]: sentinel {} did not answer within {} ms", name_,
                          sentinel.describe(), timeout_.count());
@@ -227,7 +254,7 @@ asio::awaitable<void> sentinel_client::watch_loop() {
         watch_link_ = l;
         link::arm(l, timeout_);
         std::optional<redis_reply> confirm;
-        if (co_await l->connect(sentinel)) {
+        if (co_await l->connect(sentinel) && co_await authenticate(*l, sentinel)) {
             auto cmd = redis_cmd("SUBSCRIBE", "+switch-master");
             if (co_await l->send(cmd)) confirm = co_await l->receive();
         }

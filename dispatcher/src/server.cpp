@@ -241,7 +241,7 @@ int server::run() {
         m.pub.push_back(redis_connection::create(m.io, ep, ro, "pub-" + std::to_string(i)));
     m.store = std::make_unique<call_store>(m.cmd, m.opts.settings.instance, m.ingest);
     m.store->require_replicas(m.opts.settings.wait_replicas, m.opts.settings.wait_timeout);
-    m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations);
+    m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations, m.opts.secrets);
     m.bus = std::make_unique<event_bus>(m.pub, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
         m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
@@ -341,6 +341,23 @@ int server::run() {
     for (auto& p : m.pub) p->start();
     m.bus->start();
     m.router->start();
+    // Device secrets still in plaintext (a deployment from before encryption at rest) are sealed
+    // once the store answers; until then find_device takes them as they are.
+    asio::co_spawn(
+        m.io,
+        [&m]() -> asio::awaitable<void> {
+            asio::steady_timer t(m.io);
+            for (;;) {
+                if (m.cmd->connected()) {
+                    int n = co_await m.dir->seal_legacy_secrets();
+                    if (n > 0) spdlog::warn("encrypted {} device secrets stored in plaintext", n);
+                    if (n >= 0) co_return;
+                }
+                t.expires_after(1s);
+                co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+        },
+        asio::detached);
 
     // Keep presence leases of operators on this instance alive is each console's job; on a clean
     // stop we drop them at once so no call is offered to a console that is going away.

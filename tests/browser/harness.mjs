@@ -5,7 +5,7 @@
 
 import { spawn } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -108,11 +108,17 @@ export class Cluster {
     this.procs.push(p);
     return p;
   }
+  // The token in a file (0600), never on the command line: every local user can read that.
+  adminTokenFile() {
+    const file = path.join(this.dir, "admin-token");
+    writeFileSync(file, adminToken + "\n", { mode: 0o600 });
+    return file;
+  }
   async startDispatcher() {
     mkdirSync(path.join(this.dir, "dispatcher"), { recursive: true });
     this.dispatcher = this.spawn("dispatcher", dispatcherBin, [
       "--bind", "127.0.0.1", "--device-port", String(this.devicePort), "--http-port", String(this.httpPort),
-      "--redis", this.redisSock, "--data-dir", path.join(this.dir, "dispatcher"), "--admin-token", adminToken,
+      "--redis", this.redisSock, "--data-dir", path.join(this.dir, "dispatcher"), "--admin-token-file", this.adminTokenFile(),
       "--instance", "browser-test", "--pbkdf2-iterations", "1000", "--wrap-up", "0", "--reconnect-grace", "60",
       "--tier-timeout", "30", "--escalation-limit", "120", ...this.extraArgs]);
     await waitFor(async () => (await this.http("GET", "/healthz")).status === 200, "dispatcher /healthz");

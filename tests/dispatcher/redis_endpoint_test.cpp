@@ -23,6 +23,29 @@ TEST(redis_endpoint, redis_url_with_port) {
     EXPECT_EQ(ep.describe(), "cache.internal:6380");
 }
 
+TEST(redis_endpoint, credentials_in_the_url_go_to_auth_and_not_to_describe) {
+    redis_endpoint ep;
+    ASSERT_TRUE(redis_endpoint::parse("redis://anxin:p@ss:w0rd@cache.internal:6380", ep));
+    EXPECT_EQ(ep.host, "cache.internal");
+    EXPECT_EQ(ep.port, 6380);
+    EXPECT_EQ(ep.auth.user, "anxin");
+    EXPECT_EQ(ep.auth.password, "p@ss:w0rd");  // the last '@' ends the userinfo
+    EXPECT_EQ(ep.auth.auth_command(), (std::vector<std::string>{"AUTH", "anxin", "p@ss:w0rd"}));
+    EXPECT_EQ(ep.describe().find("w0rd"), std::string::npos);
+    EXPECT_EQ(ep.auth.describe(), "user 'anxin'");
+
+    redis_endpoint legacy;
+    ASSERT_TRUE(redis_endpoint::parse("redis://:only-a-password@127.0.0.1", legacy));
+    EXPECT_EQ(legacy.auth.user, "");
+    EXPECT_EQ(legacy.auth.auth_command(), (std::vector<std::string>{"AUTH", "only-a-password"}));
+    EXPECT_EQ(legacy.port, 6379);
+
+    redis_endpoint none;
+    ASSERT_TRUE(redis_endpoint::parse("redis://127.0.0.1:6379", none));
+    EXPECT_TRUE(none.auth.empty());
+    EXPECT_FALSE(redis_endpoint::parse("redis://anxin:@127.0.0.1", none));  // empty password
+}
+
 TEST(redis_endpoint, redis_url_without_port_uses_6379) {
     redis_endpoint ep;
     ASSERT_TRUE(redis_endpoint::parse("redis://10.0.0.5", ep));

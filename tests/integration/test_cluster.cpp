@@ -306,8 +306,8 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
                                      std::to_string(plain_http_port_),
                                      "--data-dir",
                                      data_dir_.string(),
-                                     "--admin-token",
-                                     admin_token_,
+                                     "--admin-token-file",
+                                     admin_token_file().string(),
                                      "--instance",
                                      "test-" + std::to_string(device_port_),
                                      "--log-level",
@@ -326,8 +326,21 @@ bool dispatcher_process::start(const std::vector<std::string>& extra) {
         argv.push_back("--pbkdf2-iterations");
         argv.push_back("1000");
     }
+    if (!secrets_key_.empty()) {
+        argv.push_back("--secrets-key-file");
+        argv.push_back(secrets_key_.string());
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     ++starts_;
+    {
+        // Mode 0600 from the start, as an administrator would write it.
+        int fd = ::open(admin_token_file().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return false;
+        auto line = admin_token_ + "\n";
+        bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        ::close(fd);
+        if (!written) return false;
+    }
     {
         std::ofstream(data_dir_ / "dispatcher.log", std::ios::app)
             << "---- start " << starts_ << " ----\n";
@@ -423,6 +436,7 @@ dispatcher_process* cluster::add_dispatcher(const std::vector<std::string>& args
     more_.push_back(std::make_unique<dispatcher_process>(dir_ / name, redis_uri_, token_));
     // One certificate for every instance, as in a deployment: a device trusts one CA.
     more_.back()->share_tls_with(*dispatcher_);
+    more_.back()->share_secrets_key_with(*dispatcher_);
     if (!more_.back()->start(args)) return nullptr;
     return more_.back().get();
 }

@@ -100,6 +100,14 @@ class dispatcher_process {
     }
     // Serve first's certificate instead of generating one (before start()).
     void share_tls_with(const dispatcher_process& first) { tls_dir_ = first.data_dir_ / "tls"; }
+    // Use first's device secrets key (every instance on one Redis needs the same), before start().
+    void share_secrets_key_with(const dispatcher_process& first) {
+        secrets_key_ = first.data_dir_ / "secrets.key";
+    }
+    // The file the admin token is given in (--admin-token-file; never on the command line).
+    std::filesystem::path admin_token_file() const {
+        return data_dir_.parent_path() / (data_dir_.filename().string() + ".admin-token");
+    }
     std::shared_ptr<boost::asio::ssl::context> client_tls();
     // A device link connected over TLS (verified against ca_file()); nullptr on failure.
     std::unique_ptr<sim::device_link> open_device_link(boost::asio::io_context& io);
@@ -117,7 +125,8 @@ class dispatcher_process {
     std::string admin_token_;
     unsigned short device_port_ = 0;
     unsigned short plain_device_port_ = 0;
-    std::filesystem::path tls_dir_;  // set: --tls-cert/--tls-key from there
+    std::filesystem::path tls_dir_;      // set: --tls-cert/--tls-key from there
+    std::filesystem::path secrets_key_;  // set: --secrets-key-file
     std::shared_ptr<boost::asio::ssl::context> tls_;
     unsigned short http_port_ = 0;
     unsigned short plain_http_port_ = 0;
@@ -163,6 +172,8 @@ class cluster {
     std::unique_ptr<sim::console_link> console_on(dispatcher_process& d, const std::string& op);
     redis_server& redis() { return *redis_; }
     const std::string& admin_token() const { return token_; }
+    // The first instance's token file, for device-sim provision --admin-token-file.
+    std::filesystem::path admin_token_file() const { return dispatcher_->admin_token_file(); }
     const std::filesystem::path& dir() const { return dir_; }
 
     // A device connected and past the handshake (asserts on failure via the returned nullptr).

@@ -9,6 +9,7 @@
 #include "anxin/dispatcher/geo.hpp"
 #include "anxin/dispatcher/login_guard.hpp"
 #include "anxin/dispatcher/redis_connection.hpp"
+#include "anxin/dispatcher/secret_box.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -36,7 +37,11 @@ enum class lookup_status { found, not_found, unavailable };
 
 struct device_record {
     std::string id;
-    std::string secret;
+    std::string secret;  // decrypted
+    // The stored secret is sealed but does not open with this instance's key (another
+    // --secrets-key-file, or a damaged value): `secret` is empty and the device cannot
+    // authenticate. Logged by find_device (rate-limited); the caller counts it.
+    bool secret_unreadable = false;
     std::string resident_id;
     int heartbeat_interval_s = 0;  // 0: the dispatcher's default
     std::string epoch;             // the counter epoch of its last Hello that gave one
@@ -68,8 +73,10 @@ int age_on(const std::string& date_of_birth, std::int64_t now_ms);
 
 class directory {
   public:
+    // Device secrets are stored sealed by `secrets` (secret_box.hpp); legacy plaintext values
+    // still authenticate and are sealed on their next use and by seal_legacy_secrets().
     directory(std::shared_ptr<redis_connection> redis, boost::asio::thread_pool& pool,
-              int pbkdf2_iterations);
+              int pbkdf2_iterations, std::shared_ptr<const secret_box> secrets);
 
     boost::asio::awaitable<lookup_status> find_device(const std::string& id, device_record& out);
     boost::asio::awaitable<lookup_status> find_operator(const std::string& id,
@@ -98,8 +105,22 @@ class directory {
     // Console password logins: guess limits and the bounded hashing queue (login_guard.hpp).
     login_guard& logins() { return logins_; }
 
+    // One pass over every device, sealing secrets still stored in plaintext (written before
+    // encryption at rest, or by an older instance during a rolling upgrade). A compare-and-set
+    // in Redis: a secret re-provisioned meanwhile is left alone. Returns how many it sealed, or
+    // -1 if Redis was unavailable (the caller may try again).
+    boost::asio::awaitable<int> seal_legacy_secrets();
+
   private:
+    // Replaces a plaintext secret with its sealed form if it is still that plaintext.
+    boost::asio::awaitable<bool> seal_if_unchanged(const std::string& id,
+                                                   const std::string& plaintext);
+    void note_unreadable(const std::string& id);
+
     std::shared_ptr<redis_connection> redis_;
+    std::shared_ptr<const secret_box> secrets_;
+    std::chrono::steady_clock::time_point unreadable_logged_{};
+    std::uint64_t unreadable_unlogged_ = 0;
     boost::asio::thread_pool& pool_;
     int pbkdf2_iterations_;
     login_guard logins_;

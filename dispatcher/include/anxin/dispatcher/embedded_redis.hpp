@@ -1,8 +1,10 @@
 #pragma once
 // The dispatcher's private redis-server, used when no --redis is given: AOF on with
 // appendfsync always (an ack means fsynced), data and a unix socket under the data directory,
-// no TCP port. Restarted if it dies; stopped when the dispatcher stops, and (PR_SET_PDEATHSIG)
-// also when the dispatcher is killed, so a restarted dispatcher starts it again on the same data.
+// no TCP port. The data directory is 0700 and redis-server runs under umask 0077 (its AOF, RDB
+// and log 0600), the socket 0700. Restarted if it dies; stopped when the dispatcher stops, and
+// (PR_SET_PDEATHSIG) also when the dispatcher is killed, so a restarted dispatcher starts it again
+// on the same data.
 //
 // Threading: io thread only.
 

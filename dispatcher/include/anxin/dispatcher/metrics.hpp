@@ -55,6 +55,9 @@ struct metrics {
     std::uint64_t http_busy = 0;       // reports/searches refused while the previous ones run
     std::int64_t pending_devices = 0;  // gauge
     std::int64_t pending_http = 0;     // gauge
+    // Device handshakes refused because the stored secret does not decrypt with this instance's
+    // --secrets-key-file (also counted in device_auth_failures).
+    std::uint64_t device_secrets_unreadable = 0;
 
     // Renders everything; calls_by_state and redis_up/rtt are read by the caller.
     std::string render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,

@@ -4,6 +4,9 @@
 //
 // Threading: create, call and destroy on the io_context's (single) thread only. Commands are
 // pipelined: exec() writes at once and many may be in flight; replies come back in order.
+// With credentials (redis_endpoint::auth) every connect sends AUTH before anything else; a
+// refused AUTH is logged (at most every 30 s per process, never the password) and retried with
+// the usual backoff, the connection staying down meanwhile.
 // Errors: a command sent while disconnected completes at once with status::unavailable; a
 // command not answered within command_timeout completes with status::timeout and the connection
 // is torn down and re-established (after a timeout the reply stream can no longer be matched to
@@ -44,9 +47,14 @@ struct redis_endpoint {
     int port = 6379;
     std::vector<redis_address> sentinels;
     std::string master_name;
+    // AUTH for the Redis itself (also the primary the sentinels name) and for the sentinels.
+    redis_credentials auth;
+    redis_credentials sentinel_auth;
 
-    // Accepts redis://host:port, host:port, unix:///path/to.sock, /path/to.sock, and
-    // sentinel://host[:port][,host[:port]...]/master-name (sentinel port default 26379).
+    // Accepts redis://[[user]:password@]host:port, host:port, unix:///path/to.sock,
+    // /path/to.sock, and sentinel://host[:port][,host[:port]...]/master-name (sentinel port
+    // default 26379). Credentials in the URI land in `auth` (a file or the environment is the
+    // better place for them: a URI on the command line is visible to every local user).
     static bool parse(const std::string& uri, redis_endpoint& out);
     std::string describe() const;
     bool via_sentinel() const { return !master_name.empty(); }
@@ -109,6 +117,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     void connect();
     void connect_to(const redis_endpoint& target);
     boost::asio::awaitable<void> resolve_and_connect();
+    void on_auth(const redis_reply& reply);
     void on_role(const redis_reply& role);
     void on_switch_master(const redis_address& primary);
     void mark_up();
@@ -141,6 +150,7 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
     state_handler state_handler_;
     double last_rtt_s_ = 0;
     bool timed_out_ = false;
+    bool auth_refused_ = false;  // on the current context: its PING/ROLE answer is ignored
     friend struct redis_connection_access;
 };
 

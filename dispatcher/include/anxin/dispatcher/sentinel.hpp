@@ -4,7 +4,9 @@
 // `SENTINEL get-master-addr-by-name <name>` (the one that answered last is asked first next
 // time), and keep a `+switch-master` subscription on one sentinel to hear of a failover at once.
 // Verifying the named primary with ROLE is the caller's job (redis_connection), on the connection
-// it will use.
+// it will use. With credentials every connection to a sentinel sends AUTH first; sentinels
+// commonly have a password of their own (sentinel.conf `requirepass` / ACL), apart from the data
+// nodes'.
 //
 // The parse_* / format_* helpers are pure. sentinel_client talks RESP itself over Asio sockets
 // (hiredis 0.14 serves only as the reply parser): every exchange has a deadline, so a dead or
@@ -36,6 +38,24 @@ struct redis_address {
     bool operator==(const redis_address&) const = default;
 };
 
+// What AUTH sends on every (re)connect, before any other command: "AUTH user password" (an ACL
+// user, Redis 6+), or "AUTH password" when user is empty (requirepass). Nothing when password is
+// empty. Never logged.
+struct redis_credentials {
+    std::string user;
+    std::string password;
+    bool empty() const { return password.empty(); }
+    // The AUTH command for these credentials.
+    std::vector<std::string> auth_command() const {
+        if (user.empty()) return {"AUTH", password};
+        return {"AUTH", user, password};
+    }
+    // For log lines: "user 'anxin'" or "the default user"; never the password.
+    std::string describe() const {
+        return user.empty() ? "the default user" : "user '" + user + "'";
+    }
+};
+
 // Reply to SENTINEL get-master-addr-by-name: [ip, port], or nil when the sentinel does not
 // monitor that name. nullopt for nil and for anything malformed.
 std::optional<redis_address> parse_master_addr(const redis_reply& reply);
@@ -59,7 +79,7 @@ class sentinel_client : public std::enable_shared_from_this<sentinel_client> {
                                                    std::vector<redis_address> sentinels,
                                                    std::string master,
                                                    std::chrono::milliseconds timeout,
-                                                   std::string name);
+                                                   std::string name, redis_credentials auth = {});
 
     // The primary the first answering sentinel names; nullopt when none does (all down, or none
     // knows the name). Takes at most sentinels × timeout.
@@ -76,9 +96,12 @@ class sentinel_client : public std::enable_shared_from_this<sentinel_client> {
 
   private:
     sentinel_client(boost::asio::io_context& io, std::vector<redis_address> sentinels,
-                    std::string master, std::chrono::milliseconds timeout, std::string name);
-    boost::asio::awaitable<void> watch_loop();
+                    std::string master, std::chrono::milliseconds timeout, std::string name,
+                    redis_credentials auth);
     struct link;
+    // Sends AUTH on a fresh link when there are credentials; false (logged) if refused.
+    boost::asio::awaitable<bool> authenticate(link& l, const redis_address& sentinel);
+    boost::asio::awaitable<void> watch_loop();
     boost::asio::awaitable<void> keep_alive(std::shared_ptr<link> l);
 
     boost::asio::io_context& io_;
@@ -86,6 +109,7 @@ class sentinel_client : public std::enable_shared_from_this<sentinel_client> {
     std::string master_;
     std::chrono::milliseconds timeout_;
     std::string name_;
+    redis_credentials auth_;
     switch_handler on_switch_;
     std::shared_ptr<link> watch_link_;
     boost::asio::steady_timer retry_timer_;

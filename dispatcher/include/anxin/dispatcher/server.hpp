@@ -5,6 +5,7 @@
 // session free of locks. Password hashing runs on a small thread pool.
 
 #include "anxin/dispatcher/redis_connection.hpp"
+#include "anxin/dispatcher/secret_box.hpp"
 #include "anxin/dispatcher/server_context.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -37,6 +38,8 @@ struct server_options {
     std::optional<boost::asio::ip::tcp::endpoint> metrics_listen;
     std::string redis_binary = "redis-server";
     int pbkdf2_iterations = 100000;
+    // Seals device secrets in Redis (--secrets-key-file); required.
+    std::shared_ptr<const secret_box> secrets;
     server_settings settings;
 };
 
