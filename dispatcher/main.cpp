@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <stdexcept>

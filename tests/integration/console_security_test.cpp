@@ -259,7 +259,7 @@ TEST_F(ConsoleSecurity, JunkIdsAreRefusedAndCreateNoKeys) {
 TEST_F(ConsoleSecurity, AFailedLoginCannotForgeALogLine) {
     start_cluster();
     auto link = std::make_unique<anxin::sim::console_link>(c->io);
-    ASSERT_TRUE(link->connect("127.0.0.1", c->dispatcher().http_port(), 5s));
+    ASSERT_TRUE(link->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s));
     const std::string forged =
         "nobody\n[2026-12-02 12:00:00.000] [info] console (10.0.0.1:5555): supervisor sup-1 "
         "logged in at @cc\r\n" +
@@ -333,7 +333,8 @@ std::string error_code_in(const std::string& json) {
 TEST_F(ConsoleSecurity, AnUnauthenticatedWebSocketIsClosedAfterTenSeconds) {
     start_cluster();
     asio::io_context io;
-    const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), c->dispatcher().http_port());
+    const tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
+                               c->dispatcher().plain_http_port());
     struct result {
         double closed_after_ms = -1;
         std::string reason;
@@ -381,12 +382,13 @@ TEST_F(ConsoleSecurity, AnUnauthenticatedWebSocketIsClosedAfterTenSeconds) {
 // logins 280-710 ms (28-88 ms without the attack), heartbeat p99 4.7 ms (~1 ms), 200 % CPU.
 TEST_F(ConsoleSecurity, PasswordGuessingIsSlowAndNeitherLocksOutNorSlowsTheRealOperator) {
     start_cluster({"--pbkdf2-iterations", "100000"});
-    const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), c->dispatcher().http_port());
+    const tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
+                               c->dispatcher().plain_http_port());
     const pid_t pid = c->dispatcher().pid();
 
     auto real_login = [&](const std::string& op, const std::string& password) {
         auto link = std::make_unique<anxin::sim::console_link>(c->io);
-        if (!link->connect("127.0.0.1", c->dispatcher().http_port(), 5s)) return -1.0;
+        if (!link->connect("127.0.0.1", c->dispatcher().plain_http_port(), 5s)) return -1.0;
         const auto t = clock_type::now();
         auto r = link->login(op, password, 10s);
         const double ms = ms_since(t);

@@ -176,10 +176,10 @@ TEST(DataAtRest, GeneratedAdminTokenIsPrivateAndWorks) {
     ASSERT_TRUE(redis.start());
     child_process p;
     auto http = anxin::test::free_port();
-    ASSERT_TRUE(p.spawn(
-        {ANXIN_DISPATCHER_BIN, "--bind", "127.0.0.1", "--device-port", "0", "--http-port",
-         std::to_string(http), "--data-dir", (dir / "d").string(), "--redis", redis.socket_path()},
-        dir / "out.log"));
+    ASSERT_TRUE(p.spawn({ANXIN_DISPATCHER_BIN, "--bind", "127.0.0.1", "--device-port", "0",
+                         "--http-port", "0", "--plain-http-port", std::to_string(http),
+                         "--data-dir", (dir / "d").string(), "--redis", redis.socket_path()},
+                        dir / "out.log"));
     ASSERT_TRUE(eventually(
         [&] {
             return anxin::sim::http_request("127.0.0.1", http, "GET", "/healthz", "", "", 1s)
@@ -284,8 +284,7 @@ TEST(DataAtRest, AnInstanceWithAnotherKeyRefusesDevicesClearlyWithoutCrashing) {
          at = log.find("wrong --secrets-key-file?", at + 1))
         ++lines;
     EXPECT_EQ(lines, 1u) << log;  // one line for all four, not one each
-    auto metrics =
-        anxin::sim::http_request("127.0.0.1", wrong->http_port(), "GET", "/metrics", "", "", 5s);
+    auto metrics = wrong->https("GET", "/metrics", "", c.admin_token());
     EXPECT_NE(metrics.body.find("anxin_device_secrets_unreadable_total 4"), std::string::npos)
         << metrics.body;
     // The right instance still serves them.

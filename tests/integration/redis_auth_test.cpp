@@ -206,8 +206,7 @@ bool is_ack(const anxin::device::v1::ServerMessage& m) {
 
 // Provisions the district and presses dev-1's button: the call id acked, or empty.
 std::string provision_and_press(dispatcher_process& d) {
-    auto r = anxin::sim::http_request("127.0.0.1", d.http_port(), "POST", "/api/provision",
-                                      anxin::test::district_json(), token, 10s);
+    auto r = d.https("POST", "/api/provision", anxin::test::district_json(), token);
     if (r.status != 200) return "";
     boost::asio::io_context io;
     auto dev = d.open_device_link(io);
@@ -278,11 +277,12 @@ TEST(RedisAuth, AWrongPasswordIsRefusedWithOneClearLineAndRecoversWhenFixed) {
     auto http = free_port();
     child_process p;
     const auto log = s.path / "d.log";
-    ASSERT_TRUE(p.spawn({ANXIN_DISPATCHER_BIN, "--bind", "127.0.0.1", "--device-port", "0",
-                         "--http-port", std::to_string(http), "--data-dir", (s.path / "d").string(),
-                         "--redis", "redis://127.0.0.1:" + std::to_string(redis.port()),
-                         "--redis-user", "anxin", "--redis-password-file", pw.string()},
-                        log));
+    ASSERT_TRUE(p.spawn(
+        {ANXIN_DISPATCHER_BIN, "--bind", "127.0.0.1", "--device-port", "0", "--http-port", "0",
+         "--plain-http-port", std::to_string(http), "--data-dir", (s.path / "d").string(),
+         "--redis", "redis://127.0.0.1:" + std::to_string(redis.port()), "--redis-user", "anxin",
+         "--redis-password-file", pw.string()},
+        log));
     ASSERT_TRUE(eventually(
         [&] {
             return anxin::sim::http_request("127.0.0.1", http, "GET", "/healthz", "", "", 1s)
@@ -359,9 +359,9 @@ TEST(RedisAuth, ThroughASentinelWithItsOwnPassword) {
     const auto log = s.path / "d2.log";
     ASSERT_TRUE(
         p.spawn({ANXIN_DISPATCHER_BIN, "--bind", "127.0.0.1", "--device-port", "0", "--http-port",
-                 std::to_string(http), "--data-dir", (s.path / "d2").string(), "--redis", uri,
-                 "--redis-user", "anxin", "--redis-password-file", pw.string(),
-                 "--sentinel-password-file", bad.string()},
+                 "0", "--plain-http-port", std::to_string(http), "--data-dir",
+                 (s.path / "d2").string(), "--redis", uri, "--redis-user", "anxin",
+                 "--redis-password-file", pw.string(), "--sentinel-password-file", bad.string()},
                 log));
     ASSERT_TRUE(eventually(
         [&] {
