@@ -296,11 +296,11 @@ test("an operator transfers a call to another station, switches status and langu
 
 test("with --map-tile-url the map draws the tiles under the district, aligned with the coordinates", async () => {
   // The same certificate as the first cluster's, which the browser was told to trust.
-  const tiled = new Cluster(["--map-tile-url", "http://tiles.invalid/{z}/{x}/{y}.png",
-    "--tls-cert", cluster.certFile, "--tls-key", cluster.certFile.replace(/server\.pem$/, "server.key")]);
-  await tiled.start();
-  const sup = await openConsole(browser, tiled, "sup-1");
+  const tiled = new Cluster(["--map-tile-url", "http://tiles.invalid/{z}/{x}/{y}.png"], { tlsFrom: cluster });
+  let sup;
   try {
+    await tiled.start();
+    sup = await openConsole(browser, tiled, "sup-1");
     await sup.click('#tabs button[data-tab="district"]');
     await sup.waitForSelector('#map g.station-g[data-station-id="st-a"]');
     const images = await sup.$$eval("#map image", (imgs) => imgs.map((i) =>
@@ -321,7 +321,7 @@ test("with --map-tile-url the map draws the tiles under the district, aligned wi
     assert.ok(covers, "a tile covers station st-a: " + tiles.join(" "));
     noPageErrors(sup, [/Failed to load resource: net::ERR_/]);
   } finally {
-    await sup.context().close();
+    if (sup) await sup.context().close();
     await tiled.stop();
   }
 });

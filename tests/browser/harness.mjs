@@ -75,10 +75,14 @@ export async function waitFor(fn, what, timeoutMs = 15000) {
 }
 
 export class Cluster {
-  constructor(extraDispatcherArgs = []) {
+  // tlsFrom: another Cluster whose certificate this one serves (the browser trusts one key).
+  constructor(extraDispatcherArgs = [], { tlsFrom } = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), "anxb-"));
     this.procs = [];
-    this.extraArgs = extraDispatcherArgs;
+    this.tlsFrom = tlsFrom;
+    this.extraArgs = tlsFrom
+      ? [...extraDispatcherArgs, "--tls-cert", tlsFrom.certFile, "--tls-key", tlsFrom.keyFile]
+      : extraDispatcherArgs;
   }
   async start() {
     this.devicePort = await freePort();
@@ -124,8 +128,9 @@ export class Cluster {
     await waitFor(async () => (await this.http("GET", "/healthz")).status === 200, "dispatcher /healthz");
   }
   // The CA the dispatcher generated in its data directory, and its HTTPS certificate.
-  get caFile() { return path.join(this.dir, "dispatcher", "tls", "ca.pem"); }
-  get certFile() { return path.join(this.dir, "dispatcher", "tls", "server.pem"); }
+  get caFile() { return this.tlsFrom ? this.tlsFrom.caFile : path.join(this.dir, "dispatcher", "tls", "ca.pem"); }
+  get certFile() { return this.tlsFrom ? this.tlsFrom.certFile : path.join(this.dir, "dispatcher", "tls", "server.pem"); }
+  get keyFile() { return this.tlsFrom ? this.tlsFrom.keyFile : path.join(this.dir, "dispatcher", "tls", "server.key"); }
   // base64(SHA-256(SubjectPublicKeyInfo)) of the dispatcher's certificate: Chromium is told to
   // accept that one key (--ignore-certificate-errors-spki-list), nothing else.
   spki() {
@@ -168,7 +173,7 @@ export class Cluster {
   press(device, type = "sos") {
     // Over TLS, trusting the CA the dispatcher generated in its data directory.
     const p = spawn(deviceSimBin, ["press", "--host", "127.0.0.1", "--device-port", String(this.devicePort),
-      "--ca-file", path.join(this.dir, "dispatcher", "tls", "ca.pem"), "--device", device, "--secret", secretOf(device), "--type", type, "--wait", "300"], { stdio: ["ignore", "pipe", "pipe"] });
+      "--ca-file", this.caFile, "--device", device, "--secret", secretOf(device), "--type", type, "--wait", "300"], { stdio: ["ignore", "pipe", "pipe"] });
     this.procs.push(p);
     const out = { proc: p, text: "" };
     p.stdout.on("data", (d) => { out.text += d; });
