@@ -3,6 +3,7 @@
 #include "admin.pb.h"
 #include "console.pb.h"
 
+#include "anxin/dispatcher/offload.hpp"
 #include "anxin/dispatcher/password.hpp"
 
 #include "lua_scripts.hpp"
@@ -48,23 +49,6 @@ std::unordered_map<std::string, std::string> to_map(const redis_reply& r) {
     for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2)
         m[r.elements[i].str] = r.elements[i + 1].str;
     return m;
-}
-
-// Runs f() on the thread pool and resumes the awaiting coroutine on its own executor.
-template <class T, class F>
-asio::awaitable<T> offload(asio::thread_pool& pool, F f) {
-    auto ex = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-        [&pool, ex](auto handler, F fn) {
-            asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
-                T result = fn();
-                asio::post(ex,
-                           [handler = std::move(handler), result = std::move(result)]() mutable {
-                               std::move(handler)(std::move(result));
-                           });
-            });
-        },
-        asio::use_awaitable, std::move(f));
 }
 
 }  // namespace

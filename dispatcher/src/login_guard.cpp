@@ -1,5 +1,6 @@
 #include "anxin/dispatcher/login_guard.hpp"
 
+#include "anxin/dispatcher/offload.hpp"
 #include "anxin/dispatcher/password.hpp"
 #include "anxin/dispatcher/redis_reply.hpp"
 #include "anxin/dispatcher/wall_clock.hpp"
@@ -40,22 +41,6 @@ std::int64_t to_i64(const std::string& s) {
     std::int64_t v = 0;
     std::from_chars(s.data(), s.data() + s.size(), v);
     return v;
-}
-
-// Runs f() on the pool and resumes on the awaiting coroutine's executor.
-template <class T, class F>
-asio::awaitable<T> offload(asio::thread_pool& pool, F f) {
-    auto ex = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-        [&pool, ex](auto handler, F fn) {
-            asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
-                T result = fn();
-                asio::post(ex, [handler = std::move(handler), result]() mutable {
-                    std::move(handler)(result);
-                });
-            });
-        },
-        asio::use_awaitable, std::move(f));
 }
 
 }  // namespace
