@@ -226,7 +226,8 @@ TEST(DataAtRest, NoDeviceSecretInTheStoreOrItsAofAndDevicesStillAuthenticate) {
         EXPECT_EQ(aof.find(secret_of(d)), std::string::npos) << d;
     }
     // Another device's sealed value copied onto dev-2 does not open for dev-2.
-    redisCommand(c.redis().client(), "HSET anx:device:dev-2 secret %s", stored.c_str());
+    freeReplyObject(
+        redisCommand(c.redis().client(), "HSET anx:device:dev-2 secret %s", stored.c_str()));
     EXPECT_FALSE(c.device("dev-2"));
 }
 
@@ -237,7 +238,8 @@ TEST(DataAtRest, LegacyPlaintextSecretsStillAuthenticateAndAreEncrypted) {
     ASSERT_TRUE(c.start()) << c.dispatcher().log_tail();
     ASSERT_TRUE(c.provision());
     for (const char* d : {"dev-1", "dev-2"})
-        redisCommand(c.redis().client(), "HSET anx:device:%s secret %s", d, secret_of(d).c_str());
+        freeReplyObject(redisCommand(c.redis().client(), "HSET anx:device:%s secret %s", d,
+                                     secret_of(d).c_str()));
     ASSERT_EQ(c.redis().hget("anx:device:dev-1", "secret"), secret_of("dev-1"));
     // On use.
     ASSERT_TRUE(c.device("dev-1")) << c.dispatcher().log_tail();
