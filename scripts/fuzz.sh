@@ -56,7 +56,12 @@ run_one() {
     cp -r "$source_dir/tests/fuzz/corpus/$t/." "$work/$t/corpus/" 2>/dev/null || true
     local dict=()
     [ -f "$source_dir/tests/fuzz/dict/$t.dict" ] && dict=("-dict=$source_dir/tests/fuzz/dict/$t.dict")
-    "$bin" "$work/$t/corpus" "${dict[@]}" \
+    # FUZZ_SEED and FUZZ_RUNS make a run reproducible (the suite's CI run uses both, so that a
+    # result on one machine is the result on the next); unset: a random seed, FUZZ_SECONDS only.
+    local fixed=()
+    [ -n "${FUZZ_SEED:-}" ] && fixed+=("-seed=$FUZZ_SEED")
+    [ -n "${FUZZ_RUNS:-}" ] && fixed+=("-runs=$FUZZ_RUNS")
+    "$bin" "$work/$t/corpus" "${dict[@]}" "${fixed[@]}" \
         -max_total_time="$seconds" -max_len="$(max_len_for "$t")" \
         -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" \
