@@ -39,13 +39,27 @@ TEST(Chaos, NoAckedAlarmIsLostWhateverFails) {
     const fs::path sim = c.dir() / "sim";
     {
         child_process provision;
-        ASSERT_TRUE(provision.spawn(
-            {ANXIN_DEVICE_SIM_BIN, "provision", "--http-port", std::to_string(a.http_port()),
-             "--ca-file", a.ca_file().string(), "--admin-token-file",
-             c.admin_token_file().string(), "--stations", "12", "--residents", "400",
-             "--operators-per-station", "2", "--supervisors", "2", "--password", "chaos-pass-1",
-             "--out", sim.string()},
-            c.dir() / "provision.log"));
+        ASSERT_TRUE(provision.spawn({ANXIN_DEVICE_SIM_BIN,
+                                     "provision",
+                                     "--http-port",
+                                     std::to_string(a.http_port()),
+                                     "--ca-file",
+                                     a.ca_file().string(),
+                                     "--admin-token-file",
+                                     c.admin_token_file().string(),
+                                     "--stations",
+                                     "12",
+                                     "--residents",
+                                     "400",
+                                     "--operators-per-station",
+                                     "2",
+                                     "--supervisors",
+                                     "2",
+                                     "--password",
+                                     "chaos-pass-1",
+                                     "--out",
+                                     sim.string()},
+                                    c.dir() / "provision.log"));
         ASSERT_EQ(provision.wait(60s), 0) << tail(c.dir() / "provision.log", 20);
     }
 

@@ -22,6 +22,7 @@
 
 #include "admin.pb.h"
 #include "fuzz_check.hpp"
+#include "fuzz_error_body.hpp"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -51,24 +52,6 @@ struct parsed {
 };
 
 // http_session.cpp's error(): the ErrorBody as to_json() prints it.
-void check_error_body(const std::string& code, const std::string& message) {
-    adm::ErrorBody e;
-    e.set_error(code);
-    e.set_message(message);
-    std::string out;
-    pu::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    opts.always_print_primitive_fields = true;
-    FUZZ_CHECK(pu::MessageToJsonString(e, &out, opts).ok());
-    // The parser's message quotes the raw input; protobuf's printer passes some bytes that are
-    // not UTF-8 through (docs/SECURITY.md "Fuzzing"), so only a UTF-8 message must read back.
-    if (!anxin::fuzz::valid_utf8(message)) return;
-    FUZZ_CHECK(anxin::fuzz::valid_utf8(out));
-    adm::ErrorBody back;
-    FUZZ_CHECK(pu::JsonStringToMessage(out, &back).ok());
-    FUZZ_CHECK(back.message() == message);
-}
-
 void check_time_bound(const std::string& s) {
     const std::int64_t v = anxin::dispatcher::parse_time_bound(s);
     FUZZ_CHECK(v == -1 || v >= 0);
@@ -112,7 +95,8 @@ void route(const http::request<http::string_body>& req) {
         query = query.substr(amp + 1);
     }
     if (target.substr(0, 5) == "/api/")
-        check_error_body("forbidden", "this session may not change " + std::string(target));
+        anxin::fuzz::check_error_body("forbidden",
+                                      "this session may not change " + std::string(target));
 }
 
 // serve_http()'s loop over one connection, with the client's bytes arriving in `reads`.
@@ -154,7 +138,7 @@ parsed parse_connection(std::string_view bytes, const std::vector<std::size_t>& 
             out.failed = true;
             out.error = ec;
             // serve_http() answers a malformed request once, with the parser's message.
-            if (do_route) check_error_body("bad_request", ec.message());
+            if (do_route) anxin::fuzz::check_error_body("bad_request", ec.message());
             return out;
         }
         FUZZ_CHECK(parser.is_done());

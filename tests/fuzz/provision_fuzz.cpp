@@ -19,6 +19,7 @@
 #include "admin.pb.h"
 #include "console.pb.h"
 #include "fuzz_check.hpp"
+#include "fuzz_error_body.hpp"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -31,24 +32,6 @@ namespace pu = google::protobuf::util;
 namespace ad = anxin::dispatcher;
 
 namespace {
-
-void check_error_body(const std::string& code, const std::string& message) {
-    adm::ErrorBody e;
-    e.set_error(code);
-    e.set_message(message);
-    std::string out;
-    pu::JsonPrintOptions opts;
-    opts.preserve_proto_field_names = true;
-    opts.always_print_primitive_fields = true;
-    FUZZ_CHECK(pu::MessageToJsonString(e, &out, opts).ok());
-    // The parser's message quotes the raw input; protobuf's printer passes some bytes that are
-    // not UTF-8 through (docs/SECURITY.md "Fuzzing"), so only a UTF-8 message must read back.
-    if (!anxin::fuzz::valid_utf8(message)) return;
-    FUZZ_CHECK(anxin::fuzz::valid_utf8(out));
-    adm::ErrorBody back;
-    FUZZ_CHECK(pu::JsonStringToMessage(out, &back).ok());
-    FUZZ_CHECK(back.message() == message);
-}
 
 // directory.cpp's provision_commands() and resident_card(), the key holders' way through Redis.
 void check_key_holders(const adm::Resident& r) {
@@ -94,23 +77,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     adm::ProvisionRequest pr;
     auto st = pu::JsonStringToMessage(body, &pr);
     if (!st.ok()) {
-        check_error_body("bad_json", std::string(st.message()));
+        anxin::fuzz::check_error_body("bad_json", std::string(st.message()));
         return 0;
     }
     for (const auto& s : pr.stations()) {
         check_point(s.lat(), s.lon());
-        check_error_body("invalid",
-                         "station id '" + s.id() + "' is invalid (1-64 of A-Za-z0-9_.-)");
+        anxin::fuzz::check_error_body(
+            "invalid", "station id '" + s.id() + "' is invalid (1-64 of A-Za-z0-9_.-)");
     }
     for (const auto& r : pr.residents()) {
         check_point(r.lat(), r.lon());
         check_key_holders(r);
-        check_error_body("invalid", "resident id '" + r.id() + "' is invalid");
+        anxin::fuzz::check_error_body("invalid", "resident id '" + r.id() + "' is invalid");
         for (const auto& d : r.devices())
-            check_error_body("invalid", "device id '" + d.id() + "' is invalid");
+            anxin::fuzz::check_error_body("invalid", "device id '" + d.id() + "' is invalid");
     }
     for (const auto& o : pr.operators()) {
-        check_error_body("invalid", "operator " + o.id() + ": role must be operator or supervisor");
+        anxin::fuzz::check_error_body(
+            "invalid", "operator " + o.id() + ": role must be operator or supervisor");
     }
     // The admin's own echo (device-sim provision prints the request it sends) and our writer.
     std::string theirs;

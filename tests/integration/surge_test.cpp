@@ -28,13 +28,27 @@ TEST_F(Surge, DispatcherStaysUpAndAcksEveryPressWithConsolesWatching) {
     const fs::path sim = c->dir() / "sim";
     {
         child_process provision;
-        ASSERT_TRUE(provision.spawn(
-            {ANXIN_DEVICE_SIM_BIN, "provision", "--http-port", std::to_string(d.http_port()),
-             "--ca-file", d.ca_file().string(), "--admin-token-file",
-             c->admin_token_file().string(), "--stations", "30", "--residents", "600",
-             "--operators-per-station", "1", "--supervisors", "2", "--password", "surge-pass-1",
-             "--out", sim.string()},
-            c->dir() / "provision.log"));
+        ASSERT_TRUE(provision.spawn({ANXIN_DEVICE_SIM_BIN,
+                                     "provision",
+                                     "--http-port",
+                                     std::to_string(d.http_port()),
+                                     "--ca-file",
+                                     d.ca_file().string(),
+                                     "--admin-token-file",
+                                     c->admin_token_file().string(),
+                                     "--stations",
+                                     "30",
+                                     "--residents",
+                                     "600",
+                                     "--operators-per-station",
+                                     "1",
+                                     "--supervisors",
+                                     "2",
+                                     "--password",
+                                     "surge-pass-1",
+                                     "--out",
+                                     sim.string()},
+                                    c->dir() / "provision.log"));
         ASSERT_EQ(provision.wait(60s), 0) << tail(c->dir() / "provision.log", 20);
     }
     // Two waves back to back, as in the field report: 1,000/s, then 3,000/s, each 4 s. The
