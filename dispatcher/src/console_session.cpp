@@ -343,7 +343,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
         ok = st == lookup_status::found;
     } else if (valid_id(op) && !password.empty()) {
         auto& guard = ctx_.dir.logins();
-        guard.report_jobs_to(&ctx_.stats.login_hash_jobs);
+        guard.report_to(&ctx_.stats.login_hash_jobs, &ctx_.stats.login_passwords_hashed);
         const auto gate = co_await guard.check(op, source_);
         if (closed_) co_return;
         if (!gate.verdict.allowed) {

@@ -127,6 +127,7 @@ asio::awaitable<login_guard::password_check> login_guard::verify(const std::stri
     };
     auto [match, took_ms] = co_await offload<std::pair<bool, double>>(pool_, std::move(job));
     hash_ms_ = 0.8 * hash_ms_ + 0.2 * took_ms;
+    if (hashed_) ++*hashed_;
     --jobs_;
     if (gauge_) *gauge_ = static_cast<std::int64_t>(jobs_);
     // Looked up again: the map may have rehashed while the job ran.

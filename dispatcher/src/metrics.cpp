@@ -139,6 +139,10 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_console_login_hash_jobs", "gauge",
          "Console password checks queued or running on the hashing thread.",
          double(login_hash_jobs));
+    line(out, "anxin_console_login_passwords_hashed_total", "counter",
+         "Console passwords checked against a hash (an unknown operator's against a dummy of "
+         "the same cost).",
+         double(login_passwords_hashed));
     line(out, "anxin_console_login_timeouts_total", "counter",
          "Console WebSockets closed because nobody logged in within 10 s.",
          double(console_login_timeouts));

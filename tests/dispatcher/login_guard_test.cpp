@@ -78,7 +78,7 @@ TEST(login_guard, at_most_eight_checks_queued_or_running) {
     asio::thread_pool pool(1);
     std::int64_t gauge = -1;
     login_guard guard(nullptr, pool, 1000);
-    guard.report_jobs_to(&gauge);
+    guard.report_to(&gauge, nullptr);
     const auto stored = hash_password("right", 1000);
     std::vector<std::tuple<std::string, std::string, std::string>> in;
     for (int i = 0; i < 20; ++i) in.emplace_back("10.0.1." + std::to_string(i), "guess", stored);
@@ -89,5 +89,28 @@ TEST(login_guard, at_most_eight_checks_queued_or_running) {
     // Room again once they are done.
     r = run_all(guard, {{"10.0.1.1", "right", stored}});
     EXPECT_EQ(r[0], check::match);
+    pool.join();
+}
+
+// An unknown id costs what a known one does: its password is hashed, against a dummy of the
+// configured cost, and the answer is a mismatch (never a match, whatever the password).
+TEST(login_guard, unknown_ids_are_hashed_against_a_dummy_of_the_same_cost) {
+    asio::thread_pool pool(1);
+    std::int64_t gauge = -1;
+    std::uint64_t hashed = 0;
+    login_guard guard(nullptr, pool, 1234);
+    guard.report_to(&gauge, &hashed);
+    EXPECT_EQ(guard.dummy_hash().rfind("pbkdf2-sha256$1234$", 0), 0u) << guard.dummy_hash();
+    const auto stored = hash_password("right", 1234);
+    auto r = run_all(guard, {{"10.0.2.1", "right", stored},
+                             {"10.0.2.2", "wrong", stored},
+                             {"10.0.2.3", "right", ""},
+                             {"10.0.2.4", "", ""}});
+    EXPECT_EQ(r[0], check::match);
+    EXPECT_EQ(r[1], check::mismatch);
+    EXPECT_EQ(r[2], check::mismatch);
+    EXPECT_EQ(r[3], check::mismatch);
+    EXPECT_EQ(hashed, 4u);
+    EXPECT_EQ(gauge, 0);
     pool.join();
 }

@@ -395,8 +395,17 @@ TEST_F(ConsoleSecurity, PasswordGuessingIsSlowAndNeitherLocksOutNorSlowsTheRealO
         return r && r->has_login_ok() ? ms : (r && r->has_error() ? -ms : -1.0);
     };
 
+    auto metric = [&](const std::string& name) {
+        auto body = c->http("GET", "/metrics").body;
+        auto p = body.find("\n" + name + " ");
+        return p == std::string::npos ? -1.0 : std::stod(body.substr(p + name.size() + 2));
+    };
+
     // Unknown ids cost what known ones do: one connection per attempt (the per-connection pause
-    // is the same for both), four each (under the account limit).
+    // is the same for both), four each (under the account limit). Every one of them is hashed
+    // (the server counts it); the times are printed, not asserted: on a shared machine four
+    // samples of ~600 ms differ by more than the tens of ms a skipped hash would save.
+    const double hashed0 = metric("anxin_console_login_passwords_hashed_total");
     std::vector<double> known, unknown;
     for (int i = 0; i < 4; ++i) {
         known.push_back(-real_login("op-b1", "wrong-" + std::to_string(i)));
@@ -404,8 +413,9 @@ TEST_F(ConsoleSecurity, PasswordGuessingIsSlowAndNeitherLocksOutNorSlowsTheRealO
     }
     std::printf("wrong password: known id %.0f ms, unknown id %.0f ms (medians)\n",
                 percentile(known, 0.5), percentile(unknown, 0.5));
-    // Skipping the hash would make it ~one hash (60-100 ms here) faster; noise is ~20 ms.
-    EXPECT_GT(percentile(unknown, 0.5), percentile(known, 0.5) - 35);
+    EXPECT_EQ(metric("anxin_console_login_passwords_hashed_total") - hashed0, 8);
+    for (double ms : known) EXPECT_GT(ms, 0) << "a wrong password got no error";
+    for (double ms : unknown) EXPECT_GT(ms, 0) << "an unknown id got no error";
 
     // The operator's station has logged in before: its address is trusted for op-a1.
     std::vector<double> baseline_logins;
@@ -478,11 +488,6 @@ TEST_F(ConsoleSecurity, PasswordGuessingIsSlowAndNeitherLocksOutNorSlowsTheRealO
             },
             asio::detached);
     }
-    auto metric = [&](const std::string& name) {
-        auto body = c->http("GET", "/metrics").body;
-        auto p = body.find("\n" + name + " ");
-        return p == std::string::npos ? -1.0 : std::stod(body.substr(p + name.size() + 2));
-    };
     const double failures0 = metric("anxin_console_login_failures_total");
     const double cpu0 = cpu_seconds(pid);
     const auto attack_start = clock_type::now();

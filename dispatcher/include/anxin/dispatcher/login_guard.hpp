@@ -57,7 +57,14 @@ class login_guard {
     std::int64_t busy_retry_after_ms() const;
     std::size_t hash_jobs() const { return jobs_; }
     // Keeps *gauge equal to hash_jobs() (the /metrics gauge); nullptr: none.
-    void report_jobs_to(std::int64_t* gauge) { gauge_ = gauge; }
+    // Where to report the checks queued or running (a gauge) and the passwords hashed (a
+    // counter; unknown ids are hashed too, against the dummy).
+    void report_to(std::int64_t* jobs_gauge, std::uint64_t* hashed_counter) {
+        gauge_ = jobs_gauge;
+        hashed_ = hashed_counter;
+    }
+    // What an unknown id's password is checked against: the configured cost, a random password.
+    const std::string& dummy_hash() const { return dummy_hash_; }
 
   private:
     std::shared_ptr<redis_connection> redis_;
@@ -67,6 +74,7 @@ class login_guard {
     std::string dummy_hash_;
     std::size_t jobs_ = 0;
     std::int64_t* gauge_ = nullptr;
+    std::uint64_t* hashed_ = nullptr;
     std::unordered_map<std::string, std::size_t> jobs_by_source_;
     double hash_ms_ = 50;  // moving average of one check
 };

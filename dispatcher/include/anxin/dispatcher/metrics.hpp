@@ -35,6 +35,7 @@ struct metrics {
     std::uint64_t console_logins_shed = 0;          // refused "busy": the hashing queue was full
     std::uint64_t console_login_timeouts = 0;       // closed: no login within 10 s
     std::int64_t login_hash_jobs = 0;               // gauge: password checks queued or running
+    std::uint64_t login_passwords_hashed = 0;       // checks run (unknown ids against a dummy)
     std::uint64_t console_bad_requests = 0;
     std::uint64_t http_requests = 0;
     // Strangers: connections shed at the pending caps (connection_gate.hpp), accept failures
