@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <unordered_map>
 
@@ -281,6 +282,76 @@ asio::awaitable<transition_result> call_store::add_note(const std::string& call_
     co_return to_transition(co_await eval(
         lua::note, redis_cmd(call_id, op, text, instance_, supervisor ? "1" : "0",
                              std::to_string(max_notes_per_call), std::to_string(max_note_bytes))));
+}
+
+namespace {
+
+// Calls per bulk script: each call is a dozen Redis commands, so a chunk keeps Redis busy for
+// about a millisecond, not the time of a thousand calls.
+constexpr std::size_t bulk_chunk = 100;
+
+// Runs `script` over ids in chunks; fixed are the ARGV before the ids. Ids that are not call ids
+// are answered bad_id without asking Redis.
+asio::awaitable<std::vector<call_store::bulk_item>> run_bulk(call_store& store, const char* script,
+                                                             const std::vector<std::string>& fixed,
+                                                             const std::vector<std::string>& ids) {
+    std::vector<call_store::bulk_item> out;
+    std::vector<std::string> valid;
+    for (const auto& id : ids) {
+        if (valid_call_id(id))
+            valid.push_back(id);
+        else
+            out.push_back({id, "bad_id", {}, {}});
+    }
+    for (std::size_t start = 0; start < valid.size(); start += bulk_chunk) {
+        const auto end = std::min(valid.size(), start + bulk_chunk);
+        auto args = fixed;
+        args.insert(args.end(), valid.begin() + static_cast<std::ptrdiff_t>(start),
+                    valid.begin() + static_cast<std::ptrdiff_t>(end));
+        auto r = co_await store.eval(script, std::move(args));
+        const auto* e = r.ok() && r.reply.is_array() ? &r.reply.elements : nullptr;
+        std::size_t i = 0;
+        for (std::size_t k = start; k < end; ++k) {
+            call_store::bulk_item item{valid[k], "unavailable", {}, {}};
+            if (e && i + 4 <= e->size() && (*e)[i].as_string() == valid[k]) {
+                item.code = (*e)[i + 1].as_string();
+                item.device_id = (*e)[i + 2].as_string();
+                std::size_t n = 0;
+                const auto ns = (*e)[i + 3].as_string();
+                std::from_chars(ns.data(), ns.data() + ns.size(), n);
+                i += 4;
+                for (std::size_t j = 0; j < n && i < e->size(); ++j, ++i)
+                    item.offered.push_back((*e)[i].as_string());
+            }
+            out.push_back(std::move(item));
+        }
+    }
+    co_return out;
+}
+
+}  // namespace
+
+// (The fixed arguments are named: g++ 12 cannot take a braced list in a co_await expression.)
+asio::awaitable<std::vector<call_store::bulk_item>> call_store::bulk_close(
+    const std::vector<std::string>& ids, const std::string& supervisor, const std::string& outcome,
+    const std::string& note, const std::string& detail) {
+    std::vector<std::string> fixed{instance_, supervisor, outcome, note, detail};
+    co_return co_await run_bulk(*this, lua::bulk_close, fixed, ids);
+}
+
+asio::awaitable<std::vector<call_store::bulk_item>> call_store::bulk_transfer(
+    const std::vector<std::string>& ids, const std::string& supervisor,
+    const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms,
+    const std::string& note, const std::string& detail) {
+    std::vector<std::string> fixed{instance_,
+                                   supervisor,
+                                   station_id,
+                                   station_name,
+                                   std::to_string(next_due_ms),
+                                   note,
+                                   std::to_string(max_notes_per_call),
+                                   detail};
+    co_return co_await run_bulk(*this, lua::bulk_transfer, fixed, ids);
 }
 
 asio::awaitable<transition_result> call_store::cancel(const std::string& device_id,

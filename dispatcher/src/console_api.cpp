@@ -149,12 +149,32 @@ asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
             *it->second->add_operators() = std::move(o);
     }
 
-    auto open = co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
-    if (!open.ok()) co_return false;
+    // At most overview_call_limit calls, whatever the queue: the most urgent waiting ones
+    // (anx:calls:active is ordered by priority, then age), then the oldest open ones (taken
+    // calls among them). What a request costs the shared connection does not grow with a surge.
+    const auto limit = std::to_string(overview_call_limit - 1);
+    std::vector<std::vector<std::string>> reads;
+    reads.push_back(redis_cmd("ZCARD", "anx:calls:open"));
+    reads.push_back(redis_cmd("ZCARD", "anx:calls:active"));
+    reads.push_back(redis_cmd("ZRANGE", "anx:calls:active", "0", limit));
+    reads.push_back(redis_cmd("ZRANGE", "anx:calls:open", "0", limit));
+    auto r = co_await ctx.store.redis().exec_many(std::move(reads));
+    for (const auto& x : r)
+        if (!x.ok()) co_return false;
+    out.set_open_calls_total(static_cast<std::uint32_t>(r[0].reply.integer));
+    out.set_waiting_calls_total(static_cast<std::uint32_t>(r[1].reply.integer));
+    std::vector<std::string> ids;
+    std::set<std::string> listed;
+    for (const auto* part : {&r[2], &r[3]}) {
+        for (const auto& id : part->reply.elements) {
+            if (ids.size() < overview_call_limit && listed.insert(id.str).second)
+                ids.push_back(id.str);
+        }
+    }
     std::vector<anxin::console::v1::Call> calls;
-    for (const auto& id : open.reply.elements) {
+    for (const auto& id : ids) {
         anxin::console::v1::Call c;
-        if (!co_await ctx.store.load_console_call(id.str, c)) continue;
+        if (!co_await ctx.store.load_console_call(id, c)) continue;
         if (c.state() == "closed") continue;
         calls.push_back(std::move(c));
     }

@@ -297,6 +297,10 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
             co_await on_transfer(id, req.transfer().call_id(), req.transfer().station_id(),
                                  req.transfer().note());
             break;
+        case cv::ConsoleRequest::kBulkClose:
+        case cv::ConsoleRequest::kBulkTransfer:
+            co_await on_bulk(id, req);
+            break;
         case cv::ConsoleRequest::kLogout: {
             co_await logout(true);
             cv::ConsoleEvent ev;

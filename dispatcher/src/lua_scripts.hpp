@@ -379,6 +379,92 @@ for _, op in ipairs(offered) do table.insert(out, op) end
 return out
 )lua";
 
+// A supervisor closes waiting technical alarms (priority 3) in bulk, each checked and closed
+// atomically here: a call taken, closed or raised to a higher priority meanwhile is refused, not
+// closed. Emergencies and urgent calls are never closed this way.
+// ARGV: instance, supervisor, outcome, note ('' none), detail (for the audit entry), ids...
+// -> per call: id, code ('ok' | 'not_found' | 'bad_state' | 'not_technical'), device, n, the n
+//    operators it was on offer to
+inline constexpr const char* bulk_close = R"lua(
+local instance, sup, outcome, note, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local out = {}
+for i = 6, #ARGV do
+  local id = ARGV[i]
+  local key = 'anx:call:' .. id
+  local f = redis.call('HMGET', key, 'state', 'device', 'priority')
+  local code = 'ok'
+  if not f[1] then code = 'not_found'
+  elseif f[1] ~= 'received' and f[1] ~= 'offered' then code = 'bad_state'
+  elseif tonumber(f[3] or '1') < 3 then code = 'not_technical' end
+  table.insert(out, id)
+  table.insert(out, code)
+  table.insert(out, f[2] or '')
+  if code ~= 'ok' then
+    table.insert(out, '0')
+  else
+    redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', outcome, 'next_esc_ms', 0)
+    bump(key)
+    local offered = clear_offers(id)
+    redis.call('ZREM', 'anx:calls:open', id)
+    redis.call('ZREM', 'anx:calls:active', id)
+    redis.call('ZREM', 'anx:timers', id)
+    redis.call('ZREM', 'anx:device:' .. f[2] .. ':open', id)
+    if note ~= '' then
+      redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = sup, text = note}))
+    end
+    history(id, 'closed', 'operator:' .. sup, instance, outcome .. ' (' .. detail .. ')')
+    count(f[1], 'closed')
+    table.insert(out, tostring(#offered))
+    for _, op in ipairs(offered) do table.insert(out, op) end
+  end
+end
+return out
+)lua";
+
+// A supervisor sends waiting calls (any priority) to a station, where they start again at its
+// first tier (as a transfer does), each checked atomically: a call taken or closed meanwhile is
+// refused. The note goes with each call unless the call's notes are full (then that call is
+// refused: too_many_notes).
+// ARGV: instance, supervisor, station, station_name, next_esc_ms, note, max_notes, detail, ids...
+// -> per call: id, code ('ok' | 'not_found' | 'bad_state' | 'too_many_notes'), device, n, the n
+//    operators it was on offer to
+inline constexpr const char* bulk_transfer = R"lua(
+local instance, sup, station, station_name, next_esc, note, max_notes, detail =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local out = {}
+for i = 9, #ARGV do
+  local id = ARGV[i]
+  local key = 'anx:call:' .. id
+  local f = redis.call('HMGET', key, 'state', 'device', 'routed_ms')
+  local code = 'ok'
+  if not f[1] then code = 'not_found'
+  elseif f[1] ~= 'received' and f[1] ~= 'offered' then code = 'bad_state'
+  elseif note ~= '' and redis.call('LLEN', key .. ':notes') >= max_notes then code = 'too_many_notes' end
+  table.insert(out, id)
+  table.insert(out, code)
+  table.insert(out, f[2] or '')
+  if code ~= 'ok' then
+    table.insert(out, '0')
+  else
+    local offered = clear_offers(id)
+    redis.call('HSET', key, 'state', 'offered', 'tiers', station, 'cc', 0, 'station', station,
+               'station_name', station_name, 'next_esc_ms', next_esc)
+    if not f[3] then redis.call('HSET', key, 'routed_ms', now) end
+    bump(key)
+    redis.call('ZADD', 'anx:timers', next_esc, id)
+    history(id, 'transferred', 'operator:' .. sup, instance, station .. ' (' .. detail .. ')')
+    if note ~= '' then
+      redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = sup, text = note}))
+      history(id, 'note', 'operator:' .. sup, instance, note)
+    end
+    if f[1] == 'received' then count('received', 'offered') end
+    table.insert(out, tostring(#offered))
+    for _, op in ipairs(offered) do table.insert(out, op) end
+  end
+end
+return out
+)lua";
+
 // ARGV: operator, status ('available' | 'away' | 'logged_out'), reason, instance -> {'ok',
 // previous}
 inline constexpr const char* set_status = R"lua(

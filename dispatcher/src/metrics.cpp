@@ -146,6 +146,12 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
     line(out, "anxin_console_login_timeouts_total", "counter",
          "Console WebSockets closed because nobody logged in within 10 s.",
          double(console_login_timeouts));
+    line(out, "anxin_console_bulk_closed_total", "counter",
+         "Waiting technical calls closed by supervisors' bulk actions.",
+         double(console_bulk_closed));
+    line(out, "anxin_console_bulk_transferred_total", "counter",
+         "Waiting calls sent to a station by supervisors' bulk actions.",
+         double(console_bulk_transferred));
     line(out, "anxin_console_bad_requests_total", "counter",
          "Console messages that could not be parsed.", double(console_bad_requests));
     line(out, "anxin_http_requests_total", "counter", "HTTP requests served.",

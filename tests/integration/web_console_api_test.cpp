@@ -176,6 +176,36 @@ TEST_F(WebConsoleApi, OverviewAndSearchShowTheCallAndWhoHasIt) {
     EXPECT_NE(rec.body.find("\"accepted\""), std::string::npos);
 }
 
+// A surge: the overview lists at most 500 calls, the most urgent waiting first, and says how many
+// there are; it does not read every open call.
+TEST_F(WebConsoleApi, OverviewListsAtMost500CallsMostUrgentFirstWithTheTotals) {
+    std::unique_ptr<anxin::sim::console_link> sup;
+    const std::string token = login("sup-1", sup);
+    ASSERT_FALSE(token.empty());
+    auto dev = c->device("dev-1");
+    ASSERT_TRUE(dev);
+    std::uint32_t seq = 0;
+    auto press = [&](dv::AlarmType type) {
+        if (!dev->send(make_alarm(++seq, type))) return false;
+        return wait_for(*dev, [](const dv::ServerMessage& m) { return m.has_alarm_ack(); })
+            .has_value();
+    };
+    for (int i = 0; i < 560; ++i) ASSERT_TRUE(press(dv::LOW_BATTERY)) << i;
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(press(dv::SOS)) << i;
+    auto r = get("/api/overview", token);
+    ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+    auto ov = parse<adm::Overview>(r.body);
+    EXPECT_EQ(ov.open_calls_total(), 565u);
+    EXPECT_EQ(ov.waiting_calls_total(), 565u);
+    ASSERT_EQ(ov.open_calls_size(), 500);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(ov.open_calls(i).alarm_type(), "sos") << i;
+    EXPECT_EQ(ov.open_calls(5).alarm_type(), "low_battery");
+    for (int i = 6; i < ov.open_calls_size(); ++i)
+        EXPECT_LE(ov.open_calls(i - 1).received_ms(), ov.open_calls(i).received_ms()) << i;
+    std::printf("overview with 565 open calls: %zu bytes, %d calls listed\n", r.body.size(),
+                ov.open_calls_size());
+}
+
 }  // namespace
 
 namespace {

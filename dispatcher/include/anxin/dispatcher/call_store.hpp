@@ -157,6 +157,24 @@ class call_store {
     boost::asio::awaitable<transition_result> add_note(const std::string& call_id,
                                                        const std::string& op,
                                                        const std::string& text, bool supervisor);
+    // Bulk actions of a supervisor on waiting calls, each call checked and changed atomically
+    // (one script per chunk of calls). code per call: ok, not_found, bad_state, not_technical
+    // (close: only priority 3), too_many_notes (transfer with a note), bad_id, unavailable.
+    struct bulk_item {
+        std::string call_id;
+        std::string code;
+        std::string device_id;
+        std::vector<std::string> offered;  // operators it was on offer to (to withdraw it from)
+    };
+    boost::asio::awaitable<std::vector<bulk_item>> bulk_close(const std::vector<std::string>& ids,
+                                                              const std::string& supervisor,
+                                                              const std::string& outcome,
+                                                              const std::string& note,
+                                                              const std::string& detail);
+    boost::asio::awaitable<std::vector<bulk_item>> bulk_transfer(
+        const std::vector<std::string>& ids, const std::string& supervisor,
+        const std::string& station_id, const std::string& station_name, std::int64_t next_due_ms,
+        const std::string& note, const std::string& detail);
     // auto_close_priority: waiting calls of this priority number or higher (less urgent) are
     // closed as false alarms by the cancel; 0 never.
     boost::asio::awaitable<transition_result> cancel(const std::string& device_id,

@@ -22,7 +22,11 @@ class CallSummary;
 
 namespace anxin::dispatcher {
 
-// Stations with their operators' status and state, supervisors, and every open call.
+// Open calls an overview lists at most (Overview.open_calls_total says how many there are).
+inline constexpr std::size_t overview_call_limit = 500;
+
+// Stations with their operators' status and state, supervisors, and the open calls: the most
+// urgent waiting ones first, at most overview_call_limit.
 boost::asio::awaitable<bool> build_overview(server_context& ctx, anxin::admin::v1::Overview& out);
 
 // Calls received in [from_ms, to_ms) matching q (see call_matches), newest first, at most limit,

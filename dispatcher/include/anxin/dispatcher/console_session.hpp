@@ -24,15 +24,20 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace anxin::console::v1 {
 class ConsoleRequest;
 class ConsoleEvent;
+class Watch;
 }  // namespace anxin::console::v1
 
 namespace anxin::dispatcher {
 
 using protocol::maybe_tls_stream;
+
+// Calls one bulk action may change.
+inline constexpr std::size_t max_bulk_calls = 1000;
 
 struct transition_result;
 
@@ -71,6 +76,13 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::awaitable<void> on_transfer(const std::string& req_id, const std::string& call_id,
                                              const std::string& station_id,
                                              const std::string& note);
+    // Supervisors: bulk_close / bulk_transfer (console_bulk.cpp).
+    boost::asio::awaitable<void> on_bulk(const std::string& req_id,
+                                         const anxin::console::v1::ConsoleRequest& req);
+    // The waiting calls a bulk action's filter matches now (technical_only: priority 3), at most
+    // max_bulk_calls; nullopt when this instance cannot tell (its board is not loaded).
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> bulk_matches(
+        const anxin::console::v1::Watch& filter, bool technical_only);
     // Calls this operator holds, every open call (supervisors) and calls on offer to them: sent
     // after login and again when the store comes back after an outage.
     boost::asio::awaitable<void> send_current_state();

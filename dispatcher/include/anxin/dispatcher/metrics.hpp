@@ -37,6 +37,8 @@ struct metrics {
     std::int64_t login_hash_jobs = 0;               // gauge: password checks queued or running
     std::uint64_t login_passwords_hashed = 0;       // checks run (unknown ids against a dummy)
     std::uint64_t console_bad_requests = 0;
+    std::uint64_t console_bulk_closed = 0;       // calls closed by supervisors' bulk actions
+    std::uint64_t console_bulk_transferred = 0;  // calls sent to a station by bulk actions
     std::uint64_t http_requests = 0;
     // Strangers: connections shed at the pending caps (connection_gate.hpp), accept failures
     // (EMFILE at the open-files limit), and how many are pending now.
