@@ -15,8 +15,8 @@ namespace anxin::dispatcher {
 
 namespace {
 
-constexpr std::int64_t tombstone_ms = 15 * 60 * 1000;  // far longer than any resync interval
-constexpr const char* cc_key = "@cc";                  // by_station key of command-centre calls
+constexpr std::int64_t tombstone_ms = 2 * 60 * 1000;  // far longer than a resync or bus delay
+constexpr const char* cc_key = "@cc";                 // by_station key of command-centre calls
 
 // Board order: priority, waiting before accepted, oldest first, id.
 struct board_key {
