@@ -246,7 +246,7 @@ int server::run() {
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations, m.opts.secrets);
     m.bus = std::make_unique<event_bus>(m.pub, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
-        m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
+        m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, nullptr, m.stats});
     // Strangers may hold at most a quarter of the descriptors in device handshakes and a
     // sixteenth in HTTP connections that are not consoles: the rest stay for authenticated
     // devices, consoles, /healthz and Redis whatever a flood does.

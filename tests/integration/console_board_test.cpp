@@ -308,7 +308,8 @@ TEST_F(ConsoleBoard, SupervisorSeesCountsAndAPagedBoardNotEveryCall) {
     auto flood = c->console_with(c->dispatcher(), all_calls);
     ASSERT_TRUE(flood);
     std::size_t flood_bytes = 0;
-    auto flood_evs = collect(*flood, 2500ms, flood_bytes);
+    // (one load per call, one after the other: seconds on a loaded machine)
+    auto flood_evs = collect(*flood, 8000ms, flood_bytes);
     std::size_t changed = 0;
     for (const auto& e : flood_evs) changed += e.has_call_changed();
     EXPECT_GE(changed, t.open);
