@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     std::string strategy = "ring-all", priorities;
     double tier_timeout_s = 20, escalation_limit_s = 45, wrap_up_s = 10, grace_s = 60;
     int max_calls = 1;
+    int surge_calls_per_minute = 120, surge_waiting = 200;
     int max_tiers = 3, missed_offers = 3, low_battery = 20, auto_close_priority = 3,
         missed_heartbeats = 3;
     po::options_description desc(
@@ -171,6 +172,10 @@ int main(int argc, char** argv) {
         "command-centre-name",
         po::value(&opts.settings.command_centre_name)->default_value("区级养老指挥中心"),
         "shown to devices and consoles")(
+        "surge-calls-per-minute", po::value(&surge_calls_per_minute)->default_value(120),
+        "supervisors' board: a surge at this many calls received in the last minute (1..100000)")(
+        "surge-waiting", po::value(&surge_waiting)->default_value(200),
+        "supervisors' board: a surge at this many calls waiting (1..100000)")(
         "map-tile-url", po::value(&opts.settings.map_tile_url),
         "web console: map tiles under the district, e.g. http://tiles.local/{z}/{x}/{y}.png "
         "(default: none; the map is drawn from the coordinates alone)")(
@@ -309,6 +314,13 @@ int main(int argc, char** argv) {
     opts.settings.supervision.low_battery_percent = low_battery;
     opts.settings.supervision.battery_recovered_percent = std::min(100, low_battery + 10);
     opts.settings.auto_close_cancelled_priority = auto_close_priority;
+    if (surge_calls_per_minute < 1 || surge_calls_per_minute > 100000 || surge_waiting < 1 ||
+        surge_waiting > 100000) {
+        std::cerr << "dispatcher: --surge-calls-per-minute and --surge-waiting must be 1..100000\n";
+        return 2;
+    }
+    opts.settings.surge_calls_per_minute = static_cast<std::uint32_t>(surge_calls_per_minute);
+    opts.settings.surge_waiting = static_cast<std::uint32_t>(surge_waiting);
     if (!priorities.empty()) {
         std::string err;
         auto table = priority_table::parse(priorities, err);

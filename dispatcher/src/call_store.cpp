@@ -388,12 +388,12 @@ asio::awaitable<call_store::loaded_call> call_store::load(const std::string& cal
     co_return out;
 }
 
-asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
-                                                    anxin::console::v1::Call& c) {
-    auto loaded = co_await load(call_id);
-    if (!loaded.found) co_return false;
+namespace {
+// A console Call from the fields of its anx:call hash (notes apart).
+template <class Fields>
+void fill_console_call(const Fields& fields, anxin::console::v1::Call& c) {
     c.set_battery_percent(-1);
-    for (const auto& [k, v] : loaded.fields) {
+    for (const auto& [k, v] : fields) {
         if (k == "id")
             c.set_id(v);
         else if (k == "state")
@@ -440,6 +440,14 @@ asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
             }
         }
     }
+}
+}  // namespace
+
+asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
+                                                    anxin::console::v1::Call& c) {
+    auto loaded = co_await load(call_id);
+    if (!loaded.found) co_return false;
+    fill_console_call(loaded.fields, c);
     auto notes =
         co_await redis_->exec(redis_cmd("LRANGE", "anx:call:" + call_id + ":notes", "0", "-1"));
     if (notes.ok()) {
@@ -450,6 +458,39 @@ asio::awaitable<bool> call_store::load_console_call(const std::string& call_id,
         }
     }
     co_return true;
+}
+
+asio::awaitable<std::optional<std::vector<anxin::console::v1::Call>>> call_store::load_open_calls(
+    std::size_t batch) {
+    auto ids = co_await redis_->exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
+    if (!ids.ok()) co_return std::nullopt;
+    std::vector<anxin::console::v1::Call> out;
+    out.reserve(ids.reply.elements.size());
+    const auto& e = ids.reply.elements;
+    for (std::size_t from = 0; from < e.size(); from += batch) {
+        std::vector<std::vector<std::string>> cmds;
+        for (std::size_t i = from; i < std::min(e.size(), from + batch); ++i)
+            cmds.push_back(redis_cmd("HGETALL", "anx:call:" + e[i].str));
+        auto replies = co_await redis_->exec_many(std::move(cmds));
+        for (const auto& r : replies) {
+            if (!r.ok()) co_return std::nullopt;
+            const auto& f = r.reply.elements;
+            if (f.empty()) continue;  // gone meanwhile
+            std::vector<std::pair<std::string, std::string>> fields;
+            fields.reserve(f.size() / 2);
+            for (std::size_t i = 0; i + 1 < f.size(); i += 2)
+                fields.emplace_back(f[i].str, f[i + 1].str);
+            fill_console_call(fields, out.emplace_back());
+        }
+    }
+    co_return out;
+}
+
+asio::awaitable<std::optional<bool>> call_store::offered_to(const std::string& call_id,
+                                                            const std::string& op) {
+    auto r = co_await redis_->exec(redis_cmd("SISMEMBER", "anx:op:" + op + ":offers", call_id));
+    if (!r.ok()) co_return std::nullopt;
+    co_return r.reply.as_int() == 1;
 }
 
 asio::awaitable<std::vector<std::string>> call_store::device_open_calls(

@@ -6,6 +6,8 @@
 
 #include "console.pb.h"
 
+#include "anxin/dispatcher/board_feed.hpp"
+#include "anxin/dispatcher/call_board.hpp"
 #include "anxin/dispatcher/call_router.hpp"
 #include "anxin/dispatcher/call_state.hpp"
 #include "anxin/dispatcher/call_store.hpp"
@@ -38,6 +40,14 @@ asio::awaitable<void> console_session::on_bulk(const std::string& req_id,
     if (listed.empty() == !has_filter) {
         send_error(req_id, "bad_request", "give either call_ids or a filter");
         co_return;
+    }
+    if (has_filter) {
+        const auto why =
+            check_watch(closing ? req.bulk_close().filter() : req.bulk_transfer().filter());
+        if (!why.empty()) {
+            send_error(req_id, "bad_request", "filter: " + why);
+            co_return;
+        }
     }
     if (static_cast<std::size_t>(listed.size()) > max_bulk_calls) {
         send_error(req_id, "bad_request",
@@ -133,10 +143,17 @@ asio::awaitable<void> console_session::on_bulk(const std::string& req_id,
     send(ev);
 }
 
-// Until this instance keeps a board of open calls, a filter cannot be matched here.
+// The board is this instance's view of the open calls (board_feed.hpp), loaded while a
+// supervisor in board mode is logged in here; the store's script then checks each call again.
 asio::awaitable<std::optional<std::vector<std::string>>> console_session::bulk_matches(
-    const cv::Watch& /*filter*/, bool /*technical_only*/) {
-    co_return std::nullopt;
+    const cv::Watch& filter, bool technical_only) {
+    if (!ctx_.board || !ctx_.board->ready()) co_return std::nullopt;
+    cv::Watch f = filter;
+    if (technical_only) {
+        f.clear_priorities();
+        f.add_priorities(3);
+    }
+    co_return ctx_.board->board().match(f, max_bulk_calls);
 }
 
 }  // namespace anxin::dispatcher

@@ -63,7 +63,8 @@ console_session::console_session(maybe_tls_stream stream, server_context& ctx)
       ctx_(ctx),
       wake_writer_(ws_.get_executor()),
       presence_timer_(ws_.get_executor()),
-      login_timer_(ws_.get_executor()) {
+      login_timer_(ws_.get_executor()),
+      board_timer_(ws_.get_executor()) {
     boost::system::error_code ec;
     auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
     peer_ = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -72,11 +73,12 @@ console_session::console_session(maybe_tls_stream stream, server_context& ctx)
 }
 
 console_session::~console_session() {
+    stop_board();
     --ctx_.stats.console_connections;
 }
 
 void console_session::deliver(std::string json) {
-    if (closed_) return;
+    if (closed_ || !wanted(json)) return;
     if (queue_.size() >= max_queued_events) {
         spdlog::warn("console {} ({}): not reading its events, closing", log_safe(operator_id_),
                      peer_);
@@ -147,6 +149,7 @@ void console_session::shutdown() {
     wake_writer_.cancel();
     presence_timer_.cancel();
     login_timer_.cancel();
+    board_timer_.cancel();
     beast::get_lowest_layer(ws_).close();
 }
 
@@ -237,6 +240,7 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
     const std::string& id = req.req();
     switch (req.body_case()) {
         case cv::ConsoleRequest::kLogin:
+            if (operator_id_.empty()) all_calls_ = req.login().all_calls();
             co_await on_login(id, req.login().operator_id(), req.login().password(),
                               req.login().session_token());
             co_return;
@@ -269,6 +273,9 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
         case cv::ConsoleRequest::kTransfer:
             call_id = &req.transfer().call_id();
             break;
+        case cv::ConsoleRequest::kGetCall:
+            call_id = &req.get_call().call_id();
+            break;
         default:
             break;
     }
@@ -300,6 +307,12 @@ asio::awaitable<void> console_session::handle(cv::ConsoleRequest req) {
         case cv::ConsoleRequest::kBulkClose:
         case cv::ConsoleRequest::kBulkTransfer:
             co_await on_bulk(id, req);
+            break;
+        case cv::ConsoleRequest::kWatch:
+            on_watch(id, req.watch());
+            break;
+        case cv::ConsoleRequest::kGetCall:
+            co_await on_get_call(id, req.get_call().call_id());
             break;
         case cv::ConsoleRequest::kLogout: {
             co_await logout(true);
@@ -416,6 +429,8 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     ++ctx_.stats.console_logins;
     if (auto f = std::exchange(on_authenticated_, nullptr)) f();
     ctx_.registry.add_operator(operator_id_, station_id_, weak_from_this());
+    // Before any await: no call_changed may slip through to a board console.
+    if (supervisor_ && !all_calls_) start_board();
     spdlog::info("console ({}): {} {} logged in at {}", peer_,
                  supervisor_ ? "supervisor" : "operator", log_safe(operator_id_),
                  log_safe(station_id_));
@@ -450,6 +465,9 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
 
     asio::co_spawn(
         ws_.get_executor(), [self] { return self->presence_loop(); }, asio::detached);
+    if (board_mode_)
+        asio::co_spawn(
+            ws_.get_executor(), [self] { return self->board_loop(); }, asio::detached);
     co_await send_current_state();
 }
 
@@ -500,8 +518,8 @@ asio::awaitable<void> console_session::send_current_state() {
             send(ev);
         }
     }
-    if (supervisor_) {
-        // The command centre sees every open call in the district.
+    if (supervisor_ && !board_mode_) {
+        // all_calls: the command centre sees every open call in the district.
         auto open =
             co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
         if (open.ok()) {
@@ -555,6 +573,7 @@ asio::awaitable<void> console_session::presence_loop() {
 asio::awaitable<void> console_session::logout(bool explicit_logout) {
     if (operator_id_.empty()) co_return;
     auto self = shared_from_this();
+    stop_board();
     std::string op = std::exchange(operator_id_, {});
     std::string station = station_id_;
     ctx_.registry.remove_operator(op, station, this);

@@ -355,7 +355,7 @@ asio::awaitable<std::shared_ptr<const std::vector<station_site>>> directory::sta
     residents_.clear();  // something was provisioned: cards are read afresh
     auto list = co_await list_stations();
     auto sites = std::make_shared<std::vector<station_site>>();
-    for (const auto& s : list) sites->push_back({s.id(), s.name(), {s.lat(), s.lon()}});
+    for (const auto& s : list) sites->push_back({s.id(), s.name(), {s.lat(), s.lon()}, s.area()});
     stations_ = sites;
     stations_version_ = v.reply.as_string();
     co_return stations_;

@@ -84,6 +84,7 @@ void session_registry::deliver_to_operator(const std::string& op, const std::str
 }
 
 void session_registry::deliver_to_station(const std::string& station, const std::string& payload) {
+    if (station_event_) station_event_(station, payload);
     auto it = station_ops_.find(station);
     if (it == station_ops_.end()) return;
     std::vector<std::string> ops(it->second.begin(), it->second.end());

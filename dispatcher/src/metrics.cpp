@@ -156,6 +156,18 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          "Console messages that could not be parsed.", double(console_bad_requests));
     line(out, "anxin_http_requests_total", "counter", "HTTP requests served.",
          double(http_requests));
+    line(out, "anxin_board_supervisors", "gauge",
+         "Supervisor consoles on the board (logged in without all_calls) on this instance.",
+         double(board_supervisors));
+    line(out, "anxin_board_calls", "gauge",
+         "Open calls on this instance's supervisors' board (0 while no supervisor watches).",
+         double(board_calls));
+    line(out, "anxin_board_resyncs_total", "counter",
+         "Full reads of the open calls for the supervisors' board (activation, every 30 s, "
+         "after a store outage).",
+         double(board_resyncs));
+    line(out, "anxin_board_events_total", "counter",
+         "call_changed events applied to the supervisors' board.", double(board_events));
     line(out, "anxin_redis_up", "gauge", "1 if the command connection to Redis is up.",
          redis_up ? 1 : 0);
     line(out, "anxin_redis_rtt_seconds", "gauge", "Round-trip time of the latest Redis command.",

@@ -1,5 +1,6 @@
 #include "anxin/dispatcher/server.hpp"
 
+#include "anxin/dispatcher/board_feed.hpp"
 #include "anxin/dispatcher/call_router.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/connection_gate.hpp"
@@ -68,6 +69,7 @@ struct server::impl {
     session_registry registry;
     std::unique_ptr<event_bus> bus;
     std::unique_ptr<call_router> router;
+    std::unique_ptr<board_feed> board;
     metrics stats;
     std::unique_ptr<server_context> ctx;
     std::optional<tcp::acceptor> device_acceptor, plain_acceptor, http_acceptor,
@@ -244,7 +246,7 @@ int server::run() {
     m.dir = std::make_unique<directory>(m.cmd, m.pool, m.opts.pbkdf2_iterations, m.opts.secrets);
     m.bus = std::make_unique<event_bus>(m.pub, m.sub, m.registry, m.opts.settings.instance);
     m.ctx = std::unique_ptr<server_context>(new server_context{
-        m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, m.stats});
+        m.io, m.opts.settings, *m.store, *m.dir, m.registry, *m.bus, nullptr, nullptr, m.stats});
     // Strangers may hold at most a quarter of the descriptors in device handshakes and a
     // sixteenth in HTTP connections that are not consoles: the rest stay for authenticated
     // devices, consoles, /healthz and Redis whatever a flood does.
@@ -271,6 +273,12 @@ int server::run() {
     m.router = std::make_unique<call_router>(*m.ctx, m.blocking, m.view);
     m.ctx->router = m.router.get();
     m.bus->on_world_changed([r = m.router.get()] { r->forget_world(); });
+    m.board = std::make_unique<board_feed>(*m.ctx);
+    m.ctx->board = m.board.get();
+    m.registry.on_station_event(
+        [b = m.board.get()](const std::string& station, const std::string& json) {
+            b->on_station_event(station, json);
+        });
 
     try {
         auto addr = asio::ip::make_address(m.opts.bind_address);
@@ -332,6 +340,7 @@ int server::run() {
             m.router->forget_world();
             m.router->kick();
         }
+        if (m.board) m.board->store_back();
     });
     m.cmd->start();
     m.ingest->start();

@@ -122,7 +122,11 @@ TEST_F(CallHandling, SupervisorSeesEveryOpenCallAndMayTakeAny) {
     ASSERT_TRUE(dev);
     auto call = press(*dev, 1);
     ASSERT_TRUE(wait_for(*a1, offer_of(call)));
-    auto sup = c->console("sup-1");
+    // all_calls: version 1's call_changed for every open call (the board: console_board_test).
+    cv::Login login;
+    login.set_operator_id("sup-1");
+    login.set_all_calls(true);
+    auto sup = c->console_with(c->dispatcher(), login);
     ASSERT_TRUE(sup);
     // At login: every open call in the district.
     auto seen = wait_for(*sup, [&](const cv::ConsoleEvent& e) {

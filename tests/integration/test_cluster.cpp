@@ -487,6 +487,21 @@ std::unique_ptr<sim::console_link> cluster::console_on(dispatcher_process& d,
     return link;
 }
 
+std::unique_ptr<sim::console_link> cluster::console_with(dispatcher_process& d,
+                                                         anxin::console::v1::Login login) {
+    auto link = std::make_unique<sim::console_link>(io);
+    link->use_tls(d.client_tls());
+    if (!link->connect("127.0.0.1", d.http_port(), 5s)) return nullptr;
+    if (login.password().empty()) login.set_password(operator_password);
+    anxin::console::v1::ConsoleRequest req;
+    req.set_req("login");
+    *req.mutable_login() = std::move(login);
+    if (!link->send(req)) return nullptr;
+    auto r = link->receive(10s);
+    if (!r || !r->has_login_ok()) return nullptr;
+    return link;
+}
+
 sim::http_result cluster::http(const std::string& method, const std::string& target,
                                const std::string& body, bool with_token) {
     return dispatcher_->https(method, target, body, with_token ? token_ : "");

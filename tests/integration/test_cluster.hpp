@@ -170,6 +170,9 @@ class cluster {
     std::unique_ptr<sim::device_link> device_on(dispatcher_process& d, const std::string& id,
                                                 std::uint64_t sequence_epoch = 0);
     std::unique_ptr<sim::console_link> console_on(dispatcher_process& d, const std::string& op);
+    // Logged in with this Login (its password, if empty, is operator_password), e.g. all_calls.
+    std::unique_ptr<sim::console_link> console_with(dispatcher_process& d,
+                                                    anxin::console::v1::Login login);
     redis_server& redis() { return *redis_; }
     const std::string& admin_token() const { return token_; }
     // The first instance's token file, for device-sim provision --admin-token-file.

@@ -198,6 +198,16 @@ class call_store {
     boost::asio::awaitable<bool> load_console_call(const std::string& call_id,
                                                    anxin::console::v1::Call& out);
 
+    // Every open call (anx:calls:open) without its notes, for the supervisors' board: the ids in
+    // one read, then the calls in pipelined batches of `batch` (10,000 calls: one round trip
+    // per batch, not per call). Calls that closed meanwhile come back closed. nullopt when Redis
+    // did not answer.
+    boost::asio::awaitable<std::optional<std::vector<anxin::console::v1::Call>>> load_open_calls(
+        std::size_t batch = 500);
+    // Whether the call is on offer to the operator now; nullopt when Redis did not answer.
+    boost::asio::awaitable<std::optional<bool>> offered_to(const std::string& call_id,
+                                                           const std::string& op);
+
     // Open call ids of a device, oldest first.
     boost::asio::awaitable<std::vector<std::string>> device_open_calls(
         const std::string& device_id);

@@ -102,6 +102,21 @@ class console_session : public peer, public std::enable_shared_from_this<console
                  const std::string& bad_state_message);
     void shutdown();
 
+    // The supervisors' board (console_board.cpp): supervisors logged in without all_calls get
+    // `summary` and `board` instead of a call_changed per change of every open call.
+    // start_board joins this instance's board_feed (at login, before login_ok); board_loop
+    // pushes (spawned after login_ok); stop_board leaves it (logout, disconnect).
+    void start_board();
+    void stop_board();
+    boost::asio::awaitable<void> board_loop();
+    void on_watch(const std::string& req_id, const anxin::console::v1::Watch& w);
+    boost::asio::awaitable<void> on_get_call(const std::string& req_id, const std::string& call_id);
+    // Sends the watched board (summary) if it differs from the last one sent, or always (force).
+    void push_board(bool force, const std::string& req_id = {});
+    void push_summary(bool force);
+    // Whether a pushed event goes to this console (board mode: no call_changed).
+    bool wanted(const std::string& json) const;
+
     boost::beast::websocket::stream<maybe_tls_stream> ws_;
     server_context& ctx_;
     std::string peer_;
@@ -110,6 +125,7 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer presence_timer_;
     boost::asio::steady_timer login_timer_;  // the login deadline
+    boost::asio::steady_timer board_timer_;  // paces summary and board pushes
     bool closed_ = false;
     std::optional<std::string> close_reason_;  // set: the writer closes after the queue
     std::string operator_id_;                  // empty until logged in
@@ -119,6 +135,13 @@ class console_session : public peer, public std::enable_shared_from_this<console
     int failed_logins_ = 0;
     std::string session_token_;  // issued at login, revoked at logout
     std::function<void()> on_authenticated_;
+    bool all_calls_ = false;   // Login.all_calls of this login
+    bool board_mode_ = false;  // a supervisor without all_calls: summary and board
+    std::unique_ptr<anxin::console::v1::Watch> watch_;
+    std::optional<std::string> watch_req_;  // a watch to answer once the board has loaded
+    std::uint64_t board_version_sent_ = 0;
+    std::uint64_t board_epoch_ = 0;          // +1 at each start_board
+    std::string board_sent_, summary_sent_;  // the last pushed, without their server times
 };
 
 }  // namespace anxin::dispatcher

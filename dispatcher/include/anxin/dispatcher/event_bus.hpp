@@ -54,6 +54,13 @@ class session_registry {
     void deliver_to_device(const std::string& device_id, std::string payload);
     void deliver_to_operator(const std::string& op, const std::string& payload);
     void deliver_to_station(const std::string& station, const std::string& payload);
+    // f sees the plain JSON of every event delivered to a station (from this instance or
+    // another), whether or not a console of that station is logged in here: the supervisors'
+    // board follows the command centre's call_changed events through it (board_feed).
+    void on_station_event(
+        std::function<void(const std::string& station, const std::string& json)> f) {
+        station_event_ = std::move(f);
+    }
     // Every console logged in here.
     void service_status_to_consoles(bool degraded, const std::string& detail);
     // Operators logged in here, for the presence refresher.
@@ -63,6 +70,7 @@ class session_registry {
     std::unordered_map<std::string, std::weak_ptr<peer>> devices_;
     std::unordered_map<std::string, std::vector<std::weak_ptr<peer>>> operators_;
     std::map<std::string, std::set<std::string>> station_ops_;
+    std::function<void(const std::string&, const std::string&)> station_event_;
 };
 
 class event_bus {

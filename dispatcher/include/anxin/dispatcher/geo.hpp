@@ -22,6 +22,8 @@ struct station_site {
     std::string id;
     std::string name;
     geo_point location;
+    std::string
+        area;  // street / town (admin.proto Station.area): the supervisors' board groups by it
 };
 
 struct ranked_station {

@@ -61,6 +61,11 @@ struct metrics {
     // Device handshakes refused because the stored secret does not decrypt with this instance's
     // --secrets-key-file (also counted in device_auth_failures).
     std::uint64_t device_secrets_unreadable = 0;
+    // The supervisors' board of this instance (board_feed.hpp).
+    std::int64_t board_supervisors = 0;  // gauge: board-mode supervisor consoles logged in here
+    std::int64_t board_calls = 0;        // gauge: open calls on the board (0 while inactive)
+    std::uint64_t board_resyncs = 0;     // full reads of the open calls
+    std::uint64_t board_events = 0;      // call_changed events applied
 
     // Renders everything; calls_by_state and redis_up/rtt are read by the caller.
     std::string render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,

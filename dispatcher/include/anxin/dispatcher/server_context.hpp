@@ -16,6 +16,7 @@ class directory;
 class session_registry;
 class event_bus;
 class call_router;
+class board_feed;
 class pending_connections;
 struct metrics;
 
@@ -54,6 +55,10 @@ struct server_settings {
                                             // less urgent (technical); 0: never
     std::string command_centre_name = "区级养老指挥中心";
     std::string map_tile_url;  // web console map background, "{z}/{x}/{y}" template; empty: none
+    // The supervisors' board says "surge" at this many calls received in the last minute, or
+    // this many waiting (call_board.hpp).
+    std::uint32_t surge_calls_per_minute = 120;
+    std::uint32_t surge_waiting = 200;
 };
 
 // Supervisors of the district command centre are registered and present under this pseudo
@@ -68,6 +73,7 @@ struct server_context {
     session_registry& registry;
     event_bus& bus;
     call_router* router = nullptr;  // set once the router exists (it needs this context)
+    board_feed* board = nullptr;    // the supervisors' board of this instance (set by server)
     metrics& stats;
     pending_connections* device_gate = nullptr;  // set by server before it accepts
     pending_connections* http_gate = nullptr;
