@@ -86,8 +86,8 @@ asio::awaitable<void> console_session::on_bulk(const std::string& req_id,
     // now. Either way the store's script decides, call by call, whether it may still be done.
     std::vector<std::string> ids;
     if (has_filter) {
-        auto matched = co_await bulk_matches(
-            closing ? req.bulk_close().filter() : req.bulk_transfer().filter(), closing);
+        const auto& filter = closing ? req.bulk_close().filter() : req.bulk_transfer().filter();
+        auto matched = co_await bulk_matches(filter, closing);
         if (!matched) {
             send_error(req_id, "unavailable", "the board is not loaded yet, try again");
             co_return;
@@ -101,11 +101,16 @@ asio::awaitable<void> console_session::on_bulk(const std::string& req_id,
     }
     const std::string detail = std::string("bulk ") + (closing ? "close" : "transfer") + " of " +
                                std::to_string(ids.size()) + " calls by supervisor " + operator_id_;
-    auto items = closing ? co_await ctx_.store.bulk_close(ids, operator_id_,
-                                                          req.bulk_close().outcome(), note, detail)
-                         : co_await ctx_.store.bulk_transfer(
-                               ids, operator_id_, station_id, station_name,
-                               wall_ms() + ctx_.settings.routing.tier_timeout_ms, note, detail);
+    // (One co_await per statement: g++ 12 miscompiles a co_await in each arm of a ?: .)
+    std::vector<call_store::bulk_item> items;
+    if (closing) {
+        items = co_await ctx_.store.bulk_close(ids, operator_id_, req.bulk_close().outcome(), note,
+                                               detail);
+    } else {
+        items = co_await ctx_.store.bulk_transfer(ids, operator_id_, station_id, station_name,
+                                                  wall_ms() + ctx_.settings.routing.tier_timeout_ms,
+                                                  note, detail);
+    }
     cv::ConsoleEvent ev;
     ev.set_req(req_id);
     auto* result = ev.mutable_bulk_result();

@@ -46,19 +46,21 @@ class ConsoleBulk : public anxin::test::cluster_test {
 TEST_F(ConsoleBulk, CloseTakesOnlyWaitingTechnicalCallsAndAuditsEach) {
     start_cluster();
     auto a1 = c->console("op-a1");
+    auto a2 = c->console("op-a2");
     auto sup = c->console("sup-1");
-    ASSERT_TRUE(a1 && sup);
+    ASSERT_TRUE(a1 && a2 && sup);
     auto dev = c->device("dev-1");
     ASSERT_TRUE(dev);
     const auto t1 = press(*dev, 1, dv::LOW_BATTERY);
     const auto t2 = press(*dev, 2, dv::TAMPER);
     const auto t3 = press(*dev, 3, dv::POWER_LOSS);
     const auto sos = press(*dev, 4, dv::SOS);
-    for (const auto& id : {t1, t2, t3, sos}) ASSERT_TRUE(wait_for(*a1, offer_of(id))) << id;
-    // op-a1 takes one of the technical calls: it is no longer waiting.
+    for (const auto& id : {t1, t2, t3, sos}) ASSERT_TRUE(wait_for(*a2, offer_of(id))) << id;
+    // op-a2 takes one of the technical calls: it is no longer waiting (and op-a2, busy, has its
+    // other offers withdrawn; op-a1 keeps them).
     cv::ConsoleRequest take;
     take.mutable_accept()->set_call_id(t3);
-    auto taken = ask(*a1, take, "take");
+    auto taken = ask(*a2, take, "take");
     ASSERT_TRUE(taken && taken->has_accepted());
 
     // An operator may not.
@@ -86,9 +88,11 @@ TEST_F(ConsoleBulk, CloseTakesOnlyWaitingTechnicalCallsAndAuditsEach) {
     // The operator who had the offers is told; the closed calls carry the note and the audit entry.
     std::set<std::string> withdrawn;
     for (int i = 0; i < 2; ++i) {
-        auto w = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_withdrawn(); });
+        auto w = wait_for(*a1, [](const cv::ConsoleEvent& e) {
+            return e.has_withdrawn() && e.withdrawn().reason() == "closed";
+        });
         ASSERT_TRUE(w);
-        EXPECT_EQ(w->withdrawn().reason(), "closed");
+        EXPECT_EQ(w->withdrawn().by_operator_id(), "sup-1");
         withdrawn.insert(w->withdrawn().call_id());
     }
     EXPECT_EQ(withdrawn, (std::set<std::string>{t1, t2}));
@@ -169,18 +173,19 @@ TEST_F(ConsoleBulk, BadRequestsAreRefusedWhole) {
 TEST_F(ConsoleBulk, TransferSendsWaitingCallsToAStationFromItsFirstTier) {
     start_cluster();
     auto a1 = c->console("op-a1");
+    auto a2 = c->console("op-a2");
     auto b1 = c->console("op-b1");
     auto sup = c->console("sup-1");
-    ASSERT_TRUE(a1 && b1 && sup);
+    ASSERT_TRUE(a1 && a2 && b1 && sup);
     auto dev = c->device("dev-1");  // st-a is its nearest station
     ASSERT_TRUE(dev);
     const auto fall = press(*dev, 1, dv::FALL);
     const auto sos = press(*dev, 2, dv::SOS);
     const auto held = press(*dev, 3, dv::SOS);
-    for (const auto& id : {fall, sos, held}) ASSERT_TRUE(wait_for(*a1, offer_of(id))) << id;
+    for (const auto& id : {fall, sos, held}) ASSERT_TRUE(wait_for(*a2, offer_of(id))) << id;
     cv::ConsoleRequest take;
     take.mutable_accept()->set_call_id(held);
-    auto taken = ask(*a1, take, "take");
+    auto taken = ask(*a2, take, "take");
     ASSERT_TRUE(taken && taken->has_accepted());
 
     cv::ConsoleRequest bulk;
@@ -203,9 +208,10 @@ TEST_F(ConsoleBulk, TransferSendsWaitingCallsToAStationFromItsFirstTier) {
     }
     std::set<std::string> withdrawn;
     for (int i = 0; i < 2; ++i) {
-        auto w = wait_for(*a1, [](const cv::ConsoleEvent& e) { return e.has_withdrawn(); });
+        auto w = wait_for(*a1, [](const cv::ConsoleEvent& e) {
+            return e.has_withdrawn() && e.withdrawn().reason() == "rerouted";
+        });
         ASSERT_TRUE(w);
-        EXPECT_EQ(w->withdrawn().reason(), "rerouted");
         withdrawn.insert(w->withdrawn().call_id());
     }
     EXPECT_EQ(withdrawn, (std::set<std::string>{fall, sos}));
@@ -223,6 +229,54 @@ TEST_F(ConsoleBulk, TransferSendsWaitingCallsToAStationFromItsFirstTier) {
     take_b.mutable_accept()->set_call_id(sos);
     auto tb = ask(*b1, take_b, "take-b");
     ASSERT_TRUE(tb && tb->has_accepted()) << (tb ? tb->DebugString() : "timeout");
+}
+
+TEST_F(ConsoleBulk, AFilterClosesTheWaitingTechnicalCallsOfAGroupOnly) {
+    start_cluster();
+    // Both stations staffed: each call goes to its own nearest station (whose area it takes).
+    auto a1 = c->console("op-a1");
+    auto b1 = c->console("op-b1");
+    auto sup = c->console("sup-1");  // board mode: its instance keeps the board
+    ASSERT_TRUE(a1 && b1 && sup);
+    auto near_a = c->device("dev-1");  // Zhongcang (st-a)
+    auto near_b = c->device("dev-2");  // Songzhuang (st-b)
+    ASSERT_TRUE(near_a && near_b);
+    const auto t1 = press(*near_a, 1, dv::LOW_BATTERY);
+    const auto t2 = press(*near_a, 2, dv::POWER_LOSS);
+    const auto sos = press(*near_a, 3, dv::SOS);
+    const auto other = press(*near_b, 1, dv::TAMPER);
+    ASSERT_FALSE(t1.empty() || t2.empty() || sos.empty() || other.empty());
+    // The board has them all (the summary comes at most once a second).
+    ASSERT_TRUE(wait_for(
+        *sup,
+        [](const cv::ConsoleEvent& e) { return e.has_summary() && e.summary().waiting() == 4; },
+        10s));
+
+    cv::ConsoleRequest bulk;
+    auto* bc = bulk.mutable_bulk_close();
+    bc->mutable_filter()->set_area("Zhongcang");
+    bc->mutable_filter()->add_priorities(1);  // ignored: a bulk close takes technical calls only
+    bc->set_outcome("technical");
+    auto r = ask(*sup, bulk, "by-area");
+    ASSERT_TRUE(r && r->has_bulk_result()) << (r ? r->DebugString() : "timeout");
+    std::set<std::string> done(r->bulk_result().done_call_ids().begin(),
+                               r->bulk_result().done_call_ids().end());
+    EXPECT_EQ(done, (std::set<std::string>{t1, t2}));
+    EXPECT_EQ(r->bulk_result().refused_size(), 0);
+    EXPECT_EQ(c->redis().hget("anx:call:" + sos, "state"), "offered");
+    EXPECT_NE(c->redis().hget("anx:call:" + other, "state"), "closed");
+    // The board follows: two waiting calls left.
+    EXPECT_TRUE(wait_for(
+        *sup,
+        [](const cv::ConsoleEvent& e) { return e.has_summary() && e.summary().waiting() == 2; },
+        10s));
+
+    cv::ConsoleRequest bad;
+    bad.mutable_bulk_close()->mutable_filter()->add_priorities(7);
+    bad.mutable_bulk_close()->set_outcome("technical");
+    r = ask(*sup, bad, "bad-filter");
+    ASSERT_TRUE(r && r->has_error());
+    EXPECT_EQ(r->error().code(), "bad_request");
 }
 
 }  // namespace
