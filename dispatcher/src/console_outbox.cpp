@@ -43,8 +43,7 @@ std::string console_outbox::take_frame(clock::time_point now, std::size_t* event
     while (!pending_.empty()) {
         auto& e = pending_.front();
         if (!e.dropped) {
-            if (!everything && n > 0 && size + e.json.size() > limits_.max_frame_bytes)
-                break;
+            if (!everything && n > 0 && size + e.json.size() > limits_.max_frame_bytes) break;
             if (n == 0) {
                 first = std::move(e.json);
             } else {

@@ -121,10 +121,10 @@ void console_session::enqueue(std::string json, const std::string& key, bool ans
     if (closed_) return;
     const bool wake = outbox_.empty() || answer;
     if (!outbox_.push(std::move(json), key, answer)) {
-        spdlog::warn("console {} ({}): not reading its events ({} events, {} bytes waiting), "
-                     "closing",
-                     log_safe(operator_id_), peer_, outbox_.pending_events(),
-                     outbox_.pending_bytes());
+        spdlog::warn(
+            "console {} ({}): not reading its events ({} events, {} bytes waiting), "
+            "closing",
+            log_safe(operator_id_), peer_, outbox_.pending_events(), outbox_.pending_bytes());
         shutdown();
         return;
     }

@@ -174,7 +174,8 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          "Bytes of the frames written to consoles (payload, without WebSocket framing).",
          double(console_bytes_sent));
     line(out, "anxin_console_events_sent_total", "counter",
-         "Events written to consoles (each event of a batch counted).", double(console_events_sent));
+         "Events written to consoles (each event of a batch counted).",
+         double(console_events_sent));
     line(out, "anxin_console_events_coalesced_total", "counter",
          "Events never sent because a newer one with the same key (call_changed of the same call, "
          "summary, board, queue) replaced them while they waited for the console's next frame.",

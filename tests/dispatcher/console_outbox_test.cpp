@@ -27,8 +27,9 @@ TEST(ConsoleOutbox, OneEventGoesAsItIsSeveralAsABatch) {
     box.push(R"({"cancelled":{"call_id":"c-2"}})", "", false);
     const auto frame = box.take_frame(t0 + 100ms, &n);
     EXPECT_EQ(n, 2u);
-    EXPECT_EQ(frame,
-              R"({"batch":{"events":[{"closed":{"call_id":"c-1"}},{"cancelled":{"call_id":"c-2"}}]}})");
+    EXPECT_EQ(
+        frame,
+        R"({"batch":{"events":[{"closed":{"call_id":"c-1"}},{"cancelled":{"call_id":"c-2"}}]}})");
     // It is a valid Batch in the protocol's JSON mapping.
     anxin::console::v1::ConsoleEvent ev;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(frame, &ev).ok());
@@ -62,10 +63,9 @@ TEST(ConsoleOutbox, ANewerEventWithTheSameKeyReplacesTheOlder) {
     box.push(R"({"queue":{"offered":2}})", "queue", false);
     EXPECT_EQ(box.pending_events(), 3u);
     EXPECT_EQ(box.coalesced(), 2u);
-    EXPECT_EQ(box.take_frame(t0),
-              R"({"batch":{"events":[{"call_changed":{"call":{"id":"c-2"}}},)"
-              R"({"call_changed":{"call":{"id":"c-1","state":"accepted"}}},)"
-              R"({"queue":{"offered":2}}]}})");
+    EXPECT_EQ(box.take_frame(t0), R"({"batch":{"events":[{"call_changed":{"call":{"id":"c-2"}}},)"
+                                  R"({"call_changed":{"call":{"id":"c-1","state":"accepted"}}},)"
+                                  R"({"queue":{"offered":2}}]}})");
     // Sent ones are no longer pending: the same key queues again.
     box.push(R"({"queue":{"offered":3}})", "queue", false);
     EXPECT_EQ(box.pending_events(), 1u);
@@ -92,7 +92,8 @@ TEST(ConsoleOutbox, PushedFramesStopAtTheFrameCapAnswersTakeEverything) {
     console_outbox::limits l;
     l.max_frame_bytes = 50;
     console_outbox box(l);
-    for (int i = 0; i < 5; ++i) box.push("{\"e\":\"" + std::string(20, char('a' + i)) + "\"}", "", false);
+    for (int i = 0; i < 5; ++i)
+        box.push("{\"e\":\"" + std::string(20, char('a' + i)) + "\"}", "", false);
     std::size_t n = 0;
     box.take_frame(t0, &n);
     EXPECT_EQ(n, 1u);  // two would pass 50 bytes

@@ -44,7 +44,8 @@ TEST(OfferWindow, HeldWithdrawalIsSilentShownOneBringsTheNext) {
     EXPECT_TRUE(w.withdraw("c-4", wd("c-4")).empty());
     EXPECT_EQ(w.offered(), 5u);
     // Oldest first: c-3 is next.
-    EXPECT_EQ(w.withdraw("c-1", wd("c-1")), (std::vector<std::string>{"withdrawn:c-1", "offer:c-3"}));
+    EXPECT_EQ(w.withdraw("c-1", wd("c-1")),
+              (std::vector<std::string>{"withdrawn:c-1", "offer:c-3"}));
     // Accepted here: nothing to withdraw, the next one comes.
     EXPECT_EQ(w.remove("c-0"), std::vector<std::string>{"offer:c-5"});
     EXPECT_EQ(w.withdraw("c-2", wd("c-2")), std::vector<std::string>{"withdrawn:c-2"});
@@ -68,7 +69,8 @@ TEST(OfferWindow, UrgentCallsComeFirstAndDisplaceTheLeastUrgent) {
     EXPECT_FALSE(w.shown("t-2"));
     EXPECT_EQ(w.offered(), 4u);
     // The emergency is taken: the oldest held technical call (t-2, older than t-3) is next.
-    EXPECT_EQ(w.withdraw("e-1", wd("e-1")), (std::vector<std::string>{"withdrawn:e-1", "offer:t-2"}));
+    EXPECT_EQ(w.withdraw("e-1", wd("e-1")),
+              (std::vector<std::string>{"withdrawn:e-1", "offer:t-2"}));
     // An older call of the same priority re-offered (escalated here) ranks before shown ones.
     EXPECT_EQ(w.add(make("t-0", 3, 1)),
               (std::vector<std::string>{offer_window::queued_withdrawn("t-2"), "offer:t-0"}));

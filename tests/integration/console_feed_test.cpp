@@ -95,7 +95,7 @@ std::vector<cv::ConsoleEvent> events_of(const std::string& frame) {
 // What an operator's screen shows: the offers sent and not withdrawn, and the last queue count.
 struct screen {
     std::set<std::string> shown;
-    std::vector<std::string> offers;  // every offer received, in order
+    std::vector<std::string> offers;                             // every offer received, in order
     std::vector<std::pair<std::string, std::string>> withdrawn;  // (call, reason)
     std::vector<std::string> accepted;
     std::uint32_t queue_offered = 0, queue_shown = 0;
@@ -121,8 +121,8 @@ struct screen {
     void drain(anxin::sim::console_link& link, std::chrono::milliseconds d) {
         const auto until = clock_type::now() + d;
         while (clock_type::now() < until) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                until - clock_type::now());
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
             if (auto e = link.receive(std::max(left, 1ms))) apply(*e);
         }
     }
@@ -136,8 +136,8 @@ class ConsoleFeed : public anxin::test::cluster_test {
   protected:
     void SetUp() override {
         // Nothing moves on its own during the test: no escalation, nobody set away.
-        start_cluster({"--tier-timeout", "600", "--escalation-limit", "900", "--missed-offers",
-                       "1000000"});
+        start_cluster(
+            {"--tier-timeout", "600", "--escalation-limit", "900", "--missed-offers", "1000000"});
     }
     std::string press(anxin::sim::device_link& dev, std::uint32_t seq, dv::AlarmType type) {
         if (!dev.send(make_alarm(seq, type))) return {};
@@ -208,8 +208,8 @@ TEST_F(ConsoleFeed, OperatorsSeeTheTwentyMostUrgentOffersAndTheNextWhenOneLeaves
         "[ figure ] 200 calls pressed in %.1f s at one station: operator sent %zu offers (%zu "
         "withdrawn as queued), %d queue events; all consoles: %.0f frames, %.0f bytes "
         "(%.1f frames/s, %.0f bytes/s); busiest console %.0f frames/s, %.0f bytes/s\n",
-        secs, s1.offers.size(), s1.withdrawn.size(), s1.queue_events, frames, bytes,
-        frames / secs, bytes / secs, max_fps, metric("anxin_console_max_bytes_per_second"));
+        secs, s1.offers.size(), s1.withdrawn.size(), s1.queue_events, frames, bytes, frames / secs,
+        bytes / secs, max_fps, metric("anxin_console_max_bytes_per_second"));
     // 10 pushed frames a second, plus answers to requests.
     EXPECT_LE(max_fps, 12);
     EXPECT_GT(max_fps, 0);
@@ -224,8 +224,9 @@ TEST_F(ConsoleFeed, OperatorsSeeTheTwentyMostUrgentOffersAndTheNextWhenOneLeaves
     EXPECT_EQ(s2.shown, top20);
     EXPECT_EQ(s2.queue_offered, 200u);
     EXPECT_EQ(s2.queue_shown, 20u);
-    std::printf("[ figure ] operator logging in with 200 calls waiting: %zu offers, %zu withdrawn\n",
-                s2.offers.size(), s2.withdrawn.size());
+    std::printf(
+        "[ figure ] operator logging in with 200 calls waiting: %zu offers, %zu withdrawn\n",
+        s2.offers.size(), s2.withdrawn.size());
 
     // Operator 1 takes the most urgent call. Operator 2 gets its withdrawal and the 21st call.
     // Operator 1, busy now, has all the others withdrawn ("reassigned"): only those it was

@@ -18,10 +18,10 @@ class ConsoleEvent;
 namespace anxin::dispatcher {
 
 struct console_event_meta {
-    std::string kind;      // "offer", "withdrawn", "call_changed", ...; empty if unknown
-    bool answer = false;   // carries a req: the answer to a console's request
-    std::string call_id;   // call.id (offer, accepted, call_changed) or call_id (withdrawn, ...)
-    int priority = 0;      // offer: the call's priority (1 emergency ... 3 technical); 0 unknown
+    std::string kind;     // "offer", "withdrawn", "call_changed", ...; empty if unknown
+    bool answer = false;  // carries a req: the answer to a console's request
+    std::string call_id;  // call.id (offer, accepted, call_changed) or call_id (withdrawn, ...)
+    int priority = 0;     // offer: the call's priority (1 emergency ... 3 technical); 0 unknown
     std::int64_t received_ms = 0;  // offer: when the call was stored
 
     // The outbox's coalescing key: call_changed per call, summary, board and queue one each;

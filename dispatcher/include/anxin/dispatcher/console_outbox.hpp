@@ -65,7 +65,7 @@ class console_outbox {
 
     limits limits_;
     std::deque<entry> pending_;
-    std::uint64_t first_seq_ = 0;  // sequence number of pending_.front()
+    std::uint64_t first_seq_ = 0;                            // sequence number of pending_.front()
     std::unordered_map<std::string, std::uint64_t> by_key_;  // key -> sequence number
     std::size_t live_ = 0;
     std::size_t bytes_ = 0;
