@@ -180,9 +180,13 @@ console_event_meta describe_console_event(const cv::ConsoleEvent& ev) {
             break;
         case cv::ConsoleEvent::kAccepted:
             m.call_id = ev.accepted().call().id();
+            m.priority = ev.accepted().call().priority();
+            m.received_ms = ev.accepted().call().received_ms();
             break;
         case cv::ConsoleEvent::kCallChanged:
             m.call_id = ev.call_changed().call().id();
+            m.priority = ev.call_changed().call().priority();
+            m.received_ms = ev.call_changed().call().received_ms();
             break;
         case cv::ConsoleEvent::kWithdrawn:
             m.call_id = ev.withdrawn().call_id();

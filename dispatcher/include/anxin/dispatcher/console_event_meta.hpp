@@ -21,8 +21,10 @@ struct console_event_meta {
     std::string kind;     // "offer", "withdrawn", "call_changed", ...; empty if unknown
     bool answer = false;  // carries a req: the answer to a console's request
     std::string call_id;  // call.id (offer, accepted, call_changed) or call_id (withdrawn, ...)
-    int priority = 0;     // offer: the call's priority (1 emergency ... 3 technical); 0 unknown
-    std::int64_t received_ms = 0;  // offer: when the call was stored
+    // The call's priority (1 emergency ... 3 technical; 0 unknown) and when it was stored, for
+    // events that carry the call (offer, accepted, call_changed).
+    int priority = 0;
+    std::int64_t received_ms = 0;
 
     // The outbox's coalescing key: call_changed per call, summary, board and queue one each;
     // empty (never coalesced) for everything else.

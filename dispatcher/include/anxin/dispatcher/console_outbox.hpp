@@ -32,7 +32,7 @@ class console_outbox {
         std::size_t max_bytes = 16 * 1024 * 1024;
         // A frame of pushed events stops growing past this (the rest waits for the next one); a
         // frame with an answer takes everything.
-        std::size_t max_frame_bytes = 1024 * 1024;
+        std::size_t max_frame_bytes = 4 * 1024 * 1024;
     };
 
     console_outbox() = default;
