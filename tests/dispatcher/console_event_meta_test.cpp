@@ -114,7 +114,9 @@ TEST(ConsoleEventMeta, GarbageAndTruncationsAreHarmless) {
     const std::string full = to_console_json(offer("c-123", 1, 42));
     for (std::size_t n = 0; n < full.size(); ++n) {
         const auto m = describe_console_json(std::string_view(full).substr(0, n));
-        if (!m.call_id.empty()) EXPECT_TRUE(std::string("c-123").starts_with(m.call_id));
+        if (!m.call_id.empty()) {
+            EXPECT_TRUE(std::string("c-123").starts_with(m.call_id));
+        }
     }
     for (const char* s : {"", "{", "}", "[1,2]", "{\"", "{\"a\"", "{\"a\":", "{\"a\":{\"call\":",
                           "\"x\"", "{\"req\":5}", "{\"offer\":{\"call\":{\"priority\":\"zz\"}}}"})
