@@ -82,7 +82,9 @@ console_session::~console_session() {
 
 void console_session::deliver(std::string json) {
     if (closed_) return;
-    feed(describe_console_json(json), std::move(json));
+    // Described before the call: feed() takes the string by value.
+    const auto meta = describe_console_json(json);
+    feed(meta, std::move(json));
 }
 
 void console_session::send(const cv::ConsoleEvent& ev) {

@@ -291,7 +291,6 @@ TEST_F(ConsoleFeed, SupervisorWatchingEveryCallGetsCoalescedBatches) {
     ASSERT_TRUE(sup.open(c->dispatcher().plain_http_port()));
     ASSERT_TRUE(sup.send(std::string(R"({"req":"in","login":{"operator_id":"sup-1","password":")") +
                          anxin::test::operator_password + R"(","all_calls":true}})"));
-    const auto t0 = clock_type::now();
     sup.run_for(1500ms);
     // More calls while it watches; each is stored, offered and changed several times over.
     for (auto& [id, prio] : press_many(150, 1000)) calls[id] = prio;
