@@ -106,6 +106,8 @@ void console_session::feed(const console_event_meta& m, std::string json) {
     } else if (m.kind == "accepted") {
         // The console learns from this that the call is no longer on offer: no withdrawn.
         enqueue(std::move(json), {}, m.answer);
+        // At the limit of calls held, the router withdraws all their other offers.
+        if (ctx_.settings.routing.max_calls_per_operator <= 1) window_.pause();
         out = window_.remove(m.call_id);
     } else {
         windowed = false;

@@ -14,6 +14,7 @@ std::string offer_window::queued_withdrawn(const std::string& call_id) {
 
 std::vector<std::string> offer_window::add(offer o) {
     std::vector<std::string> out;
+    paused_ = false;
     const rank r = rank_of(o);
     auto it = calls_.find(o.call_id);
     if (it != calls_.end()) {
@@ -61,6 +62,7 @@ std::vector<std::string> offer_window::follow(const std::string& call_id, std::s
 }
 
 void offer_window::clear() {
+    paused_ = false;
     calls_.clear();
     shown_.clear();
     held_.clear();
@@ -87,6 +89,7 @@ void offer_window::erase(const std::string& call_id, std::vector<std::string>& o
 }
 
 void offer_window::rebalance(std::vector<std::string>& out) {
+    if (paused_) return;
     auto show = [&] {
         auto node = held_.extract(held_.begin());
         auto& e = calls_.at(std::get<2>(node.value()));

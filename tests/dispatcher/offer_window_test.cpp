@@ -105,3 +105,17 @@ TEST(OfferWindow, NewsOfAHeldCallFollowsItsOffer) {
     EXPECT_EQ(w.withdraw("a", wd("a")),
               (std::vector<std::string>{"withdrawn:a", "offer:b", "cancelled:b"}));
 }
+
+TEST(OfferWindow, PausedNoNextOfferUntilTheNextAdd) {
+    offer_window w(1);
+    w.add(make("a", 2, 1));
+    w.add(make("b", 2, 2));
+    w.add(make("c", 2, 3));
+    w.pause();
+    EXPECT_TRUE(w.remove("a").empty());
+    EXPECT_TRUE(w.withdraw("b", wd("b")).empty());
+    EXPECT_EQ(w.shown_count(), 0u);
+    EXPECT_EQ(w.offered(), 1u);
+    // Offers again: the operator can take calls again.
+    EXPECT_EQ(w.add(make("d", 2, 4)), std::vector<std::string>{"offer:c"});
+}

@@ -42,6 +42,10 @@ class offer_window {
     // Another event about a call (e.g. `cancelled`): sent now if the call is shown or not in the
     // window; kept if it is held, and sent right after its offer when that is shown.
     std::vector<std::string> follow(const std::string& call_id, std::string json);
+    // No next offer is sent until the next add(): the operator holds as many calls as allowed,
+    // so the router is about to withdraw all their offers (showing the held ones one after the
+    // other as the withdrawals come would only flicker).
+    void pause() { paused_ = true; }
     // Forgets everything (the console logged out).
     void clear();
 
@@ -67,6 +71,7 @@ class offer_window {
     void rebalance(std::vector<std::string>& out);
 
     std::size_t size_;
+    bool paused_ = false;
     std::unordered_map<std::string, entry> calls_;
     std::set<rank> shown_;
     std::set<rank> held_;
