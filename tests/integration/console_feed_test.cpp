@@ -223,8 +223,10 @@ TEST_F(ConsoleFeed, OperatorsSeeTheTwentyMostUrgentOffersAndTheNextWhenOneLeaves
     EXPECT_LE(max_fps, 12);
     EXPECT_GT(max_fps, 0);
     EXPECT_EQ(metric("anxin_console_offers_held"), 180);
-    // Every offer not shown when it came was held back (those pushed out later are not counted).
-    EXPECT_EQ(metric("anxin_console_offers_held_back_total"), 200.0 - s1.offers.size());
+    // Held back on arrival: all but the first 20 calls (3 SOS among them) and the 17 later SOS,
+    // each shown at once in place of a technical call. (Some of those offers and their "queued"
+    // withdrawals may have met in the same 100 ms and never gone out.)
+    EXPECT_EQ(metric("anxin_console_offers_held_back_total"), 200 - 20 - 17);
 
     // Operator 2 logs in now: the resend at login goes through the same window.
     auto a2 = c->console("op-a2");
