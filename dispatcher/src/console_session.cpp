@@ -113,17 +113,7 @@ void console_session::feed(const console_event_meta& m, std::string json) {
         windowed = false;
         enqueue(std::move(json), m.coalescing_key(), m.answer);
     }
-    for (auto& e : out) {
-        // An offer still waiting for its frame when its call is withdrawn is never sent, and
-        // neither is the withdrawal (an operator who takes a call has all the others withdrawn:
-        // the offers promoted meanwhile would flicker past).
-        const auto em = describe_console_json(e);
-        if (em.kind == "offer") {
-            enqueue(std::move(e), "offer:" + em.call_id, false);
-        } else if (em.kind != "withdrawn" || !outbox_.cancel("offer:" + em.call_id)) {
-            enqueue(std::move(e), {}, false);
-        }
-    }
+    for (auto& e : out) enqueue(std::move(e), {}, false);
     if (!windowed) return;
     const std::size_t held = window_.offered() - window_.shown_count();
     ctx_.stats.console_offers_held += std::int64_t(held) - std::int64_t(held_before);
