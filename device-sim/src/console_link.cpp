@@ -133,29 +133,70 @@ void console_link::start_read() {
         }
         std::string text = beast::buffers_to_string(buf_.data());
         buf_.consume(buf_.size());
-        cv::ConsoleEvent ev;
-        static constexpr std::string_view offer_prefix = R"({"offer":{"call":{"id":")";
-        std::size_t id_end = std::string::npos;
-        if (offer_ids_only_ && std::string_view(text).starts_with(offer_prefix))
-            id_end = text.find('"', offer_prefix.size());
-        google::protobuf::util::JsonParseOptions po;
-        po.ignore_unknown_fields = true;
-        bool parsed = false;
-        if (id_end != std::string::npos) {
-            ev.mutable_offer()->mutable_call()->set_id(
-                text.substr(offer_prefix.size(), id_end - offer_prefix.size()));
-            parsed = true;
-        } else {
-            parsed = google::protobuf::util::JsonStringToMessage(text, &ev, po).ok();
-        }
-        if (parsed) {
-            if (handler_)
-                handler_(ev);
-            else
-                inbox_.push_back(std::move(ev));
-        }
+        // A frame holds one event or a batch of them: the users see one event at a time.
+        std::vector<std::string_view> events;
+        if (!split_batch(text, events)) events.assign(1, text);
+        for (auto one : events) on_event(one);
         start_read();
     });
+}
+
+void console_link::on_event(std::string_view text) {
+    cv::ConsoleEvent ev;
+    static constexpr std::string_view offer_prefix = R"({"offer":{"call":{"id":")";
+    std::size_t id_end = std::string::npos;
+    if (offer_ids_only_ && text.starts_with(offer_prefix))
+        id_end = text.find('"', offer_prefix.size());
+    google::protobuf::util::JsonParseOptions po;
+    po.ignore_unknown_fields = true;
+    bool parsed = false;
+    if (id_end != std::string::npos) {
+        ev.mutable_offer()->mutable_call()->set_id(
+            std::string(text.substr(offer_prefix.size(), id_end - offer_prefix.size())));
+        parsed = true;
+    } else {
+        parsed = google::protobuf::util::JsonStringToMessage(std::string(text), &ev, po).ok();
+    }
+    if (parsed) {
+        if (handler_)
+            handler_(ev);
+        else
+            inbox_.push_back(std::move(ev));
+    }
+}
+
+bool split_batch(std::string_view text, std::vector<std::string_view>& events) {
+    events.clear();
+    static constexpr std::string_view head = R"({"batch":{"events":[)";
+    static constexpr std::string_view tail = "]}}";
+    if (!text.starts_with(head) || !text.ends_with(tail)) return false;
+    const auto body = text.substr(head.size(), text.size() - head.size() - tail.size());
+    std::size_t start = 0;
+    int depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        const char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            ++depth;
+        } else if (c == '}' || c == ']') {
+            if (--depth < 0) return false;
+        } else if (c == ',' && depth == 0) {
+            events.push_back(body.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    if (depth != 0 || in_string) return false;
+    if (start < body.size()) events.push_back(body.substr(start));
+    return true;
 }
 
 bool console_link::send_text(const std::string& text) {

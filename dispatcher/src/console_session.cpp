@@ -26,6 +26,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
+#include <set>
+#include <tuple>
+#include <vector>
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
@@ -39,7 +44,6 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_console_message = 64 * 1024;
-constexpr std::size_t max_queued_events = 4096;
 // A console that has not logged in this long after the upgrade (or after logging out) is closed:
 // an unauthenticated WebSocket costs a descriptor and a pending slot and gives nothing back.
 constexpr auto login_deadline = 10s;
@@ -75,22 +79,98 @@ console_session::console_session(maybe_tls_stream stream, server_context& ctx)
 console_session::~console_session() {
     stop_board();
     --ctx_.stats.console_connections;
+    ctx_.stats.console_offers_held -= std::int64_t(held_counted_);
 }
 
 void console_session::deliver(std::string json) {
     if (closed_ || !wanted(json)) return;
-    if (queue_.size() >= max_queued_events) {
-        spdlog::warn("console {} ({}): not reading its events, closing", log_safe(operator_id_),
-                     peer_);
-        shutdown();
-        return;
-    }
-    queue_.push_back(std::move(json));
-    wake_writer_.cancel_one();
+    // Described before the call: feed() takes the string by value.
+    const auto meta = describe_console_json(json);
+    feed(meta, std::move(json));
 }
 
 void console_session::send(const cv::ConsoleEvent& ev) {
-    deliver(to_console_json(ev));
+    if (closed_) return;
+    feed(describe_console_event(ev), to_console_json(ev));
+}
+
+void console_session::feed(const console_event_meta& m, std::string json) {
+    const std::size_t held_before = window_.offered() - window_.shown_count();
+    std::vector<std::string> out;
+    bool windowed = true;
+    if (m.kind == "offer" && !m.call_id.empty()) {
+        out = window_.add({m.call_id, m.priority, m.received_ms, std::move(json)});
+        if (!window_.shown(m.call_id)) ++ctx_.stats.console_offers_held_back;
+    } else if (m.kind == "withdrawn" && !m.answer) {
+        out = window_.withdraw(m.call_id, std::move(json));
+    } else if (m.kind == "cancelled" && !m.answer) {
+        out = window_.follow(m.call_id, std::move(json));
+    } else if (m.kind == "accepted") {
+        // The console learns from this that the call is no longer on offer: no withdrawn.
+        enqueue(std::move(json), {}, m.answer);
+        // At the limit of calls held, the router withdraws all their other offers.
+        if (ctx_.settings.routing.max_calls_per_operator <= 1) window_.pause();
+        out = window_.remove(m.call_id);
+    } else {
+        windowed = false;
+        enqueue(std::move(json), m.coalescing_key(), m.answer);
+    }
+    for (auto& e : out) enqueue(std::move(e), {}, false);
+    if (!windowed) return;
+    const std::size_t held = window_.offered() - window_.shown_count();
+    ctx_.stats.console_offers_held += std::int64_t(held) - std::int64_t(held_before);
+    held_counted_ = held;
+    queue_changed();
+}
+
+void console_session::enqueue(std::string json, const std::string& key, bool answer) {
+    if (closed_) return;
+    const bool wake = outbox_.empty() || answer;
+    if (!outbox_.push(std::move(json), key, answer)) {
+        spdlog::warn(
+            "console {} ({}): not reading its events ({} events, {} bytes waiting), "
+            "closing",
+            log_safe(operator_id_), peer_, outbox_.pending_events(), outbox_.pending_bytes());
+        shutdown();
+        return;
+    }
+    ctx_.stats.console_events_coalesced += outbox_.coalesced() - coalesced_counted_;
+    coalesced_counted_ = outbox_.coalesced();
+    if (wake) wake_writer_.cancel_one();
+}
+
+void console_session::queue_changed(bool always) {
+    if (!always && window_.offered() == queue_offered_ && window_.shown_count() == queue_shown_)
+        return;
+    queue_offered_ = window_.offered();
+    queue_shown_ = window_.shown_count();
+    cv::ConsoleEvent ev;
+    ev.mutable_queue()->set_offered(static_cast<std::uint32_t>(queue_offered_));
+    ev.mutable_queue()->set_shown(static_cast<std::uint32_t>(queue_shown_));
+    enqueue(to_console_json(ev), "queue", false);
+}
+
+void console_session::clear_window() {
+    ctx_.stats.console_offers_held -= std::int64_t(held_counted_);
+    held_counted_ = 0;
+    window_.clear();
+    queue_offered_ = queue_shown_ = 0;
+}
+
+void console_session::count_frame(std::size_t bytes, std::size_t events) {
+    ++ctx_.stats.console_frames_sent;
+    ctx_.stats.console_bytes_sent += bytes;
+    ctx_.stats.console_events_sent += events;
+    const auto second = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    if (second != rate_second_) {
+        rate_second_ = second;
+        rate_frames_ = rate_bytes_ = 0;
+    }
+    ++rate_frames_;
+    rate_bytes_ += bytes;
+    ctx_.stats.console_peak.record(second, rate_frames_, rate_bytes_);
 }
 
 void console_session::send_error(const std::string& req_id, const std::string& code,
@@ -185,7 +265,6 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
     auto [ec] = co_await ws_.async_accept(req, use_nothrow);
     if (ec) co_return;
     ws_.text(true);
-    wake_writer_.expires_at(std::chrono::steady_clock::time_point::max());
     asio::co_spawn(
         ws_.get_executor(), [self] { return self->writer(); }, asio::detached);
     arm_login_deadline();
@@ -214,7 +293,7 @@ asio::awaitable<void> console_session::run(beast::http::request<beast::http::str
 asio::awaitable<void> console_session::writer() {
     auto self = shared_from_this();
     while (!closed_) {
-        if (queue_.empty() && close_reason_) {
+        if (outbox_.empty() && close_reason_) {
             // One write at a time: the close frame goes from here, after what was queued.
             websocket::close_reason why(websocket::close_code::policy_error);
             why.reason = *close_reason_;
@@ -222,17 +301,24 @@ asio::awaitable<void> console_session::writer() {
             shutdown();
             co_return;
         }
-        if (queue_.empty()) {
+        // Idle until something is queued; then until the next frame is due (an answer makes it
+        // due at once, and wakes this wait).
+        const auto now = console_outbox::clock::now();
+        if (outbox_.empty() || outbox_.due() > now) {
+            wake_writer_.expires_at(outbox_.empty() ? console_outbox::clock::time_point::max()
+                                                    : outbox_.due());
             boost::system::error_code ec;
             co_await wake_writer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        auto [ec, n] = co_await ws_.async_write(asio::buffer(queue_.front()), use_nothrow);
+        std::size_t events = 0;
+        std::string frame = outbox_.take_frame(now, &events);
+        auto [ec, n] = co_await ws_.async_write(asio::buffer(frame), use_nothrow);
         if (ec) {
             shutdown();
             co_return;
         }
-        queue_.pop_front();
+        count_frame(frame.size(), events);
     }
 }
 
@@ -532,18 +618,39 @@ asio::awaitable<void> console_session::send_current_state() {
         }
     }
     // Calls already on offer to this operator (a reconnect: the offer outlived the console)...
+    const auto known = window_.call_ids();  // before the read: what arrives later is not stale
     auto offered = co_await ctx_.store.redis().exec(
         redis_cmd("SMEMBERS", "anx:op:" + operator_id_ + ":offers"));
     if (offered.ok()) {
+        // After an outage: offers whose withdrawal was lost leave the window (and the screen).
+        std::set<std::string> now_offered;
+        for (const auto& c : offered.reply.elements) now_offered.insert(c.str);
+        for (const auto& id : known) {
+            if (now_offered.count(id) || !window_.contains(id)) continue;
+            console_event_meta m;
+            m.kind = "withdrawn";
+            m.call_id = id;
+            feed(m, R"({"withdrawn":{"call_id":")" + id + R"(","reason":"stale"}})");
+        }
+        // Most urgent first, so that the window fills in its own order (no call shown and then
+        // pushed out by a more urgent one a moment later).
+        std::vector<cv::ConsoleEvent> offers;
         for (const auto& c : offered.reply.elements) {
             cv::ConsoleEvent ev;
             auto* o = ev.mutable_offer();
             if (!co_await ctx_.store.load_console_call(c.str, *o->mutable_call())) continue;
             if (o->call().state() != "offered" && o->call().state() != "received") continue;
             co_await ctx_.dir.resident_card(o->call().resident_id(), c.str, *o->mutable_resident());
-            send(ev);
+            offers.push_back(std::move(ev));
         }
+        std::sort(offers.begin(), offers.end(), [](const auto& a, const auto& b) {
+            return std::tuple(a.offer().call().priority(), a.offer().call().received_ms()) <
+                   std::tuple(b.offer().call().priority(), b.offer().call().received_ms());
+        });
+        for (const auto& ev : offers) send(ev);
     }
+    // The console learns the size of its queue even when it is empty.
+    if (!closed_ && !operator_id_.empty()) queue_changed(true);
     // ...and new ones (open at the station, or waiting for anyone) come from the router's pass.
     ctx_.router->world_changed();
 }
@@ -577,6 +684,7 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
     std::string op = std::exchange(operator_id_, {});
     std::string station = station_id_;
     ctx_.registry.remove_operator(op, station, this);
+    clear_window();
     presence_timer_.cancel();
     // Another console of the same operator (e.g. a second tab) keeps them present.
     bool still_here = false;

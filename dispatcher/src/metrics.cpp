@@ -1,5 +1,7 @@
 #include "anxin/dispatcher/metrics.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace anxin::dispatcher {
@@ -23,6 +25,23 @@ void line(std::string& out, const char* name, const char* type, const char* help
     out += '\n';
 }
 }  // namespace
+
+void per_second_peak::record(std::int64_t second, std::uint64_t frames, std::uint64_t bytes) {
+    auto& s = slots_[static_cast<std::size_t>(second) % slots_.size()];
+    if (s.second != second) s = slot{second, {}};
+    s.f.frames = std::max(s.f.frames, frames);
+    s.f.bytes = std::max(s.f.bytes, bytes);
+}
+
+per_second_peak::figures per_second_peak::max_over(std::int64_t now_second, int span) const {
+    figures out;
+    for (const auto& s : slots_) {
+        if (s.second < now_second - span || s.second >= now_second) continue;
+        out.frames = std::max(out.frames, s.f.frames);
+        out.bytes = std::max(out.bytes, s.f.bytes);
+    }
+    return out;
+}
 
 std::string metrics::render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,
                             bool redis_up, double redis_rtt_seconds) const {
@@ -154,6 +173,39 @@ std::string metrics::render(const std::vector<std::pair<std::string, std::int64_
          double(console_bulk_transferred));
     line(out, "anxin_console_bad_requests_total", "counter",
          "Console messages that could not be parsed.", double(console_bad_requests));
+    line(out, "anxin_console_frames_sent_total", "counter",
+         "WebSocket frames written to consoles (a frame holds one event or a batch).",
+         double(console_frames_sent));
+    line(out, "anxin_console_bytes_sent_total", "counter",
+         "Bytes of the frames written to consoles (payload, without WebSocket framing).",
+         double(console_bytes_sent));
+    line(out, "anxin_console_events_sent_total", "counter",
+         "Events written to consoles (each event of a batch counted).",
+         double(console_events_sent));
+    line(out, "anxin_console_events_coalesced_total", "counter",
+         "Events never sent because a newer one with the same key (call_changed of the same call, "
+         "summary, board, queue) replaced them while they waited for the console's next frame.",
+         double(console_events_coalesced));
+    line(out, "anxin_console_offers_held_back_total", "counter",
+         "Offers not sent when they arrived because the console's queue window (its 20 most "
+         "urgent offers) was full; each is sent when its turn comes.",
+         double(console_offers_held_back));
+    line(out, "anxin_console_offers_held", "gauge",
+         "Offers held back now, over all consoles of this instance.", double(console_offers_held));
+    {
+        const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+        const auto peak = console_peak.max_over(now_s);
+        line(out, "anxin_console_max_frames_per_second", "gauge",
+             "Frames written to the busiest console in one second, the most in the last 10 "
+             "complete seconds (pushed events: at most 10 a second, plus answers to requests).",
+             double(peak.frames));
+        line(out, "anxin_console_max_bytes_per_second", "gauge",
+             "Bytes written to the busiest console in one second, the most in the last 10 "
+             "complete seconds.",
+             double(peak.bytes));
+    }
     line(out, "anxin_http_requests_total", "counter", "HTTP requests served.",
          double(http_requests));
     line(out, "anxin_board_supervisors", "gauge",

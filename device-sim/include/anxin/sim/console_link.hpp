@@ -20,6 +20,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace anxin::sim {
 
@@ -60,6 +62,8 @@ class console_link {
 
   private:
     void start_read();
+    // One event's JSON: to the handler or the inbox.
+    void on_event(std::string_view text);
 
     boost::asio::io_context& io_;
     std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
@@ -75,5 +79,10 @@ class console_link {
 };
 
 std::string to_json(const google::protobuf::Message& m);
+
+// A frame {"batch":{"events":[e1,e2,...]}} (protocol/CONSOLE.md): the events' JSON texts, in
+// order, pointing into `text`. False if the frame is not a well-formed batch (then `events`
+// holds nothing useful).
+bool split_batch(std::string_view text, std::vector<std::string_view>& events);
 
 }  // namespace anxin::sim

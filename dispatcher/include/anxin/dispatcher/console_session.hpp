@@ -2,13 +2,20 @@
 // One operator console on the /console WebSocket (protocol/CONSOLE.md): login, offers pushed to
 // it, accept, notes, close. Owns its WebSocket and outgoing queue; kept alive by its coroutines.
 //
+// What it pushes goes through the outbox (at most one frame per 100 ms, coalesced, in batches)
+// and offers through the queue window (the 20 most urgent shown, the rest held): see
+// console_outbox.hpp and offer_window.hpp.
+//
 // Threading: io thread only. A malformed message gets an `error` event and the connection stays
 // open (a console is a person's screen; one bad click must not log them out); a console that does
 // not read its events is closed, and so is one that does not log in within 10 s of the upgrade
 // (or of logging out). Password logins go through login_guard (guess limits, bounded hashing);
 // ids from the console are validated before any key is built from them.
 
+#include "anxin/dispatcher/console_event_meta.hpp"
+#include "anxin/dispatcher/console_outbox.hpp"
 #include "anxin/dispatcher/event_bus.hpp"
+#include "anxin/dispatcher/offer_window.hpp"
 #include "anxin/dispatcher/server_context.hpp"
 #include "anxin/protocol/maybe_tls_stream.hpp"
 
@@ -19,7 +26,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,6 +94,16 @@ class console_session : public peer, public std::enable_shared_from_this<console
     boost::asio::awaitable<void> send_current_state();
     void announce_status(const std::string& status, const std::string& reason);
     void send(const anxin::console::v1::ConsoleEvent& ev);
+    // Every event for the console comes through here: offers and their withdrawals through the
+    // window, everything into the outbox.
+    void feed(const console_event_meta& m, std::string json);
+    void enqueue(std::string json, const std::string& key, bool answer);
+    // Pushes a `queue` event if the window's numbers changed since the last one (or always).
+    void queue_changed(bool always = false);
+    // Forgets the window (logout), keeping the held-offers gauge right.
+    void clear_window();
+    // Counts a frame just written (metrics: totals and the per-second peak).
+    void count_frame(std::size_t bytes, std::size_t events);
     void send_error(const std::string& req_id, const std::string& code, const std::string& message,
                     const std::string& call_id = {}, std::int64_t retry_after_ms = 0);
     // After a failed or refused login: this connection reads nothing more for a while, growing
@@ -121,7 +137,15 @@ class console_session : public peer, public std::enable_shared_from_this<console
     server_context& ctx_;
     std::string peer_;
     std::string source_;  // source_key() of the peer address: what login limits count by
-    std::deque<std::string> queue_;
+    console_outbox outbox_;
+    offer_window window_;
+    std::size_t queue_offered_ = 0;  // the numbers of the last `queue` event
+    std::size_t queue_shown_ = 0;
+    std::size_t held_counted_ = 0;  // this session's share of stats.console_offers_held
+    std::uint64_t coalesced_counted_ = 0;
+    std::int64_t rate_second_ = -1;  // count_frame(): the current second and its totals
+    std::uint64_t rate_frames_ = 0;
+    std::uint64_t rate_bytes_ = 0;
     boost::asio::steady_timer wake_writer_;
     boost::asio::steady_timer presence_timer_;
     boost::asio::steady_timer login_timer_;  // the login deadline

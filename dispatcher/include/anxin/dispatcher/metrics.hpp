@@ -2,12 +2,36 @@
 // Counters for /metrics (Prometheus text format). Touched only on the io thread, so plain
 // integers suffice.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace anxin::dispatcher {
+
+// The busiest console's frames and bytes per second: each console reports its running totals for
+// the current second after every frame; this keeps the highest per second for the last 16.
+class per_second_peak {
+  public:
+    struct figures {
+        std::uint64_t frames = 0;
+        std::uint64_t bytes = 0;
+    };
+    // `second`: whole seconds of a monotonic clock; frames and bytes: one console's totals so
+    // far in that second.
+    void record(std::int64_t second, std::uint64_t frames, std::uint64_t bytes);
+    // The highest frames and the highest bytes (each the busiest console's) over the `span`
+    // (at most 15) complete seconds before `now_second`.
+    figures max_over(std::int64_t now_second, int span = 10) const;
+
+  private:
+    struct slot {
+        std::int64_t second = -1;
+        figures f;
+    };
+    std::array<slot, 16> slots_{};
+};
 
 struct metrics {
     std::int64_t device_connections = 0;     // gauge: open device sockets
@@ -66,6 +90,16 @@ struct metrics {
     std::int64_t board_calls = 0;        // gauge: open calls on the board (0 while inactive)
     std::uint64_t board_resyncs = 0;     // full reads of the open calls
     std::uint64_t board_events = 0;      // call_changed events applied
+    // The console feed (console_outbox, offer_window): frames and bytes written to consoles,
+    // events in them, events dropped because a newer one replaced them before they were sent,
+    // offers not sent because the console's queue window was full, and how many are held now.
+    std::uint64_t console_frames_sent = 0;
+    std::uint64_t console_bytes_sent = 0;
+    std::uint64_t console_events_sent = 0;
+    std::uint64_t console_events_coalesced = 0;
+    std::uint64_t console_offers_held_back = 0;
+    std::int64_t console_offers_held = 0;  // gauge
+    per_second_peak console_peak;
 
     // Renders everything; calls_by_state and redis_up/rtt are read by the caller.
     std::string render(const std::vector<std::pair<std::string, std::int64_t>>& calls_by_state,
