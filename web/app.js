@@ -75,6 +75,8 @@
   }
   function toast(text, bad) {
     const e = el("div", { class: "toast" + (bad ? " bad" : ""), text });
+    // A surge of withdrawn offers must not stack a wall of toasts: the newest few.
+    while ($("toasts").children.length >= 4) $("toasts").firstElementChild.remove();
     $("toasts").append(e);
     setTimeout(() => e.remove(), bad ? 8000 : 5000);
   }
@@ -115,7 +117,7 @@
     cardCache: new Map(), // call id -> {resident, history}
   };
   // What the browser tests look at (audio cannot be heard headless).
-  const hooks = { ringCount: 0, ringing: false, logins: 0, get connected() { return S.connected; } };
+  const hooks = { ringCount: 0, ringing: false, logins: 0, applyWorstMs: 0, renderWorstMs: 0, events: 0, get connected() { return S.connected; } };
   window.anxin = hooks;
 
   // ---------------------------------------------------------------------------------------------
@@ -292,13 +294,19 @@
     while (inboxHead < inbox.length) {
       const ev = inbox[inboxHead];
       inbox[inboxHead++] = undefined;
-      try { onEvent(ev); } catch (e) { console.warn("event not applied", e); }
+      try { onEvent(ev); } catch (e) { console.error("event not applied", e); }
       if (++n % 64 === 0 && performance.now() - t0 > 10) break;
     }
     if (inboxHead >= inbox.length) { inbox.length = 0; inboxHead = 0; }
     else schedulePump(); // the rest in the next frame, after this one is drawn
+    const t1 = performance.now();
     if (dirty) { dirty = false; renderNow(); }
     updateRinging();
+    const t2 = performance.now();
+    // For the benchmark: the longest the page spent applying events, and drawing, in one go.
+    hooks.applyWorstMs = Math.max(hooks.applyWorstMs, t1 - t0);
+    hooks.renderWorstMs = Math.max(hooks.renderWorstMs, t2 - t1);
+    hooks.events += n;
   }
   // Everything that changes what is shown asks for a redraw; the pump draws once per frame.
   function render() { dirty = true; schedulePump(); }
@@ -328,7 +336,10 @@
       // A supervisor still sees an open call that is no longer on offer to them (taken by
       // someone else, rerouted); call_changed says when it closes.
       if (S.me?.role === "supervisor" && entry) {
-        entry.offered = false; entry.seen = true; render(); updateRinging(); return;
+        // With the board (version 2) the line stays on the board; the entry is only for offers
+        // and held calls.
+        if (S.boardMode && !entry.held) return removeCall(w.call_id);
+        entry.offered = false; entry.seen = true; render(); return;
       }
       if (entry) {
         toast(w.reason === "taken" ? t("withdrawn_taken", { id: w.call_id, who: w.by_operator_id || "?" }) : t("withdrawn_other", { id: w.call_id }));
@@ -540,6 +551,7 @@
   }
   function showTab(tab) {
     S.tab = tab;
+    listView.height = 0; // measured again once shown
     for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === tab);
     $("view-calls").hidden = tab !== "calls";
     $("view-district").hidden = tab !== "district";
@@ -608,11 +620,15 @@
     }
     return { count: S.order.length, at: (i) => { const e = S.order[i]; return e ? { id: e.call.id, call: e.call, entry: e } : null; } };
   }
+  // The list's scroll position and height, as of the last scroll / resize: reading them from
+  // the DOM after the frame's changes would force a layout of the whole page every frame.
+  const listView = { top: 0, height: 0 };
+  function measureList() { const l = $("call-list"); listView.top = l.scrollTop; listView.height = l.clientHeight; }
   function visibleRange(count) {
-    const list = $("call-list");
-    const h = list.clientHeight || 600;
-    const first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - OVERSCAN);
-    const last = Math.min(count, Math.ceil((list.scrollTop + h) / ROW_H) + OVERSCAN);
+    if (!listView.height) measureList();
+    const h = listView.height || 600;
+    const first = Math.max(0, Math.floor(listView.top / ROW_H) - OVERSCAN);
+    const last = Math.min(count, Math.ceil((listView.top + h) / ROW_H) + OVERSCAN);
     return [first, last];
   }
   function rowSub(r) {
@@ -673,6 +689,7 @@
   function heldCount() { let n = 0; for (const e of S.calls.values()) if (e.held) n++; return n; }
   // Scrolling the list: draw the rows now on screen; supervisors fetch the board around them.
   function onListScroll() {
+    measureList();
     render();
     if (S.me?.role === "supervisor" && S.boardMode && S.board) {
       const [first, last] = visibleRange(S.board.total);
@@ -715,7 +732,6 @@
     const lines = b.calls || [];
     S.board = { total: num(b.total), offset: num(b.watch?.offset), lines, byId: new Map(lines.map((l) => [l.id, l])) };
     S.boardMode = true;
-    S.triageDirty = true;
     render();
   }
   function setFilter(f) {
@@ -723,6 +739,7 @@
     S.board = null; // the old group's rows are not this one's
     S.bulk = null;
     $("call-list").scrollTop = 0;
+    listView.top = 0;
     S.triageDirty = true;
     sendWatch(0);
     if (S.tab !== "calls") showTab("calls");
@@ -736,13 +753,30 @@
     return parts.length ? parts.join(" · ") : t("all_calls");
   }
   function countOf(list, key) { return (list || []).find((c) => c.key === key); }
-  function triageItem(label, c, onclick, active) {
-    const em = num(c.emergencies);
-    return el("li", {}, el("button", { type: "button", class: "tp-item" + (active ? " active" : "") + (em ? " has-em" : ""), onclick, data_key: c.key },
-      el("span", { class: "tp-name", text: label }),
-      el("span", { class: "tp-n", text: String(num(c.waiting)) }),
-      em ? el("span", { class: "tp-em", text: t("emerg_n", { n: em }) }) : null,
-      num(c.oldest_received_ms) ? el("span", { class: "tp-age clock", data_since: String(num(c.oldest_received_ms)) }) : null));
+  // A triage list updated in place, keyed by group: its buttons stay put (and clickable) while
+  // the counts change every second; nodes move only when the order changes.
+  function syncTriage(ul, items, onPick, isActive) {
+    const have = ul._byKey || (ul._byKey = new Map());
+    const keep = new Set();
+    items.forEach(([label, c], i) => {
+      keep.add(c.key);
+      let li = have.get(c.key);
+      if (!li) {
+        const b = el("button", { type: "button", class: "tp-item", data_key: c.key, onclick: () => onPick(c.key) },
+          el("span", { class: "tp-name" }), el("span", { class: "tp-n" }), el("span", { class: "tp-em" }), el("span", { class: "tp-age clock" }));
+        li = el("li", {}, b);
+        have.set(c.key, li);
+      }
+      const b = li.firstChild, em = num(c.emergencies);
+      b.className = "tp-item" + (isActive(c.key) ? " active" : "") + (em ? " has-em" : "");
+      b.children[0].textContent = label;
+      b.children[1].textContent = String(num(c.waiting));
+      b.children[2].textContent = em ? t("emerg_n", { n: em }) : "";
+      b.children[2].hidden = !em;
+      b.children[3].dataset.since = String(num(c.oldest_received_ms));
+      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+    });
+    for (const [k, li] of have) if (!keep.has(k)) { li.remove(); have.delete(k); }
   }
   function renderTriage() {
     const sup = S.me?.role === "supervisor";
@@ -789,12 +823,12 @@
     S.triageDirty = false;
     if (!sm) return;
     const prio = [1, 2, 3].map((p) => countOf(sm.by_priority, String(p)) || { key: String(p), waiting: 0 });
-    $("tp-priority").replaceChildren(...prio.map((c) => triageItem(t("p_" + c.key), c,
-      () => setFilter({ priorities: [Number(c.key)], state: "waiting" }), f.priorities.length === 1 && String(f.priorities[0]) === c.key)));
-    $("tp-area").replaceChildren(...(sm.by_area || []).slice(0, 30).map((c) => triageItem(c.key || "—", c,
-      () => setFilter({ area: c.key, state: "waiting" }), f.area === c.key)));
-    $("tp-station").replaceChildren(...(sm.by_station || []).slice(0, 40).map((c) => triageItem(c.name || stationName(c.key), c,
-      () => setFilter({ station_id: c.key, state: "waiting" }), f.station_id === c.key)));
+    syncTriage($("tp-priority"), prio.map((c) => [t("p_" + c.key), c]),
+      (k) => setFilter({ priorities: [Number(k)], state: "waiting" }), (k) => f.priorities.length === 1 && String(f.priorities[0]) === k);
+    syncTriage($("tp-area"), (sm.by_area || []).slice(0, 30).map((c) => [c.key || "—", c]),
+      (k) => setFilter({ area: k, state: "waiting" }), (k) => f.area === k);
+    syncTriage($("tp-station"), (sm.by_station || []).slice(0, 40).map((c) => [c.name || stationName(c.key), c]),
+      (k) => setFilter({ station_id: k, state: "waiting" }), (k) => f.station_id === k);
     const ow = $("oldest-waiting");
     ow.textContent = sm.oldest_waiting_call_id || "—";
     ow.dataset.callId = sm.oldest_waiting_call_id || "";
@@ -878,6 +912,7 @@
     const list = $("call-list");
     if (i * ROW_H < list.scrollTop) list.scrollTop = i * ROW_H;
     else if ((i + 1) * ROW_H > list.scrollTop + list.clientHeight) list.scrollTop = (i + 1) * ROW_H - list.clientHeight;
+    measureList();
   }
   // What is known of a call: the live entry (offer, held), the card from get_call, the board line.
   function cardOf(id) {
@@ -1409,7 +1444,7 @@
     document.addEventListener("click", ensureAudio);
     setInterval(() => { tick(); if (S.me) renderTabCounts(); }, 1000);
     $("call-list").addEventListener("scroll", onListScroll, { passive: true });
-    window.addEventListener("resize", () => render());
+    window.addEventListener("resize", () => { listView.height = 0; render(); });
     $("emergency-strip").addEventListener("click", () => setFilter({ priorities: [1], state: "waiting" }));
     $("oldest-waiting").addEventListener("click", (e) => { const id = e.currentTarget.dataset.callId; if (id) { setFilter({}); select(id); } });
     $("group-clear").addEventListener("click", () => setFilter({}));
