@@ -27,6 +27,7 @@
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll("[data-i18n-ph]")) el.placeholder = t(el.dataset.i18nPh);
     $("btn-lang").textContent = lang === "zh" ? "EN" : "中文";
+    S.triageDirty = true;
     renderAll();
   }
 
@@ -74,6 +75,8 @@
   }
   function toast(text, bad) {
     const e = el("div", { class: "toast" + (bad ? " bad" : ""), text });
+    // A surge of withdrawn offers must not stack a wall of toasts: the newest few.
+    while ($("toasts").children.length >= 4) $("toasts").firstElementChild.remove();
     $("toasts").append(e);
     setTimeout(() => e.remove(), bad ? 8000 : 5000);
   }
@@ -93,7 +96,16 @@
     token: sessionStorage.getItem("anxin.token") || "",
     wantStatus: sessionStorage.getItem("anxin.status") || "available",
     status: "available",
-    calls: new Map(),    // id -> {call, resident, offered, held, seen}
+    calls: new Map(),    // id -> {call, resident, offered, held, seen, k}: offers, held calls
+    order: [],           // the entries of `calls` in list order, kept sorted by binary insertion
+    // Supervisors (protocol version 2): the district at a glance and the watched window of it.
+    summary: null,       // the last `summary`
+    board: null,         // the last `board` for the current watch: {total, offset, lines, byId}
+    boardMode: false,    // a board arrived: the list is the server's board, not `order`
+    filter: { priorities: [], area: "", station_id: "", state: "" }, // the current group
+    details: new Map(),  // call id -> call_detail {call, resident} (supervisors' cards)
+    queue: null,         // operators: {offered, shown}
+    bulk: null,          // the bulk action being confirmed: {action, n, filter}
     selected: null,
     colleagues: new Map(), // operator_id -> {status, state}
     degraded: null,      // detail when degraded
@@ -105,7 +117,7 @@
     cardCache: new Map(), // call id -> {resident, history}
   };
   // What the browser tests look at (audio cannot be heard headless).
-  const hooks = { ringCount: 0, ringing: false, logins: 0, get connected() { return S.connected; } };
+  const hooks = { ringCount: 0, ringing: false, logins: 0, applyWorstMs: 0, renderWorstMs: 0, events: 0, get connected() { return S.connected; } };
   window.anxin = hooks;
 
   // ---------------------------------------------------------------------------------------------
@@ -138,7 +150,8 @@
     } catch (e) { /* no audio device: the flashing still shows it */ }
   }
   function updateRinging() {
-    const should = [...S.calls.values()].some((c) => c.offered && !c.held && !c.seen);
+    let should = false;
+    for (const c of S.calls.values()) if (c.offered && !c.held && !c.seen) { should = true; break; }
     if (should && !ringTimer) {
       beep();
       ringTimer = setInterval(beep, 1500);
@@ -186,7 +199,7 @@
       lastHeard = Date.now();
       let ev;
       try { ev = JSON.parse(m.data); } catch (e) { return; }
-      onEvent(ev);
+      enqueue(ev);
     };
     ws.onclose = socketClosed;
     lastHeard = Date.now();
@@ -255,8 +268,54 @@
   }
 
   // ---------------------------------------------------------------------------------------------
+  // The event pump: frames are queued as they arrive and applied in batches once per animation
+  // frame (and by a timer as well: a hidden tab gets no frames), at most ~10 ms of them per run;
+  // the screen is drawn once after each run, for what is on it. A surge of thousands of events
+  // costs the page a few frames, never a frozen tab.
+  const inbox = [];
+  let inboxHead = 0, pumpScheduled = false, pumpTimer = null, dirty = false;
+  function enqueue(ev) {
+    // Version 2: a frame may hold a batch of events, applied in order.
+    if (ev && ev.batch) { for (const e of ev.batch.events || []) inbox.push(e); } else inbox.push(ev);
+    schedulePump();
+  }
+  function schedulePump() {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    requestAnimationFrame(pump);
+    pumpTimer = setTimeout(pump, 100);
+  }
+  function pump() {
+    if (!pumpScheduled) return;
+    pumpScheduled = false;
+    clearTimeout(pumpTimer);
+    const t0 = performance.now();
+    let n = 0;
+    while (inboxHead < inbox.length) {
+      const ev = inbox[inboxHead];
+      inbox[inboxHead++] = undefined;
+      try { onEvent(ev); } catch (e) { console.error("event not applied", e); }
+      if (++n % 64 === 0 && performance.now() - t0 > 10) break;
+    }
+    if (inboxHead >= inbox.length) { inbox.length = 0; inboxHead = 0; }
+    else schedulePump(); // the rest in the next frame, after this one is drawn
+    const t1 = performance.now();
+    if (dirty) { dirty = false; renderNow(); }
+    updateRinging();
+    const t2 = performance.now();
+    // For the benchmark: the longest the page spent applying events, and drawing, in one go.
+    hooks.applyWorstMs = Math.max(hooks.applyWorstMs, t1 - t0);
+    hooks.renderWorstMs = Math.max(hooks.renderWorstMs, t2 - t1);
+    hooks.events += n;
+  }
+  // Everything that changes what is shown asks for a redraw; the pump draws once per frame.
+  function render() { dirty = true; schedulePump(); }
+
+  // ---------------------------------------------------------------------------------------------
   // Events from the server
   function onEvent(ev) {
+    if (!ev) return;
+    if (ev.batch) { for (const e of ev.batch.events || []) onEvent(e); return; }
     if (ev.login_ok) return onLoginOk(ev.login_ok);
     if (ev.error) return onError(ev);
     if (ev.offer) return upsertCall(ev.offer.call, ev.offer.resident, { offered: true });
@@ -277,16 +336,19 @@
       // A supervisor still sees an open call that is no longer on offer to them (taken by
       // someone else, rerouted); call_changed says when it closes.
       if (S.me?.role === "supervisor" && entry) {
-        entry.offered = false; entry.seen = true; render(); updateRinging(); return;
+        // With the board (version 2) the line stays on the board; the entry is only for offers
+        // and held calls.
+        if (S.boardMode && !entry.held) return removeCall(w.call_id);
+        entry.offered = false; entry.seen = true; render(); return;
       }
       if (entry) {
         toast(w.reason === "taken" ? t("withdrawn_taken", { id: w.call_id, who: w.by_operator_id || "?" }) : t("withdrawn_other", { id: w.call_id }));
       }
       return removeCall(w.call_id);
     }
-    if (ev.closed) { toast(t("closed_ok", { id: ev.closed.call_id })); return removeCall(ev.closed.call_id); }
+    if (ev.closed) { toast(t("closed_ok", { id: ev.closed.call_id })); S.details.delete(ev.closed.call_id); return removeCall(ev.closed.call_id); }
     if (ev.note_added) {
-      const entry = S.calls.get(ev.note_added.call_id);
+      const entry = S.calls.get(ev.note_added.call_id) || S.details.get(ev.note_added.call_id);
       if (entry) {
         entry.call.notes = entry.call.notes || [];
         entry.call.notes.push(ev.note_added.note);
@@ -311,7 +373,25 @@
       renderBanner();
       return;
     }
+    if (ev.summary) { S.summary = ev.summary; clockFrom(ev.summary.server_time_ms); S.triageDirty = true; return render(); }
+    if (ev.board) return onBoard(ev.board);
+    if (ev.call_detail) {
+      const d = ev.call_detail;
+      if (d.call?.id) {
+        S.details.set(d.call.id, d);
+        // Only the cards worth keeping: the selected one and a few recent.
+        if (S.details.size > 50) S.details.delete(S.details.keys().next().value);
+        const e = S.calls.get(d.call.id);
+        if (e && !e.resident && d.resident) e.resident = d.resident;
+        if (S.selected === d.call.id) render();
+      }
+      return;
+    }
+    if (ev.bulk_result) return onBulkResult(ev.bulk_result);
+    if (ev.queue) { S.queue = { offered: num(ev.queue.offered), shown: num(ev.queue.shown) }; return render(); }
   }
+  // The server's clock, for the wait clocks (any event that carries it).
+  function clockFrom(ms) { if (num(ms)) clockOffset = num(ms) - Date.now(); }
 
   function onLoginOk(lo) {
     const fresh = !S.me || S.me.operator_id !== lo.operator_id;
@@ -325,6 +405,13 @@
     pendingPassword = null;
     // The true state follows this login_ok: forget everything shown before it.
     S.calls.clear();
+    S.order = [];
+    S.board = null;
+    S.boardMode = false;
+    S.summary = null;
+    S.queue = null;
+    S.details.clear();
+    S.triageDirty = true;
     S.colleagues.clear();
     S.degraded = null;
     S.status = lo.status || "available";
@@ -332,7 +419,12 @@
     if (S.wantStatus === "away" && S.status !== "away") send({ set_status: { status: "away" } });
     showApp();
     loadStations();
-    if (lo.role === "supervisor") refreshOverview();
+    if (lo.role === "supervisor") {
+      // The board and the summary (version 2): their size does not grow with the queue.
+      if (fresh) S.filter = { priorities: [], area: "", station_id: "", state: "" };
+      sendWatch(0);
+      if (S.tab === "district") refreshOverview();
+    }
     render();
     updateRinging();
   }
@@ -391,11 +483,29 @@
     render();
   }
 
+  // The list order, kept incrementally: calls in my hands first, then by priority, then oldest
+  // first (then id, so the order is total). Each entry keeps the key it was inserted with, so it
+  // can be found again by binary search when it changes or leaves.
+  function keyOf(e) { return { h: e.held ? 0 : 1, p: num(e.call.priority) || 9, r: num(e.call.received_ms), id: e.call.id }; }
+  function cmpKey(a, b) { return (a.h - b.h) || (a.p - b.p) || (a.r - b.r) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0); }
+  function lowerBound(k) {
+    let lo = 0, hi = S.order.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (cmpKey(S.order[mid].k, k) < 0) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+  function orderInsert(e) { e.k = keyOf(e); S.order.splice(lowerBound(e.k), 0, e); }
+  function orderRemove(e) {
+    if (!e.k) return;
+    let i = lowerBound(e.k);
+    if (S.order[i] !== e) i = S.order.indexOf(e); // never expected; keeps the list right regardless
+    if (i >= 0) S.order.splice(i, 1);
+    e.k = null;
+  }
   function upsertCall(call, resident, flags) {
     if (!call || !call.id) return;
     let entry = S.calls.get(call.id);
     if (!entry) {
-      entry = { call, resident: resident || null, offered: false, held: false, seen: false };
+      entry = { call, resident: resident || null, offered: false, held: false, seen: false, k: null };
       S.calls.set(call.id, entry);
     } else {
       entry.call = call;
@@ -406,18 +516,19 @@
     if (call.state === "accepted") {
       entry.offered = false;
       // Someone else holds it: operators drop it; supervisors keep watching it.
-      if (call.operator_id !== S.me?.operator_id && S.me?.role !== "supervisor") { S.calls.delete(call.id); }
+      if (call.operator_id !== S.me?.operator_id && S.me?.role !== "supervisor") { removeCall(call.id); return; }
     }
     if (entry.held) entry.seen = true;
+    const k = keyOf(entry);
+    if (!entry.k || cmpKey(k, entry.k) !== 0) { orderRemove(entry); orderInsert(entry); }
     if (!S.selected && entry.held) S.selected = call.id;
     render();
-    updateRinging();
   }
   function removeCall(id) {
-    S.calls.delete(id);
-    if (S.selected === id) S.selected = null;
+    const e = S.calls.get(id);
+    if (e) { orderRemove(e); S.calls.delete(id); }
+    if (S.selected === id && !(S.boardMode && S.board?.byId.has(id))) S.selected = null;
     render();
-    updateRinging();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -440,6 +551,7 @@
   }
   function showTab(tab) {
     S.tab = tab;
+    listView.height = 0; // measured again once shown
     for (const b of $("tabs").querySelectorAll("button")) b.classList.toggle("active", b.dataset.tab === tab);
     $("view-calls").hidden = tab !== "calls";
     $("view-district").hidden = tab !== "district";
@@ -450,22 +562,13 @@
     render();
   }
 
-  function sortedCalls() {
-    return [...S.calls.values()].sort((a, b) => {
-      // Calls in my hands first, then waiting calls by priority and age.
-      if (a.held !== b.held) return a.held ? -1 : 1;
-      const pa = num(a.call.priority) || 9, pb = num(b.call.priority) || 9;
-      if (pa !== pb) return pa - pb;
-      return num(a.call.received_ms) - num(b.call.received_ms);
-    });
-  }
   // Escalated or long-waiting calls that nobody has taken yet: once someone has it, it is calm.
   function isHot(c) {
     if (c.state === "accepted" || c.state === "closed") return false;
     return c.at_command_centre || now() - num(c.received_ms) > 60000;
   }
 
-  function render() {
+  function renderNow() {
     if (!S.me) return;
     const st = $("btn-status");
     st.className = "status-toggle " + S.status;
@@ -475,63 +578,353 @@
     $("who-station").textContent = S.me.role === "supervisor" ? t("cc") : S.me.station_name;
     renderBanner();
     renderTabCounts();
-    if (S.tab === "calls") { renderQueue(); renderDetail(); }
+    if (S.tab === "calls") { renderTriage(); renderQueue(); renderDetail(); }
     if (S.tab === "district") renderDistrict();
   }
 
-  // Supervisors: open calls, and in red how many are escalated or waiting over 60 s.
+  // Supervisors: open calls, and in red the emergencies waiting (from the summary); without a
+  // summary (a version-1 server), how many of the calls shown are escalated or waiting over 60 s.
   function renderTabCounts() {
-    const open = [...S.calls.values()].map((e) => e.call);
-    const hot = open.filter(isHot).length;
-    $("tab-open").textContent = String(open.length);
+    let open, hot;
+    if (S.summary) {
+      open = num(S.summary.open);
+      hot = num((S.summary.by_priority || []).find((c) => c.key === "1")?.waiting);
+      $("tab-hot").title = t("tab_hot_title");
+    } else {
+      open = S.calls.size; hot = 0;
+      for (const e of S.calls.values()) if (isHot(e.call)) hot++;
+      $("tab-hot").title = t("lg_call_hot");
+    }
+    $("tab-open").textContent = String(open);
     $("tab-hot").textContent = String(hot);
     $("tab-hot").hidden = hot === 0;
-    $("tab-hot").title = t("lg_call_hot");
   }
 
+  // The list is virtual: fixed row height, a spacer as tall as all the rows, and only the rows
+  // on screen (plus a few) in the DOM, kept by call id and updated in place.
+  const ROW_H = 84, OVERSCAN = 4;
+  const rowEls = new Map(); // key (call id, or "#i" for a row not loaded yet) -> li
+  // The rows to list: the board's window for supervisors (version 2), else the ordered model.
+  function listModel() {
+    if (S.me?.role === "supervisor" && S.boardMode && S.board) {
+      const b = S.board;
+      return {
+        count: b.total,
+        at: (i) => {
+          const line = b.lines[i - b.offset];
+          if (!line) return null;
+          const e = S.calls.get(line.id);
+          return { id: line.id, call: e ? Object.assign({}, line, { operator_id: e.call.operator_id || line.operator_id }) : line, entry: e, line: true };
+        },
+      };
+    }
+    return { count: S.order.length, at: (i) => { const e = S.order[i]; return e ? { id: e.call.id, call: e.call, entry: e } : null; } };
+  }
+  // The list's scroll position and height, as of the last scroll / resize: reading them from
+  // the DOM after the frame's changes would force a layout of the whole page every frame.
+  const listView = { top: 0, height: 0 };
+  function measureList() { const l = $("call-list"); listView.top = l.scrollTop; listView.height = l.clientHeight; }
+  function visibleRange(count) {
+    if (!listView.height) measureList();
+    const h = listView.height || 600;
+    const first = Math.max(0, Math.floor(listView.top / ROW_H) - OVERSCAN);
+    const last = Math.min(count, Math.ceil((listView.top + h) / ROW_H) + OVERSCAN);
+    return [first, last];
+  }
+  function rowSub(r) {
+    const c = r.call, e = r.entry;
+    const name = e?.resident?.name || S.details.get(r.id)?.resident?.name;
+    return [name, c.id, e?.held ? stateName("accepted") : stateName(c.state), c.station_name, c.area, c.operator_id && c.state === "accepted" && !e?.held ? c.operator_id : "", c.at_command_centre ? t("at_cc") : ""].filter(Boolean).join(" · ");
+  }
   function renderQueue() {
     const list = $("call-list");
-    const calls = sortedCalls();
-    for (const e of calls) {
-      // Open calls reach supervisors without the card: read it once from the call record.
-      if (!e.resident && S.me.role === "supervisor") {
-        fetchRecord(e.call.id).then((rec) => { if (rec?.resident && !e.resident) { e.resident = rec.resident; if (S.tab === "calls") renderQueue(); } });
+    const model = listModel();
+    const spacer = list.firstElementChild;
+    spacer.style.height = model.count * ROW_H + "px";
+    const [first, last] = visibleRange(model.count);
+    const keep = new Set();
+    for (let i = first; i < last; i++) {
+      const r = model.at(i);
+      const key = r ? r.id : "#" + i;
+      keep.add(key);
+      let li = rowEls.get(key);
+      if (!li) {
+        li = r ? el("li", { tabindex: "0", data_callId: r.id, onclick: () => select(r.id) },
+          el("span", { class: "ci-type" }), el("span", { class: "ci-wait clock" }), el("span", { class: "ci-sub" }))
+          : el("li", { class: "call-item placeholder", "aria-hidden": "true" }, el("span", { class: "ci-sub", text: t("loading_rows") }));
+        rowEls.set(key, li);
+        list.append(li);
       }
+      li.style.top = i * ROW_H + "px";
+      if (!r) continue;
+      const c = r.call, e = r.entry;
+      const p = num(c.priority) || 3;
+      const ringing = !!e && e.offered && !e.held && !e.seen;
+      const held = !!e?.held;
+      const cls = `call-item p${p}` + (S.selected === r.id ? " selected" : "") + (ringing ? " ringing" : "") + (held ? " held" : "") + (isHot(c) ? " hot" : "");
+      if (li.className !== cls) li.className = cls;
+      li.dataset.state = c.state || "";
+      const typeText = `${typeName(c.alarm_type)} · ${t("p_" + p)}`;
+      if (li.children[0].textContent !== typeText) li.children[0].textContent = typeText;
+      const since = String(held ? num(c.accepted_ms) || num(e.call.accepted_ms) : num(c.received_ms));
+      const clock = li.children[1];
+      if (clock.dataset.since !== since) { clock.dataset.since = since; clock.textContent = fmtDuration(now() - num(since)); }
+      const sub = rowSub(r);
+      if (li.children[2].textContent !== sub) li.children[2].textContent = sub;
     }
-    list.replaceChildren(...calls.map((e) => {
-      const c = e.call;
-      const ringing = e.offered && !e.held && !e.seen;
-      const li = el("li", {
-        class: `call-item p${num(c.priority) || 3}` + (S.selected === c.id ? " selected" : "") + (ringing ? " ringing" : "") + (e.held ? " held" : "") + (isHot(c) ? " hot" : ""),
-        tabindex: "0", data_callId: c.id, data_state: c.state, onclick: () => select(c.id),
-      },
-        el("span", { class: "ci-type", text: `${typeName(c.alarm_type)} · ${t("p_" + (num(c.priority) || 3))}` }),
-        el("span", { class: "ci-wait clock", data_since: String(e.held ? num(c.accepted_ms) : num(c.received_ms)) }),
-        el("span", { class: "ci-sub", text: [e.resident?.name, c.id, e.held ? stateName("accepted") : stateName(c.state), c.station_name, c.at_command_centre ? t("at_cc") : ""].filter(Boolean).join(" · ") }),
-      );
-      return li;
-    }));
-    $("queue-count").textContent = String(calls.length);
-    $("queue-empty").hidden = calls.length > 0;
+    for (const [key, li] of rowEls) if (!keep.has(key)) { li.remove(); rowEls.delete(key); }
+    const total = model.count;
+    $("queue-count").textContent = String(S.me.role === "operator" && S.queue ? Math.max(total, S.queue.offered + heldCount()) : total);
+    $("queue-empty").hidden = total > 0;
+    const more = S.me.role === "operator" && S.queue ? S.queue.offered - S.queue.shown : 0;
+    $("queue-more").hidden = more <= 0;
+    $("queue-more").textContent = more > 0 ? t("more_waiting", { n: more }) : "";
     const col = $("colleagues");
-    if (S.me.role === "supervisor") { col.replaceChildren(); }
+    if (S.me.role === "supervisor") { if (col.firstChild) col.replaceChildren(); }
     else {
       col.replaceChildren(...[...S.colleagues.entries()].map(([id, s]) =>
         el("span", { class: "chip " + (s.state === "on_call" ? "on_call" : s.status), text: `${id} · ${statusName(s.status || "")}` })));
     }
+  }
+  function heldCount() { let n = 0; for (const e of S.calls.values()) if (e.held) n++; return n; }
+  // Scrolling the list: draw the rows now on screen; supervisors fetch the board around them.
+  function onListScroll() {
+    measureList();
+    render();
+    if (S.me?.role === "supervisor" && S.boardMode && S.board) {
+      const [first, last] = visibleRange(S.board.total);
+      const b = S.board;
+      const have0 = b.offset, have1 = b.offset + b.lines.length;
+      if (first < have0 || (last > have1 && have1 < b.total)) sendWatch(Math.max(0, first - 60));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Supervisors: the board (the watched window) and the summary
+  const WATCH_LIMIT = 200;
+  let watchTimer = null, lastWatchAt = 0, wantOffset = 0;
+  function watchBody(offset) {
+    const f = S.filter;
+    const w = { offset, limit: WATCH_LIMIT };
+    if (f.priorities.length) w.priorities = f.priorities.slice();
+    if (f.area) w.area = f.area;
+    if (f.station_id) w.station_id = f.station_id;
+    if (f.state) w.state = f.state;
+    return w;
+  }
+  // At most one watch every 150 ms (a fast scroll sends the last position, not every one).
+  function sendWatch(offset) {
+    wantOffset = offset;
+    const wait = lastWatchAt + 150 - Date.now();
+    if (wait > 0) { if (!watchTimer) watchTimer = setTimeout(() => { watchTimer = null; sendWatch(wantOffset); }, wait); return; }
+    lastWatchAt = Date.now();
+    if (ws && ws.readyState === WebSocket.OPEN) send({ watch: watchBody(offset) });
+  }
+  function sameFilter(w) {
+    const f = S.filter;
+    return (w.priorities || []).map(Number).join(",") === f.priorities.join(",") && (w.area || "") === f.area &&
+      (w.station_id || "") === f.station_id && (w.state || "") === f.state;
+  }
+  function onBoard(b) {
+    clockFrom(b.server_time_ms);
+    // A board for an earlier watch (the group changed meanwhile) is not this group's.
+    if (!sameFilter(b.watch || {})) return;
+    const lines = b.calls || [];
+    S.board = { total: num(b.total), offset: num(b.watch?.offset), lines, byId: new Map(lines.map((l) => [l.id, l])) };
+    S.boardMode = true;
+    render();
+  }
+  function setFilter(f) {
+    S.filter = Object.assign({ priorities: [], area: "", station_id: "", state: "" }, f);
+    S.board = null; // the old group's rows are not this one's
+    S.bulk = null;
+    $("call-list").scrollTop = 0;
+    listView.top = 0;
+    S.triageDirty = true;
+    sendWatch(0);
+    if (S.tab !== "calls") showTab("calls");
+    render();
+  }
+  function filterName() {
+    const f = S.filter, parts = [];
+    if (f.priorities.length) parts.push(f.priorities.map((p) => t("p_" + p)).join("+"));
+    if (f.area) parts.push(f.area);
+    if (f.station_id) parts.push(stationName(f.station_id));
+    return parts.length ? parts.join(" · ") : t("all_calls");
+  }
+  function countOf(list, key) { return (list || []).find((c) => c.key === key); }
+  // A triage list updated in place, keyed by group: its buttons stay put (and clickable) while
+  // the counts change every second; nodes move only when the order changes.
+  function syncTriage(ul, items, onPick, isActive) {
+    const have = ul._byKey || (ul._byKey = new Map());
+    const keep = new Set();
+    items.forEach(([label, c], i) => {
+      keep.add(c.key);
+      let li = have.get(c.key);
+      if (!li) {
+        const b = el("button", { type: "button", class: "tp-item", data_key: c.key, onclick: () => onPick(c.key) },
+          el("span", { class: "tp-name" }), el("span", { class: "tp-n" }), el("span", { class: "tp-em" }), el("span", { class: "tp-age clock" }));
+        li = el("li", {}, b);
+        have.set(c.key, li);
+      }
+      const b = li.firstChild, em = num(c.emergencies);
+      b.className = "tp-item" + (isActive(c.key) ? " active" : "") + (em ? " has-em" : "");
+      b.children[0].textContent = label;
+      b.children[1].textContent = String(num(c.waiting));
+      b.children[2].textContent = em ? t("emerg_n", { n: em }) : "";
+      b.children[2].hidden = !em;
+      b.children[3].dataset.since = String(num(c.oldest_received_ms));
+      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+    });
+    for (const [k, li] of have) if (!keep.has(k)) { li.remove(); have.delete(k); }
+  }
+  function renderTriage() {
+    const sup = S.me?.role === "supervisor";
+    $("triage").hidden = !sup;
+    document.body.classList.toggle("has-triage", sup);
+    if (!sup) return;
+    const sm = S.summary;
+    const em = sm ? countOf(sm.by_priority, "1") : null;
+    // Emergencies are never hidden: whatever the filter, this strip says how many wait.
+    const emN = num(em?.waiting);
+    $("es-count").textContent = String(emN);
+    $("emergency-strip").classList.toggle("none", emN === 0);
+    $("es-oldest").dataset.since = String(num(sm?.oldest_emergency_received_ms));
+    $("surge-banner").hidden = !sm?.surge;
+    if (sm?.surge) $("surge-banner").textContent = t("surge_banner", { reason: sm.surge_reason || "" });
+    // The group bar: what the list shows, and what can be done with it.
+    const f = S.filter;
+    $("group-name").textContent = filterName();
+    $("group-total").textContent = S.board ? String(S.board.total) : "…";
+    $("group-state").value = f.state;
+    $("group-clear").hidden = !f.priorities.length && !f.area && !f.station_id && !f.state;
+    const technicalGroup = f.priorities.length === 1 && f.priorities[0] === 3 && f.state === "waiting";
+    const n = S.board ? S.board.total : 0;
+    const bc = $("bulk-close-open"), bt = $("bulk-transfer-open");
+    // Bulk close only ever on a group of waiting technical alarms (never emergencies or urgent);
+    // on any other group, a button narrows it to its technical alarms first.
+    if (technicalGroup) { bc.hidden = n === 0; bc.textContent = t("bulk_close_btn", { n }); bc.dataset.mode = "close"; }
+    else { bc.hidden = false; bc.textContent = t("bulk_only_technical"); bc.dataset.mode = "narrow"; bc.className = "ghost"; }
+    if (technicalGroup) bc.className = "danger";
+    const grouped = f.state === "waiting" && (f.priorities.length || f.area || f.station_id);
+    bt.hidden = !grouped || n === 0;
+    bt.textContent = t("bulk_transfer_btn", { n });
+    if (S.bulk) {
+      const m = Math.min(S.bulk.n, 1000);
+      $("bulk-close-title").textContent = t("bulk_close_title", { n: S.bulk.n }) + (S.bulk.n > 1000 ? t("bulk_max") : "");
+      $("bulk-close-confirm").textContent = t("bulk_close_confirm", { n: m });
+      $("bulk-transfer-title").textContent = t("bulk_transfer_title", { n: S.bulk.n }) + (S.bulk.n > 1000 ? t("bulk_max") : "");
+      $("bulk-transfer-confirm").textContent = t("bulk_transfer_confirm", { n: m });
+    }
+    $("bulk-close-form").hidden = S.bulk?.action !== "close";
+    $("bulk-transfer-form").hidden = S.bulk?.action !== "transfer";
+    $("bulk-panel").hidden = !S.bulk && $("bulk-result").hidden;
+    if (!S.triageDirty) return;
+    S.triageDirty = false;
+    if (!sm) return;
+    const prio = [1, 2, 3].map((p) => countOf(sm.by_priority, String(p)) || { key: String(p), waiting: 0 });
+    syncTriage($("tp-priority"), prio.map((c) => [t("p_" + c.key), c]),
+      (k) => setFilter({ priorities: [Number(k)], state: "waiting" }), (k) => f.priorities.length === 1 && String(f.priorities[0]) === k);
+    syncTriage($("tp-area"), (sm.by_area || []).slice(0, 30).map((c) => [c.key || "—", c]),
+      (k) => setFilter({ area: k, state: "waiting" }), (k) => f.area === k);
+    syncTriage($("tp-station"), (sm.by_station || []).slice(0, 40).map((c) => [c.name || stationName(c.key), c]),
+      (k) => setFilter({ station_id: k, state: "waiting" }), (k) => f.station_id === k);
+    const ow = $("oldest-waiting");
+    ow.textContent = sm.oldest_waiting_call_id || "—";
+    ow.dataset.callId = sm.oldest_waiting_call_id || "";
+    $("oldest-waiting-clock").dataset.since = String(num(sm.oldest_waiting_received_ms));
     tick();
+  }
+  function openBulk(action) {
+    const n = S.board ? S.board.total : 0;
+    if (!n) return;
+    S.bulk = { action, n, filter: watchBody(0) };
+    delete S.bulk.filter.offset; delete S.bulk.filter.limit;
+    $("bulk-result").hidden = true;
+    if (action === "transfer") loadFreeStations();
+    render();
+  }
+  async function loadFreeStations() {
+    const sel = $("bulk-station");
+    try { S.overview = await api("/api/overview"); } catch (e) { /* the list stays as it was */ }
+    const free = (S.overview?.stations || []).map((s) => ({ s: s.station, n: (s.operators || []).filter((o) => o.present && o.status === "available").length }))
+      .filter((x) => x.n > 0 && x.s.id !== S.filter.station_id);
+    sel.replaceChildren(...free.map((x) => el("option", { value: x.s.id, text: t("bulk_station_free", { name: x.s.name, n: x.n }) })));
+    $("bulk-transfer-confirm").disabled = free.length === 0;
+    if (!free.length) sel.replaceChildren(el("option", { value: "", text: t("bulk_no_station") }));
+  }
+  function confirmBulk() {
+    const b = S.bulk;
+    if (!b) return;
+    if (b.action === "close") {
+      send({ bulk_close: { filter: Object.assign({}, b.filter, { priorities: [3] }), outcome: $("bulk-outcome").value, note: $("bulk-close-note").value.trim() } });
+    } else {
+      const station_id = $("bulk-station").value;
+      if (!station_id) return;
+      send({ bulk_transfer: { filter: b.filter, station_id, note: $("bulk-transfer-note").value.trim() } });
+    }
+    S.bulk = null;
+    $("bulk-result").hidden = false;
+    $("bulk-result").className = "bulk-result";
+    $("bulk-result").textContent = t("bulk_pending");
+    render();
+  }
+  function onBulkResult(r) {
+    const done = (r.done_call_ids || []).length, refused = r.refused || [];
+    const codes = new Map();
+    for (const x of refused) codes.set(x.code, (codes.get(x.code) || 0) + 1);
+    const box = $("bulk-result");
+    box.hidden = false;
+    box.className = "bulk-result" + (refused.length ? " partial" : " ok");
+    box.dataset.done = String(done);
+    box.dataset.refused = String(refused.length);
+    box.textContent = t(r.action === "transfer" ? "bulk_done_transfer" : "bulk_done_close", { n: done }) +
+      (refused.length ? t("bulk_refused", { n: refused.length, codes: [...codes].map(([c, n]) => `${c} ×${n}`).join(", ") }) : "");
+    $("bulk-close-note").value = ""; $("bulk-transfer-note").value = "";
+    render();
   }
 
   function select(id) {
     S.selected = id;
     const e = S.calls.get(id);
     if (e) e.seen = true;
+    // Supervisors' lines carry no card: ask for it (call_detail).
+    if (S.me?.role === "supervisor" && (!e || !e.resident || !S.details.has(id))) {
+      if (S.boardMode) send({ get_call: { call_id: id } });
+      // A version-1 server (no board): the card from the call record.
+      else fetchRecord(id).then((rec) => { if (rec?.call) { S.details.set(id, { call: rec.call, resident: rec.resident }); render(); } });
+    }
+    scrollToRow(id);
     updateRinging();
     render();
   }
+  // Brings a selected row into view (keyboard navigation, a click on the map).
+  function scrollToRow(id) {
+    let i = -1;
+    if (S.me?.role === "supervisor" && S.boardMode && S.board) {
+      const j = S.board.lines.findIndex((l) => l.id === id);
+      if (j >= 0) i = S.board.offset + j;
+    } else {
+      const e = S.calls.get(id);
+      if (e?.k) i = lowerBound(e.k);
+    }
+    if (i < 0) return;
+    const list = $("call-list");
+    if (i * ROW_H < list.scrollTop) list.scrollTop = i * ROW_H;
+    else if ((i + 1) * ROW_H > list.scrollTop + list.clientHeight) list.scrollTop = (i + 1) * ROW_H - list.clientHeight;
+    measureList();
+  }
+  // What is known of a call: the live entry (offer, held), the card from get_call, the board line.
+  function cardOf(id) {
+    if (!id) return null;
+    const e = S.calls.get(id), d = S.details.get(id), line = S.board?.byId.get(id);
+    if (!e && !d && !line) return null;
+    const call = Object.assign({}, d?.call, line, e?.call);
+    return { call, resident: e?.resident || d?.resident || null, held: !!e?.held, entry: e };
+  }
 
   function renderDetail() {
-    const e = S.selected ? S.calls.get(S.selected) : null;
+    const e = cardOf(S.selected);
     $("detail-empty").hidden = !!e;
     $("detail-body").hidden = !e;
     if (!e) return;
@@ -548,33 +941,31 @@
     $("d-oncall").dataset.since = String(num(c.accepted_ms));
     $("d-station").textContent = (c.station_name || "") + (c.distance_km ? ` (${t("distance", { n: Number(c.distance_km).toFixed(1) })})` : "");
     $("d-operator").textContent = c.operator_id ? (c.operator_id === S.me.operator_id ? `${c.operator_id} (${t("you")})` : c.operator_id) : "—";
-    const canTake = !e.held && c.state !== "accepted" && c.state !== "closed";
+    const canTake = !e.held && c.state !== "accepted" && c.state !== "closed" && (S.me.role === "supervisor" || !!e.entry);
     $("btn-take").hidden = !canTake;
     $("held-actions").hidden = !e.held;
-    $("d-notes").replaceChildren(...(c.notes || []).map((n) =>
-      el("li", {}, el("span", { class: "muted", text: `${fmtTime(n.time_ms)} ${n.operator_id || ""}: ` }), n.text)));
+    const notesSig = c.id + ":" + (c.notes || []).length;
+    if ($("d-notes").dataset.sig !== notesSig) {
+      $("d-notes").dataset.sig = notesSig;
+      $("d-notes").replaceChildren(...(c.notes || []).map((n) =>
+        el("li", {}, el("span", { class: "muted", text: `${fmtTime(n.time_ms)} ${n.operator_id || ""}: ` }), n.text)));
+    }
     const sel = $("transfer-station");
     if (sel.options.length !== S.stations.length) {
       sel.replaceChildren(...S.stations.map((s) => el("option", { value: s.id, text: s.name })));
     }
     renderResident(e);
-    tick();
   }
 
   function renderResident(e) {
     const box = $("resident");
-    let r = e.resident;
-    if (!r) {
-      // Supervisors see open calls without the card: read it from the call record.
-      const cached = S.cardCache.get(e.call.id);
-      if (cached) r = e.resident = cached.resident;
-      else {
-        box.replaceChildren(el("p", { class: "muted", text: t("loading_card") }));
-        fetchRecord(e.call.id).then((rec) => { if (rec && rec.resident) { e.resident = rec.resident; if (S.selected === e.call.id) renderDetail(); } });
-        return;
-      }
-    }
-    if (!r) { box.replaceChildren(); return; }
+    const r = e.resident;
+    // Supervisors' cards come with call_detail (asked for on select).
+    if (!r) { if (box.dataset.for !== "loading") { box.dataset.for = "loading"; box.replaceChildren(el("p", { class: "muted", text: t("loading_card") })); } return; }
+    // The card only changes with a new resident record: do not rebuild it every frame.
+    const sig = e.call.id + "|" + lang + "|" + (r.devices || []).map((d) => d.battery_percent + ":" + d.online).join(",");
+    if (box.dataset.for === sig) return;
+    box.dataset.for = sig;
     const tel = (p) => el("a", { href: "tel:" + p, text: p });
     const dl = el("dl");
     const row = (k, ...v) => dl.append(el("dt", { text: k }), el("dd", {}, ...v));
@@ -603,22 +994,32 @@
     return el("span", {}, gp.slice(0, i), el("a", { href: "tel:" + m[1].replace(/[ -]/g, ""), text: m[1] }), gp.slice(i + m[1].length));
   }
 
-  // Every second: the wait clocks.
+  // ONE timer drives every wait clock, once a second: only the clocks in the DOM (the rows on
+  // screen, the card, the triage panels), and the rows' "hot" mark (waiting over 60 s).
   function tick() {
     for (const c of document.querySelectorAll(".clock")) {
       const since = num(c.dataset.since), until = num(c.dataset.until);
-      c.textContent = since ? fmtDuration((until || now()) - since) : "";
+      const text = since ? fmtDuration((until || now()) - since) : "";
+      if (c.textContent !== text) c.textContent = text;
+    }
+    for (const li of rowEls.values()) {
+      const id = li.dataset.callId;
+      const card = id && (S.calls.get(id)?.call || S.board?.byId.get(id));
+      if (card) li.classList.toggle("hot", isHot(card));
     }
   }
 
   // ---------------------------------------------------------------------------------------------
   // Actions
   function take(id) {
-    const e = S.calls.get(id || S.selected);
-    if (!e || e.held) return;
-    e.seen = true;
+    id = id || S.selected;
+    const card = cardOf(id);
+    if (!card || card.held) return;
+    // Operators take what is offered to them; supervisors any waiting call.
+    if (!card.entry && S.me?.role !== "supervisor") return;
+    if (card.entry) card.entry.seen = true;
     updateRinging();
-    send({ accept: { call_id: e.call.id } });
+    send({ accept: { call_id: id } });
   }
   function closeSelected() {
     const e = S.calls.get(S.selected);
@@ -653,13 +1054,16 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     // Enter on a focused button or link is that button's click, not "take".
     if (ev.key === "Enter" && ["BUTTON", "A"].includes(document.activeElement?.tagName)) return;
-    const calls = sortedCalls();
+    // The rows loaded (the ordered model, or the board's window), in list order.
+    const calls = S.me.role === "supervisor" && S.boardMode && S.board
+      ? S.board.lines.map((l) => ({ call: l, held: !!S.calls.get(l.id)?.held }))
+      : S.order;
     const k = ev.key.toLowerCase();
     if (k === "t" || ev.key === "Enter") {
       // The call with the keyboard focus, else the selected one, else the first waiting one.
       let id = document.activeElement?.dataset?.callId || S.selected;
-      const cur = id && S.calls.get(id);
-      if (!cur || cur.held) id = calls.find((c) => !c.held && c.call.state !== "accepted")?.call.id;
+      const cur = id && cardOf(id);
+      if (!cur || cur.held || cur.call.state === "accepted") id = calls.find((c) => !c.held && c.call.state !== "accepted")?.call.id;
       if (id) { select(id); take(id); }
       ev.preventDefault();
     } else if (k === "c") {
@@ -704,31 +1108,58 @@
 
   // ---------------------------------------------------------------------------------------------
   // Command centre: map and stations
+  // The overview (stations, their operators, the open calls) while the map tab is shown; the
+  // residents' homes are read from call records only for a handful of calls (a surge is drawn as
+  // per-station counts, not thousands of markers), and each record once.
+  const MAP_CALLS_MAX = 40;
   let overviewBusy = false;
   async function refreshOverview() {
     if (S.me?.role !== "supervisor" || overviewBusy) return;
     overviewBusy = true;
     try {
       S.overview = await api("/api/overview");
-      // Residents' homes for the open calls (from their records, cached).
-      await Promise.all((S.overview.open_calls || []).map((c) => fetchRecord(c.id)));
-      if (S.tab === "district") renderDistrict();
+      const open = S.overview.open_calls || [];
+      if (open.length <= MAP_CALLS_MAX) {
+        const missing = open.filter((c) => !S.cardCache.has(c.id) && !S.details.get(c.id)?.resident);
+        await Promise.all(missing.map((c) => fetchRecord(c.id)));
+      }
+      if (S.tab === "district") render();
     } catch (e) { /* shown as disconnected or degraded elsewhere; retried by the poll */ }
     overviewBusy = false;
   }
 
   function openCallsNow() {
-    // The live list (call_changed) is fresher than the last overview poll.
-    if (S.me?.role === "supervisor") return [...S.calls.values()].map((e) => e.call).filter((c) => c.state !== "closed");
+    // Without a board (a version-1 server) the live list is fresher than the last overview poll.
+    if (S.me?.role === "supervisor" && !S.boardMode) return S.order.map((e) => e.call);
     return S.overview?.open_calls || [];
+  }
+
+  // Waiting calls per station: the summary's counts (version 2), else counted from the calls.
+  function stationCounts(calls) {
+    const m = new Map();
+    if (S.summary) {
+      for (const c of S.summary.by_station || []) m.set(c.key, { waiting: num(c.waiting), emergencies: num(c.emergencies), oldest: num(c.oldest_received_ms) });
+      return m;
+    }
+    for (const c of calls) {
+      if (c.state === "accepted") continue;
+      const k = c.station_id || "@cc";
+      const x = m.get(k) || { waiting: 0, emergencies: 0, oldest: 0 };
+      x.waiting++;
+      if (num(c.priority) === 1) x.emergencies++;
+      if (!x.oldest || num(c.received_ms) < x.oldest) x.oldest = num(c.received_ms);
+      m.set(k, x);
+    }
+    return m;
   }
 
   function renderDistrict() {
     const ov = S.overview;
     if (!ov) return;
-    renderMap(ov);
-    const filter = $("station-filter").value.trim().toLowerCase();
     const calls = openCallsNow();
+    const counts = stationCounts(calls);
+    renderMap(ov, calls, counts);
+    const filter = $("station-filter").value.trim().toLowerCase();
     const byStation = new Map();
     for (const c of calls) {
       const k = c.at_command_centre && !c.station_id ? "@cc" : c.station_id;
@@ -740,33 +1171,40 @@
       title: `${o.id} · ${o.present ? statusName(o.status) : statusName("logged_out")} · ${t(o.state || "idle")}`,
       text: `${o.name || o.id} · ${o.present ? (o.state === "on_call" ? t("on_call") : statusName(o.status)) : "—"}`,
     });
+    // A few lines per place, and how many more: a surge must not bury the table in text.
+    const callLines = (list) => {
+      const shown = list.slice(0, 4).map((c) => el("div", { class: isHot(c) ? "error" : "", data_callId: c.id, text: `${c.id} ${typeName(c.alarm_type)} ${stateName(c.state)}` }));
+      if (list.length > 4) shown.push(el("div", { class: "muted", text: t("waiting_n", { n: list.length }) }));
+      return shown;
+    };
     // Calls waiting at the command centre itself (no station could take them).
     const atCc = byStation.get("@cc") || [];
     $("cc-ops").replaceChildren(
       el("div", {}, el("strong", { text: t("supervisors") + "：" }), ...(ov.supervisors || []).filter((o) => o.present).map(chip)),
-      ...atCc.map((c) => el("div", { class: isHot(c) ? "error" : "", data_callId: c.id, text: `${t("cc")}: ${c.id} ${typeName(c.alarm_type)} ${stateName(c.state)}` })));
+      ...callLines(atCc.map((c) => Object.assign({}, c, { id: c.id }))).map((d) => { if (d.dataset.callId) d.textContent = `${t("cc")}: ${d.textContent}`; return d; }));
+    const nOpen = (s) => (byStation.get(s.station.id)?.length || (s.open_call_ids || []).length || 0);
     const rows = (ov.stations || []).filter((s) => !filter || (s.station.name + s.station.area + s.station.id).toLowerCase().includes(filter))
-      .sort((a, b) => (byStation.get(b.station.id)?.length || 0) - (byStation.get(a.station.id)?.length || 0) || a.station.id.localeCompare(b.station.id));
+      .sort((a, b) => (counts.get(b.station.id)?.emergencies || 0) - (counts.get(a.station.id)?.emergencies || 0) || nOpen(b) - nOpen(a) || a.station.id.localeCompare(b.station.id));
     $("station-rows").replaceChildren(...rows.map((s) => {
       const open = byStation.get(s.station.id) || [];
-      return el("tr", { class: open.length ? "has-calls" : "", data_stationId: s.station.id },
+      const n = nOpen(s);
+      return el("tr", { class: n ? "has-calls" : "", data_stationId: s.station.id },
         el("td", {}, el("div", { text: s.station.name }), el("div", { class: "muted", text: s.station.area || "" })),
         el("td", {}, ...(s.operators || []).map(chip)),
-        el("td", {}, ...open.map((c) => el("div", { class: isHot(c) ? "error" : "", text: `${c.id} ${typeName(c.alarm_type)} ${stateName(c.state)}` }))));
+        el("td", {}, ...(open.length ? callLines(open) : n ? [el("div", { text: t("waiting_n", { n }) })] : [])));
     }));
   }
 
-  function renderMap(ov) {
+  function renderMap(ov, calls, counts) {
     const box = $("map");
     const W = 800, H = 600, pad = 40;
     const stations = (ov.stations || []).map((s) => s.station);
-    const calls = openCallsNow();
+    // Few calls: each one, at the resident's home when known. Many: per-station aggregates.
+    const clustered = calls.length > MAP_CALLS_MAX;
     const homes = new Map();
-    for (const c of calls) {
-      const rec = S.cardCache.get(c.id);
-      const r = rec?.resident || S.calls.get(c.id)?.resident;
+    if (!clustered) for (const c of calls) {
+      const r = S.cardCache.get(c.id)?.resident || S.calls.get(c.id)?.resident || S.details.get(c.id)?.resident;
       if (r && (r.lat || r.lon)) homes.set(c.id, [num(r.lat), num(r.lon)]);
-      else if (!rec) fetchRecord(c.id).then((x) => { if (x && S.tab === "district") renderDistrict(); });
     }
     const pts = stations.map((s) => [num(s.lat), num(s.lon)]).concat([...homes.values()]);
     if (!pts.length) { box.replaceChildren(); return; }
@@ -809,8 +1247,26 @@
       g.append(svg("rect", { class: "station " + (staffed.has(s.id) ? "ok" : "none"), x: x - 5, y: y - 5, width: 10, height: 10, rx: 2 }));
       root.append(g);
     }
-    // Labels for the calls that matter most (a surge would bury the map in text); every call has
-    // its tooltip and opens on click.
+    if (clustered) {
+      // One marker per station: its waiting calls (area ∝ count), red with emergencies; a click
+      // shows that station's waiting calls on the board.
+      const max = Math.max(1, ...[...counts.values()].map((x) => x.waiting));
+      const order = [...counts.entries()].filter(([, x]) => x.waiting > 0).sort((a, b) => a[1].emergencies - b[1].emergencies);
+      for (const [id, x] of order) {
+        const xy = stationXY.get(id) || [W - 30, 30];
+        const r = 9 + 26 * Math.sqrt(x.waiting / max);
+        const name = stationName(id);
+        const g = svg("g", { class: "cluster-g", "data-station-id": id });
+        g.addEventListener("click", () => setFilter({ station_id: id === "@cc" ? "" : id, state: "waiting" }));
+        g.append(svg("title", {}, t("cluster_title", { name, n: x.waiting, e: x.emergencies })));
+        g.append(svg("circle", { class: "cluster" + (x.emergencies ? " em" : ""), cx: xy[0], cy: xy[1], r }));
+        g.append(svg("text", { class: "cluster-n", x: xy[0], y: xy[1] + 4, "text-anchor": "middle" }, String(x.waiting)));
+        root.append(g);
+      }
+      box.replaceChildren(root);
+      return;
+    }
+    // Labels for the calls that matter most; every call has its tooltip and opens on click.
     const labelled = new Set([...calls].sort((x, y) => (isHot(y) - isHot(x)) || (num(x.priority) - num(y.priority)))
       .slice(0, 12).map((c) => c.id));
     for (const c of calls) {
@@ -957,7 +1413,8 @@
       pendingPassword = null;
       hangUp(); // the logout is sent before the close
       S.wantStatus = "available";
-      S.calls.clear(); S.selected = null; S.overview = null;
+      S.calls.clear(); S.order = []; S.board = null; S.boardMode = false; S.summary = null; S.queue = null;
+      S.selected = null; S.overview = null;
       updateRinging();
       showLogin();
     });
@@ -985,7 +1442,38 @@
     document.addEventListener("keydown", onKey);
     // Any click may unlock audio (browsers need a gesture after a reload).
     document.addEventListener("click", ensureAudio);
-    setInterval(() => { tick(); if (S.me) renderTabCounts(); if (S.tab === "calls") for (const li of document.querySelectorAll(".call-item")) { const e = S.calls.get(li.dataset.callId); if (e) li.classList.toggle("hot", isHot(e.call)); } }, 1000);
+    setInterval(() => { tick(); if (S.me) renderTabCounts(); }, 1000);
+    $("call-list").addEventListener("scroll", onListScroll, { passive: true });
+    window.addEventListener("resize", () => { listView.height = 0; render(); });
+    $("emergency-strip").addEventListener("click", () => setFilter({ priorities: [1], state: "waiting" }));
+    $("oldest-waiting").addEventListener("click", (e) => { const id = e.currentTarget.dataset.callId; if (id) { setFilter({}); select(id); } });
+    $("group-clear").addEventListener("click", () => setFilter({}));
+    $("group-state").addEventListener("change", (e) => setFilter(Object.assign({}, S.filter, { state: e.target.value })));
+    $("bulk-close-open").addEventListener("click", (e) => {
+      if (e.currentTarget.dataset.mode === "narrow") setFilter(Object.assign({}, S.filter, { priorities: [3], state: "waiting" }));
+      else openBulk("close");
+    });
+    $("bulk-transfer-open").addEventListener("click", () => openBulk("transfer"));
+    $("bulk-close-confirm").addEventListener("click", confirmBulk);
+    $("bulk-transfer-confirm").addEventListener("click", confirmBulk);
+    for (const b of ["bulk-cancel", "bulk-cancel2"]) $(b).addEventListener("click", () => { S.bulk = null; render(); });
+    // For the tests and the benchmark: what the page holds, answered from the main thread.
+    window.anxinProbe = () => {
+      const sup = S.me?.role === "supervisor";
+      let waiting = 0;
+      if (sup && S.summary) waiting = num(S.summary.waiting);
+      else for (const e of S.calls.values()) if (!e.held && e.call.state !== "accepted") waiting++;
+      return {
+        role: S.me?.role || "",
+        listed: sup && S.boardMode ? (S.board?.lines.length || 0) : S.calls.size,
+        total: sup && S.boardMode ? (S.board?.total || 0) : S.queue ? S.queue.offered : S.order.length,
+        rows_in_dom: rowEls.size,
+        waiting,
+        offered: S.queue ? S.queue.offered : 0,
+        shown: S.queue ? S.queue.shown : 0,
+        surge: !!S.summary?.surge,
+      };
+    };
     setInterval(watchdog, 5000);
     setInterval(() => { if (S.connected && S.me?.role === "supervisor") { if (S.tab === "district") refreshOverview(); if (S.tab === "service") loadServiceLevel(); } }, 5000);
     applyLanguage();

@@ -212,7 +212,8 @@ test("a call nobody at a station can take reaches the command centre, stands out
     const id = await press.callId();
     await sup.waitForSelector(`${li(id)}.ringing.hot`);
     await waitFor(() => sup.evaluate(() => window.anxin.ringing), "the command centre is rung");
-    assert.equal(await sup.textContent("#tab-hot"), "1");
+    // The red count is the emergencies waiting, from the summary (pushed at most once a second).
+    await waitFor(async () => (await sup.textContent("#tab-hot")) === "1", "one emergency waiting on the tab", 5000);
     assert.match(await sup.textContent(li(id)), /已升级至指挥中心/);
     await sup.click('#tabs button[data-tab="district"]');
     await sup.waitForSelector(`#map circle.call.hot[data-call-id="${id}"]`);

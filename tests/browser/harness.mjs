@@ -76,10 +76,13 @@ export async function waitFor(fn, what, timeoutMs = 15000) {
 
 export class Cluster {
   // tlsFrom: another Cluster whose certificate this one serves (the browser trusts one key).
-  constructor(extraDispatcherArgs = [], { tlsFrom } = {}) {
+  // generated: {stations, residents}: a district made by `device-sim provision` (Tongzhou-like)
+  // instead of the small hand-written one; its devices and operators are in this.simDir.
+  constructor(extraDispatcherArgs = [], { tlsFrom, generated } = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), "anxb-"));
     this.procs = [];
     this.tlsFrom = tlsFrom;
+    this.generated = generated;
     this.extraArgs = tlsFrom
       ? [...extraDispatcherArgs, "--tls-cert", tlsFrom.certFile, "--tls-key", tlsFrom.keyFile]
       : extraDispatcherArgs;
@@ -90,8 +93,33 @@ export class Cluster {
     this.redisSock = path.join(this.dir, "redis.sock");
     await this.startRedis();
     await this.startDispatcher();
+    if (this.generated) return this.provisionGenerated(this.generated);
     const r = await this.http("POST", "/api/provision", districtJson(), adminToken);
     if (r.status !== 200) throw new Error("provision failed: " + r.status + " " + r.body);
+  }
+  async provisionGenerated({ stations = 139, residents = 2000, operatorsPerStation = 2, supervisors = 2 }) {
+    this.simDir = path.join(this.dir, "sim");
+    const rc = await this.run("provision", [deviceSimBin, "provision", "--http-port", String(this.httpPort),
+      "--ca-file", this.caFile, "--admin-token-file", this.adminTokenFile(), "--out", this.simDir,
+      "--stations", String(stations), "--residents", String(residents), "--operators-per-station", String(operatorsPerStation),
+      "--supervisors", String(supervisors), "--password", password]);
+    if (rc !== 0) throw new Error("device-sim provision failed:\n" + this.logTail("provision"));
+  }
+  // A process to its end: its exit code (output in <dir>/<name>.log).
+  run(name, [bin, ...args]) {
+    const p = this.spawn(name, bin, args);
+    return new Promise((resolve) => p.once("exit", (code) => resolve(code)));
+  }
+  // `device-sim load` against this dispatcher (no bots: the calls wait); its --json result.
+  async load({ devices = 2000, rate = 100, duration = 10, types = "sos,fall,low_battery" } = {}) {
+    const name = "load-" + Date.now();
+    const rc = await this.run(name, [deviceSimBin, "load", "--devices-file", path.join(this.simDir, "devices.csv"),
+      "--devices", String(devices), "--servers", `127.0.0.1:${this.devicePort}`, "--source-ips", "0",
+      "--ca-file", this.caFile, "--alarm-rate", String(rate), "--duration", String(duration), "--types", types,
+      "--settle", "0", "--json"]);
+    const lines = readFileSync(path.join(this.dir, name + ".log"), "utf8").split("\n").filter((l) => l.startsWith("{"));
+    if (!lines.length) throw new Error(`device-sim load (exit ${rc}) printed no result:\n` + this.logTail(name));
+    return JSON.parse(lines[lines.length - 1]);
   }
   // Durable (AOF, fsync always) so that a killed and restarted redis-server keeps the district.
   async startRedis() {
