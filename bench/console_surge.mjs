@@ -284,19 +284,19 @@ async function main() {
 
   // End of run: heap and counters (each with a timeout: a stalled page may not answer).
   const withTimeout = (p, ms) => Promise.race([p, sleep(ms).then(() => { throw new Error("no answer in " + ms + " ms"); })]);
-  const endState = [];
-  for (const P of pages) {
+  const endState = await Promise.all(pages.map(async (P) => {
     const s = { who: P.who };
     try {
       const { metrics: pm } = await withTimeout(P.cdp.send("Performance.getMetrics"), 30000);
       for (const m of pm) if (["JSHeapUsedSize", "JSHeapTotalSize", "Nodes", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "TaskDuration", "LayoutCount"].includes(m.name)) s[m.name] = m.value;
     } catch (e) { s.metricsError = String(e); }
-    try { s.bench = await withTimeout(P.page.evaluate(() => window.__anxinBench), 30000); } catch (e) { s.benchError = String(e); }
-    try { s.final = await withTimeout(P.page.evaluate(probe), 30000); } catch (e) { s.finalError = String(e); }
+    const [bench, final] = await Promise.allSettled([withTimeout(P.page.evaluate(() => window.__anxinBench), 30000), withTimeout(P.page.evaluate(probe), 30000)]);
+    if (bench.status === "fulfilled") s.bench = bench.value; else s.benchError = String(bench.reason);
+    if (final.status === "fulfilled") s.final = final.value; else s.finalError = String(final.reason);
     // A probe still outstanding: its round trip so far (censored).
     if (P.outstanding && P.outstanding.rtt === undefined) P.probes.push({ sent: P.outstanding.sent, rtt: ended - P.outstanding.sent, timedOut: P.outstanding.timedOut, censored: true });
-    endState.push(s);
-  }
+    return s;
+  }));
   sampleLoad();
   const finalMetrics = parseMetrics((await https(httpPort, "/metrics", token)).body || "");
 
@@ -349,6 +349,8 @@ async function main() {
       dom_nodes: s.Nodes ?? null, script_s: s.ScriptDuration ?? null, layout_s: s.LayoutDuration ?? null, style_s: s.RecalcStyleDuration ?? null, task_s: s.TaskDuration ?? null,
       end_errors: [s.metricsError, s.benchError, s.finalError].filter(Boolean),
       ws: opts.wsFrames ? { frames: P.ws.frames, bytes: P.ws.bytes, closed: P.ws.closed, load: wsIn(...phases.load), after: wsIn(...phases.after) } : null,
+      // [s since the alarms began (sent), round trip ms, list items in the DOM, probe's listed]
+      series: P.probes.map((o) => [Math.round((o.sent - alarmsFrom) / 100) / 10, o.rtt, o.result?.dom_items ?? null, o.result?.probe?.listed ?? null]),
       page_errors: P.errors.length, page_error_samples: [...new Set(P.errors)].slice(0, 5),
     });
   }
