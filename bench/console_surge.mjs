@@ -125,6 +125,21 @@ function pageInit() {
     }).observe({ type: "longtask", buffered: true });
     B.ltObserver = true;
   } catch (e) { B.ltObserver = String(e); }
+  // Long animation frames: the five longest, with the scripts that ran in them (what was busy).
+  B.loaf = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (B.loaf.length >= 5 && e.duration <= B.loaf[B.loaf.length - 1].duration) continue;
+        B.loaf.push({ start: Math.round(e.startTime), duration: Math.round(e.duration), blocking: Math.round(e.blockingDuration || 0),
+          render: Math.round(e.renderStart ? e.startTime + e.duration - e.renderStart : 0),
+          scripts: (e.scripts || []).slice().sort((a, b) => b.duration - a.duration).slice(0, 3)
+            .map((x) => `${x.invoker || x.invokerType} ${x.sourceFunctionName || ""}@${(x.sourceURL || "").split("/").pop()}:${x.sourceCharPosition} ${Math.round(x.duration)} ms (layout ${Math.round(x.forcedStyleAndLayoutDuration || 0)})`) });
+        B.loaf.sort((a, b) => b.duration - a.duration);
+        B.loaf.length = Math.min(B.loaf.length, 5);
+      }
+    }).observe({ type: "long-animation-frame", buffered: true });
+  } catch (e) { B.loaf = String(e); }
   let last = 0;
   const frame = (t) => {
     if (last) {
@@ -344,6 +359,7 @@ async function main() {
       probes: pr, probes_total: P.probes.length, timeouts_total: P.timeouts,
       last_answer: lastOk ? { s_before_end: (ended - (lastOk.sent + lastOk.rtt)) / 1000, ...lastOk.result } : null,
       final: s.final ?? s.finalError,
+      longest_animation_frames: b ? b.loaf : null,
       frames: { ...phaseFrames, run_longtasks: b ? b.ltCount : null, run_longtask_max_ms: b ? b.ltMax : null, run_raf_max_gap_ms: b ? Math.round(b.rafMax) : null, raf_frames: b ? b.frames : null, longtask_observer: b ? b.ltObserver : null },
       heap_used_mb: s.JSHeapUsedSize !== undefined ? s.JSHeapUsedSize / 2 ** 20 : null, heap_total_mb: s.JSHeapTotalSize !== undefined ? s.JSHeapTotalSize / 2 ** 20 : null,
       dom_nodes: s.Nodes ?? null, script_s: s.ScriptDuration ?? null, layout_s: s.LayoutDuration ?? null, style_s: s.RecalcStyleDuration ?? null, task_s: s.TaskDuration ?? null,
@@ -426,6 +442,7 @@ function runDetail(r) {
       `Longest rAF gap ${f(fr.run_raf_max_gap_ms)} ms (during the load ${f(fr.load.raf_max_gap_ms)}, after ${f(fr.after.raf_max_gap_ms)}); ${f(fr.raf_frames)} frames. ` +
       `Heap ${f(p.heap_used_mb, 1)} MB used of ${f(p.heap_total_mb, 1)} MB, ${f(p.dom_nodes)} DOM nodes; renderer time script ${f(p.script_s, 1)} s, layout ${f(p.layout_s, 1)} s, style ${f(p.style_s, 1)} s, tasks ${f(p.task_s, 1)} s. ` +
       (p.ws ? `WebSocket: ${p.ws.frames} frames, ${f(p.ws.bytes / 2 ** 20, 1)} MB received (${f(p.ws.after.frames_per_s, 1)} frames/s, ${f(p.ws.after.bytes_per_s / 1024, 1)} KB/s after the load)${p.ws.closed ? `, closed ${p.ws.closed}×` : ""}. ` : "") +
+      (Array.isArray(p.longest_animation_frames) && p.longest_animation_frames.length ? `Longest animation frame ${p.longest_animation_frames[0].duration} ms (blocking ${p.longest_animation_frames[0].blocking} ms, rendering ${p.longest_animation_frames[0].render} ms; scripts: ${p.longest_animation_frames[0].scripts.map((x) => "`" + x.replace(/[`|]/g, " ") + "`").join(", ") || "none attributed"}). ` : "") +
       `Last answer ${p.last_answer ? `${f(p.last_answer.s_before_end, 1)} s before the end: ${p.last_answer.dom_items} list items${p.last_answer.probe ? `, probe ${JSON.stringify(p.last_answer.probe).slice(0, 200)}` : ""}` : "none"}. ` +
       `Page errors: ${p.page_errors}${p.page_error_samples.length ? ` (${p.page_error_samples.map((e) => "`" + e.replace(/[`|\n]/g, " ").slice(0, 120) + "`").join(", ")})` : ""}` +
       (p.end_errors.length ? `; at the end: ${p.end_errors.join("; ")}` : "") + ".");
