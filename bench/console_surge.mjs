@@ -160,8 +160,24 @@ function probe() {
     try { p = window.anxinProbe(); } catch (e) { p = { error: String(e) }; }
   }
   const q = document.getElementById("queue-count");
-  return { probe: p, dom_items: document.querySelectorAll("#call-list > li").length, queue_count: q ? q.textContent : null,
-    frames: window.__anxinBench ? window.__anxinBench.frames : null };
+  // The page's frame meters so far, new entries only: a page that stops answering keeps what it
+  // measured up to its last answer.
+  const B = window.__anxinBench;
+  let meters = null;
+  if (B) {
+    meters = { ltCount: B.ltCount, ltTotal: B.ltTotal, ltMax: B.ltMax, frames: B.frames, rafMax: B.rafMax, origin: B.origin, ltObserver: B.ltObserver,
+      loaf: B.loaf, longtasks: B.longtasks.slice(B.ltSent || 0), rafGaps: B.rafGaps.slice(B.gapsSent || 0) };
+    B.ltSent = B.longtasks.length; B.gapsSent = B.rafGaps.length;
+  }
+  return { probe: p, dom_items: document.querySelectorAll("#call-list > li").length, queue_count: q ? q.textContent : null, meters };
+}
+
+// The meters accumulated from a page's answers.
+function merge(P, m) {
+  if (!m) return;
+  const A = P.meters || (P.meters = { longtasks: [], rafGaps: [] });
+  A.longtasks.push(...m.longtasks); A.rafGaps.push(...m.rafGaps);
+  Object.assign(A, { ltCount: m.ltCount, ltTotal: m.ltTotal, ltMax: m.ltMax, frames: m.frames, rafMax: m.rafMax, origin: m.origin, ltObserver: m.ltObserver, loaf: m.loaf, at: Date.now() });
 }
 
 async function openPage(browser, dispatcherUrl, who) {
@@ -186,6 +202,7 @@ async function openPage(browser, dispatcherUrl, who) {
       P.ws.frames++; P.ws.bytes += bytes;
     });
     P.cdp.on("Network.webSocketClosed", () => { P.ws.closed++; });
+    P.cdp.on("Network.webSocketCreated", () => { P.ws.opened = (P.ws.opened || 0) + 1; });
   }
   await page.goto(dispatcherUrl);
   await page.fill("#login-op", who);
@@ -206,7 +223,7 @@ function probeTick(P) {
   const o = { sent: now, timedOut: false };
   P.outstanding = o;
   P.page.evaluate(probe).then((r) => {
-    o.rtt = Date.now() - o.sent; o.result = r; P.last = { at: Date.now(), ...r };
+    o.rtt = Date.now() - o.sent; merge(P, r.meters); delete r.meters; o.result = r; P.last = { at: Date.now(), ...r };
   }, (e) => { o.rtt = Date.now() - o.sent; o.error = String(e).slice(0, 200); }).finally(() => {
     P.probes.push(o);
     if (P.outstanding === o) P.outstanding = null;
@@ -305,9 +322,12 @@ async function main() {
       const { metrics: pm } = await withTimeout(P.cdp.send("Performance.getMetrics"), 30000);
       for (const m of pm) if (["JSHeapUsedSize", "JSHeapTotalSize", "Nodes", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "TaskDuration", "LayoutCount"].includes(m.name)) s[m.name] = m.value;
     } catch (e) { s.metricsError = String(e); }
-    const [bench, final] = await Promise.allSettled([withTimeout(P.page.evaluate(() => window.__anxinBench), 30000), withTimeout(P.page.evaluate(probe), 30000)]);
-    if (bench.status === "fulfilled") s.bench = bench.value; else s.benchError = String(bench.reason);
-    if (final.status === "fulfilled") s.final = final.value; else s.finalError = String(final.reason);
+    try {
+      const r = await withTimeout(P.page.evaluate(probe), 30000);
+      merge(P, r.meters); delete r.meters; s.final = r;
+    } catch (e) { s.finalError = "final probe: " + String(e.message || e); }
+    s.bench = P.meters;
+    s.metersUpTo = P.meters ? P.meters.at : null;
     // A probe still outstanding: its round trip so far (censored).
     if (P.outstanding && P.outstanding.rtt === undefined) P.probes.push({ sent: P.outstanding.sent, rtt: ended - P.outstanding.sent, timedOut: P.outstanding.timedOut, censored: true });
     return s;
@@ -325,7 +345,7 @@ async function main() {
     machine: `${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
     loadavg: { start: loadSamples[0][1], max: Math.max(...loadSamples.map((x) => x[1])), end: loadSamples[loadSamples.length - 1][1] },
     uptime_end: uptime(),
-    alarms_window_s: (alarmsTo - alarmsFrom) / 1000,
+    alarms_window_s: (alarmsTo - alarmsFrom) / 1000, ended_s: (ended - alarmsFrom) / 1000,
     dispatcher: dispatcherExit === null ? "survived" : `DIED (${dispatcherExit})`,
     device_sim: load,
     calls_end: Object.fromEntries(Object.entries(finalMetrics).filter(([k]) => k.startsWith("anxin_calls{")).map(([k, v]) => [k.replace(/^anxin_calls\{state="(\w+)"\}$/, "$1"), v])),
@@ -357,7 +377,9 @@ async function main() {
     result.pages.push({
       who: P.who, probe_method: lastOk?.result?.probe ? "window.anxinProbe() + DOM" : "DOM (#call-list > li)",
       probes: pr, probes_total: P.probes.length, timeouts_total: P.timeouts,
-      last_answer: lastOk ? { s_before_end: (ended - (lastOk.sent + lastOk.rtt)) / 1000, ...lastOk.result } : null,
+      last_answer: lastOk ? { at_s: (lastOk.sent + lastOk.rtt - alarmsFrom) / 1000, ...lastOk.result } : null,
+      meters_up_to_s: s.metersUpTo ? (s.metersUpTo - alarmsFrom) / 1000 : null,
+      ws_connections_opened: opts.wsFrames ? P.ws.opened : null,
       final: s.final ?? s.finalError,
       longest_animation_frames: b ? b.loaf : null,
       frames: { ...phaseFrames, run_longtasks: b ? b.ltCount : null, run_longtask_max_ms: b ? b.ltMax : null, run_raf_max_gap_ms: b ? Math.round(b.rafMax) : null, raf_frames: b ? b.frames : null, longtask_observer: b ? b.ltObserver : null },
@@ -434,7 +456,7 @@ function runTable(results) {
 function runDetail(r) {
   const L = [`### ${r.label}, ${r.rate} alarms/s × ${r.duration} s (${r.date}, commit ${r.commit}, ${r.build_dir} ${r.build_type})`, "",
     `Machine ${r.machine}; load average ${f(r.loadavg.start, 2)} at the start, ${f(r.loadavg.max, 2)} at most, ${f(r.loadavg.end, 2)} at the end (\`${r.uptime_end}\`). ` +
-    `Alarms reached the dispatcher over ${f(r.alarms_window_s, 1)} s; the dispatcher ${r.dispatcher}.`, ""];
+    `Alarms reached the dispatcher over ${f(r.alarms_window_s, 1)} s (times below: seconds since they began; the run ended at +${f(r.ended_s, 1)} s); the dispatcher ${r.dispatcher}.`, ""];
   for (const p of r.pages) {
     const fr = p.frames;
     L.push(`- **${p.who}** (probe: ${p.probe_method}): ${p.probes_total} probes, ${p.timeouts_total} over ${r.probe_timeout_s} s. ` +
@@ -443,7 +465,8 @@ function runDetail(r) {
       `Heap ${f(p.heap_used_mb, 1)} MB used of ${f(p.heap_total_mb, 1)} MB, ${f(p.dom_nodes)} DOM nodes; renderer time script ${f(p.script_s, 1)} s, layout ${f(p.layout_s, 1)} s, style ${f(p.style_s, 1)} s, tasks ${f(p.task_s, 1)} s. ` +
       (p.ws ? `WebSocket: ${p.ws.frames} frames, ${f(p.ws.bytes / 2 ** 20, 1)} MB received (${f(p.ws.after.frames_per_s, 1)} frames/s, ${f(p.ws.after.bytes_per_s / 1024, 1)} KB/s after the load)${p.ws.closed ? `, closed ${p.ws.closed}×` : ""}. ` : "") +
       (Array.isArray(p.longest_animation_frames) && p.longest_animation_frames.length ? `Longest animation frame ${p.longest_animation_frames[0].duration} ms (blocking ${p.longest_animation_frames[0].blocking} ms, rendering ${p.longest_animation_frames[0].render} ms; scripts: ${p.longest_animation_frames[0].scripts.map((x) => "`" + x.replace(/[`|]/g, " ") + "`").join(", ") || "none attributed"}). ` : "") +
-      `Last answer ${p.last_answer ? `${f(p.last_answer.s_before_end, 1)} s before the end: ${p.last_answer.dom_items} list items${p.last_answer.probe ? `, probe ${JSON.stringify(p.last_answer.probe).slice(0, 200)}` : ""}` : "none"}. ` +
+      `Frame meters up to +${f(p.meters_up_to_s, 1)} s. WebSocket connections opened: ${f(p.ws_connections_opened)}. ` +
+      `Last probe answer ${p.last_answer ? `at +${f(p.last_answer.at_s, 1)} s: ${p.last_answer.dom_items} list items${p.last_answer.probe ? `, probe ${JSON.stringify(p.last_answer.probe).slice(0, 200)}` : ""}` : "none"}. ` +
       `Page errors: ${p.page_errors}${p.page_error_samples.length ? ` (${p.page_error_samples.map((e) => "`" + e.replace(/[`|\n]/g, " ").slice(0, 120) + "`").join(", ")})` : ""}` +
       (p.end_errors.length ? `; at the end: ${p.end_errors.join("; ")}` : "") + ".");
   }
