@@ -169,7 +169,9 @@ function probe() {
       loaf: B.loaf, longtasks: B.longtasks.slice(B.ltSent || 0), rafGaps: B.rafGaps.slice(B.gapsSent || 0) };
     B.ltSent = B.longtasks.length; B.gapsSent = B.rafGaps.length;
   }
-  return { probe: p, dom_items: document.querySelectorAll("#call-list > li").length, queue_count: q ? q.textContent : null, meters };
+  const conn = document.getElementById("conn");
+  return { probe: p, dom_items: document.querySelectorAll("#call-list > li").length, queue_count: q ? q.textContent : null,
+    conn: conn ? (conn.className + " " + conn.textContent).trim().slice(0, 80) : null, meters };
 }
 
 // The meters accumulated from a page's answers.
@@ -350,14 +352,20 @@ async function main() {
     device_sim: load,
     calls_end: Object.fromEntries(Object.entries(finalMetrics).filter(([k]) => k.startsWith("anxin_calls{")).map(([k, v]) => [k.replace(/^anxin_calls\{state="(\w+)"\}$/, "$1"), v])),
     pages: [], server_console_metrics: serverConsoleMetrics(metrics, finalMetrics, phases),
+    // [s since the alarms began, consoles connected] each time the dispatcher's count changed
+    console_connections: metrics.reduce((acc, [t, m]) => { const v = m.anxin_console_connections;
+      if (v !== undefined && (!acc.length || acc[acc.length - 1][1] !== v)) acc.push([Math.round((t - alarmsFrom) / 100) / 10, v]); return acc; }, []),
   };
   for (const [i, P] of pages.entries()) {
     const s = endState[i];
     const pr = {};
     for (const [ph, [a, b]] of Object.entries(phases)) {
-      const xs = P.probes.filter((o) => within(o.sent, a, b)).map((o) => o.rtt);
+      // Every probe outstanding at some time in the phase counts in it (a probe sent during the
+      // load and answered 40 s later is also the "after" phase's round trip).
+      const inPh = P.probes.filter((o) => o.sent < b && o.sent + o.rtt >= a);
+      const xs = inPh.map((o) => o.rtt);
       pr[ph] = { n: xs.length, p50_ms: pct(xs, 50), p99_ms: pct(xs, 99), max_ms: xs.length ? Math.max(...xs) : null,
-        timeouts: P.probes.filter((o) => within(o.sent, a, b) && o.timedOut).length };
+        timeouts: inPh.filter((o) => o.timedOut).length };
     }
     const lastOk = [...P.probes].reverse().find((o) => o.result);
     const b = s.bench;
@@ -456,7 +464,8 @@ function runTable(results) {
 function runDetail(r) {
   const L = [`### ${r.label}, ${r.rate} alarms/s × ${r.duration} s (${r.date}, commit ${r.commit}, ${r.build_dir} ${r.build_type})`, "",
     `Machine ${r.machine}; load average ${f(r.loadavg.start, 2)} at the start, ${f(r.loadavg.max, 2)} at most, ${f(r.loadavg.end, 2)} at the end (\`${r.uptime_end}\`). ` +
-    `Alarms reached the dispatcher over ${f(r.alarms_window_s, 1)} s (times below: seconds since they began; the run ended at +${f(r.ended_s, 1)} s); the dispatcher ${r.dispatcher}.`, ""];
+    `Alarms reached the dispatcher over ${f(r.alarms_window_s, 1)} s (times below: seconds since they began; the run ended at +${f(r.ended_s, 1)} s); the dispatcher ${r.dispatcher}. ` +
+    `Consoles connected (dispatcher's gauge, at each change): ${(r.console_connections || []).map(([t, v]) => `${v} at ${t >= 0 ? "+" : ""}${t} s`).join(", ")}.`, ""];
   for (const p of r.pages) {
     const fr = p.frames;
     L.push(`- **${p.who}** (probe: ${p.probe_method}): ${p.probes_total} probes, ${p.timeouts_total} over ${r.probe_timeout_s} s. ` +
@@ -466,7 +475,7 @@ function runDetail(r) {
       (p.ws ? `WebSocket: ${p.ws.frames} frames, ${f(p.ws.bytes / 2 ** 20, 1)} MB received (${f(p.ws.after.frames_per_s, 1)} frames/s, ${f(p.ws.after.bytes_per_s / 1024, 1)} KB/s after the load)${p.ws.closed ? `, closed ${p.ws.closed}×` : ""}. ` : "") +
       (Array.isArray(p.longest_animation_frames) && p.longest_animation_frames.length ? `Longest animation frame ${p.longest_animation_frames[0].duration} ms (blocking ${p.longest_animation_frames[0].blocking} ms, rendering ${p.longest_animation_frames[0].render} ms; scripts: ${p.longest_animation_frames[0].scripts.map((x) => "`" + x.replace(/[`|]/g, " ") + "`").join(", ") || "none attributed"}). ` : "") +
       `Frame meters up to +${f(p.meters_up_to_s, 1)} s. WebSocket connections opened: ${f(p.ws_connections_opened)}. ` +
-      `Last probe answer ${p.last_answer ? `at +${f(p.last_answer.at_s, 1)} s: ${p.last_answer.dom_items} list items${p.last_answer.probe ? `, probe ${JSON.stringify(p.last_answer.probe).slice(0, 200)}` : ""}` : "none"}. ` +
+      `Last probe answer ${p.last_answer ? `at +${f(p.last_answer.at_s, 1)} s: ${p.last_answer.dom_items} list items, status "${p.last_answer.conn}"${p.last_answer.probe ? `, probe ${JSON.stringify(p.last_answer.probe).slice(0, 200)}` : ""}` : "none"}. ` +
       `Page errors: ${p.page_errors}${p.page_error_samples.length ? ` (${p.page_error_samples.map((e) => "`" + e.replace(/[`|\n]/g, " ").slice(0, 120) + "`").join(", ")})` : ""}` +
       (p.end_errors.length ? `; at the end: ${p.end_errors.join("; ")}` : "") + ".");
   }
