@@ -21,7 +21,9 @@
 // JSON there (so "before" and "after" runs sit side by side).
 //
 //   node bench/console_surge.mjs [--rate 500] [--duration 20] [--devices 2000] [--after 20]
-//        [--label before] [--probe-timeout 10] [--settle 10] [--no-ws-frames] [--keep]
+//        [--label before] [--probe-timeout 10] [--settle 10] [--no-ws-frames] [--no-raf] [--keep]
+// --no-raf: no requestAnimationFrame gap meter (it makes each page run a callback every frame);
+// --no-ws-frames: no CDP Network events (the browser then sends no frame payloads to node).
 //
 // Needs tests/browser's playwright-core (cd tests/browser && npm ci) and Debian's chromium
 // ($CHROMIUM to use another).
@@ -40,7 +42,7 @@ const repo = path.resolve(here, "..");
 
 // ---- options
 const opts = { rate: 500, duration: 20, devices: 2000, after: 20, label: "run", probeTimeout: 10, settle: 10,
-  wsFrames: true, keep: false, outDir: path.join(here, "console-surge"), supervisor: "sup-1", operator: "op-001-2" };
+  wsFrames: true, raf: true, keep: false, outDir: path.join(here, "console-surge"), supervisor: "sup-1", operator: "op-001-2" };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const v = () => { const x = process.argv[++i]; if (x === undefined) throw new Error(a + " needs a value"); return x; };
@@ -55,6 +57,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--supervisor") opts.supervisor = v();
   else if (a === "--operator") opts.operator = v();
   else if (a === "--no-ws-frames") opts.wsFrames = false;
+  else if (a === "--no-raf") opts.raf = false;
   else if (a === "--keep") opts.keep = true;
   else if (a === "--help" || a === "-h") {
     console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).join("\n"));
@@ -112,7 +115,7 @@ function parseMetrics(text) {
 }
 
 // ---- what runs in each page from its first script on
-function pageInit() {
+function pageInit(raf) {
   const B = { longtasks: [], ltCount: 0, ltTotal: 0, ltMax: 0, frames: 0, rafMax: 0, rafMaxAt: 0, rafGaps: [], origin: performance.timeOrigin };
   window.__anxinBench = B;
   try {
@@ -150,7 +153,7 @@ function pageInit() {
     last = t; B.frames++;
     requestAnimationFrame(frame);
   };
-  requestAnimationFrame(frame);
+  if (raf) requestAnimationFrame(frame);
 }
 
 // The probe: the console's own (window.anxinProbe, issue 14) when there, the DOM count always.
@@ -189,7 +192,7 @@ async function openPage(browser, dispatcherUrl, who) {
   page.on("pageerror", (e) => P.errors.push(String(e).slice(0, 300)));
   page.on("console", (m) => { if (m.type() === "error") P.errors.push(m.text().slice(0, 300)); });
   page.on("crash", () => P.errors.push("page crashed"));
-  await page.addInitScript(pageInit);
+  await page.addInitScript(pageInit, opts.raf);
   P.cdp = await context.newCDPSession(page);
   await P.cdp.send("Performance.enable");
   if (opts.wsFrames) {
