@@ -422,6 +422,7 @@ function serverConsoleMetrics(samples, finalM, phases) {
   const out = {};
   const [a, b] = phases.load;
   const inLoad = samples.filter(([t]) => t >= a - 1500 && t <= b + 1500);
+  const consoles = Math.max(1, ...inLoad.map(([, m]) => m.anxin_console_connections ?? 0));
   for (const k of [...names].sort()) {
     const vals = samples.map(([, m]) => m[k]).filter((v) => v !== undefined);
     if (/_total(\{|$)/.test(k)) {
@@ -429,7 +430,8 @@ function serverConsoleMetrics(samples, finalM, phases) {
       let maxRate = 0;
       for (let i = 1; i < lv.length; i++) maxRate = Math.max(maxRate, (lv[i][1] - lv[i - 1][1]) / ((lv[i][0] - lv[i - 1][0]) / 1000));
       const perS = lv.length > 1 ? (lv[lv.length - 1][1] - lv[0][1]) / ((lv[lv.length - 1][0] - lv[0][0]) / 1000) : null;
-      out[k] = { type: "counter", run_delta: (finalM[k] ?? vals[vals.length - 1]) - vals[0], load_per_s: perS, load_max_per_s: maxRate };
+      out[k] = { type: "counter", run_delta: (finalM[k] ?? vals[vals.length - 1]) - vals[0], load_per_s: perS, load_max_per_s: maxRate,
+        per_console_per_s: perS === null ? null : perS / consoles, consoles };
     } else {
       out[k] = { type: "gauge", max: Math.max(...vals), end: finalM[k] ?? vals[vals.length - 1] };
     }
@@ -484,8 +486,9 @@ function runDetail(r) {
   }
   const sm = Object.entries(r.server_console_metrics);
   if (sm.length) {
-    L.push("", "Dispatcher `/metrics` (anxin_console_*, logins aside; per console = over the consoles connected):", "", "| series | run total | per second during the load | highest second / gauge max | end |", "|---|---|---|---|---|");
-    for (const [k, v] of sm) L.push(v.type === "counter" ? `| \`${k}\` | ${f(v.run_delta)} | ${f(v.load_per_s, 1)} | ${f(v.load_max_per_s, 1)} | |` : `| \`${k}\` | | | ${f(v.max)} | ${f(v.end)} |`);
+    L.push("", "Dispatcher `/metrics` (anxin_console_*, logins aside; sampled every second; per console = divided by the most consoles connected during the load):", "",
+      "| series | run total | per second during the load | per console per second | highest second / gauge max | end |", "|---|---|---|---|---|---|");
+    for (const [k, v] of sm) L.push(v.type === "counter" ? `| \`${k}\` | ${f(v.run_delta)} | ${f(v.load_per_s, 1)} | ${f(v.per_console_per_s, 1)} | ${f(v.load_max_per_s, 1)} | |` : `| \`${k}\` | | | | ${f(v.max)} | ${f(v.end)} |`);
   }
   const d = r.device_sim || {};
   L.push("", `device-sim load: ${d.error ? d.error : `presses ${d.presses}, acked ${d.acked}, unacked ${d.unacked}, lost ${d.lost}, calls open ${d.calls_open}, never offered ${d.never_offered}; press → ack p99 ${f(d.ack?.p99_ms, 1)} ms (max ${f(d.ack?.max_ms, 1)})`}.`, "");
@@ -510,7 +513,10 @@ each console's connection received (CDP Network events, the browser's network la
 \`anxin_console_*\` series from \`/metrics\` where the build has them. The machine is a shared 2-core VM: the load
 average is noted with every run. Raw results: \`bench/console-surge/*.json\`.
 `;
-  writeFileSync(mdFile, head + "\n## Summary\n\n" + runTable(results) + "\n\n## Runs\n\n" + results.map(runDetail).join("\n"));
+  // Observations written by hand (bench/console-surge/NOTES.md) go under the method.
+  const notesFile = path.join(dir, "NOTES.md");
+  const notes = existsSync(notesFile) ? "\n" + readFileSync(notesFile, "utf8").trim() + "\n" : "";
+  writeFileSync(mdFile, head + notes + "\n## Summary\n\n" + runTable(results) + "\n\n## Runs\n\n" + results.map(runDetail).join("\n"));
 }
 
 const cleanup = () => {
