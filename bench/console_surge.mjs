@@ -350,7 +350,7 @@ async function main() {
     machine: `${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
     loadavg: { start: loadSamples[0][1], max: Math.max(...loadSamples.map((x) => x[1])), end: loadSamples[loadSamples.length - 1][1] },
     uptime_end: uptime(),
-    alarms_window_s: (alarmsTo - alarmsFrom) / 1000, ended_s: (ended - alarmsFrom) / 1000,
+    metrics_samples: metrics.length, alarms_window_s: (alarmsTo - alarmsFrom) / 1000, ended_s: (ended - alarmsFrom) / 1000,
     dispatcher: dispatcherExit === null ? "survived" : `DIED (${dispatcherExit})`,
     device_sim: load,
     calls_end: Object.fromEntries(Object.entries(finalMetrics).filter(([k]) => k.startsWith("anxin_calls{")).map(([k, v]) => [k.replace(/^anxin_calls\{state="(\w+)"\}$/, "$1"), v])),
@@ -458,13 +458,19 @@ function runTable(results) {
         `${p.ws ? `${f(p.ws.load.frames_per_s, 1)} (${p.ws.load.max_frames_in_a_second})` : "–"} | ${p.ws ? `${f(p.ws.load.bytes_per_s / 1024, 1)} (${f(p.ws.load.max_bytes_in_a_second / 1024, 1)})` : "–"} | ${p.page_errors} |`);
     }
   }
-  const rows2 = ["| run | rate × s | presses / acked | press → ack p50 / p99 / max ms | calls waiting at end (received / offered / accepted) | dispatcher |", "|---|---|---|---|---|---|"];
+  const rows2 = ["| run | rate × s | presses / acked | press → ack p50 / p99 / max ms | calls waiting at end (received / offered / accepted) | dispatcher → each console during the load: frames/s, KB/s (busiest second: frames, KB) | consoles connected at the end | dispatcher |", "|---|---|---|---|---|---|---|---|"];
   for (const r of results) {
     const d = r.device_sim || {}, a = d.ack || {};
     rows2.push(`| ${r.label} (${r.commit}) | ${r.rate} × ${r.duration} | ${f(d.presses)} / ${f(d.acked)} | ${f(a.p50_ms, 1)} / ${f(a.p99_ms, 1)} / ${f(a.max_ms, 1)} | ` +
-      `${f(r.calls_end.received)} / ${f(r.calls_end.offered)} / ${f(r.calls_end.accepted)} | ${r.dispatcher} |`);
+      `${f(r.calls_end.received)} / ${f(r.calls_end.offered)} / ${f(r.calls_end.accepted)} | ${serverPerConsole(r.server_console_metrics)} | ${f(r.server_console_metrics?.anxin_console_connections?.end)} | ${r.dispatcher} |`);
   }
   return rows.join("\n") + "\n\n" + rows2.join("\n");
+}
+function serverPerConsole(sm) {
+  const fr = sm?.anxin_console_frames_sent_total, by = sm?.anxin_console_bytes_sent_total;
+  if (!fr && !by) return "(no anxin_console_frames/bytes counters in this build)";
+  const mf = sm.anxin_console_max_frames_per_second, mb = sm.anxin_console_max_bytes_per_second;
+  return `${f(fr?.per_console_per_s, 1)}, ${f(by ? by.per_console_per_s / 1024 : null, 1)} (${f(mf?.max)}, ${f(mb ? mb.max / 1024 : null, 1)})`;
 }
 function runDetail(r) {
   const L = [`### ${r.label}, ${r.rate} alarms/s × ${r.duration} s (${r.date}, commit ${r.commit}, ${r.build_dir} ${r.build_type})`, "",
