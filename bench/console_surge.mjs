@@ -22,6 +22,7 @@
 //
 //   node bench/console_surge.mjs [--rate 500] [--duration 20] [--devices 2000] [--after 20]
 //        [--label before] [--probe-timeout 10] [--settle 10] [--no-ws-frames] [--no-raf] [--keep]
+//   node bench/console_surge.mjs --report-only     rewrite the report from the JSON files
 // --no-raf: no requestAnimationFrame gap meter (it makes each page run a callback every frame);
 // --no-ws-frames: no CDP Network events (the browser then sends no frame payloads to node).
 //
@@ -59,6 +60,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === "--no-ws-frames") opts.wsFrames = false;
   else if (a === "--no-raf") opts.raf = false;
   else if (a === "--keep") opts.keep = true;
+  else if (a === "--report-only") opts.reportOnly = true;
   else if (a === "--help" || a === "-h") {
     console.log(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").filter((l) => l.startsWith("//")).join("\n"));
     process.exit(0);
@@ -439,7 +441,8 @@ function serverConsoleMetrics(samples, finalM, phases) {
   return out;
 }
 
-function gitHead() { try { return execFileSync("git", ["-C", repo, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim(); } catch (e) { return "?"; } }
+// The code under test: the last commit that changed the server, the console or the simulator.
+function gitHead() { try { return execFileSync("git", ["-C", repo, "log", "-1", "--format=%h", "--", "dispatcher", "web", "device-sim", "protocol"], { encoding: "utf8" }).trim(); } catch (e) { return "?"; } }
 function buildType() { try { return (readFileSync(path.join(buildDir, "CMakeCache.txt"), "utf8").match(/^CMAKE_BUILD_TYPE:\w+=(.*)$/m) || [])[1] || "?"; } catch (e) { return "?"; } }
 function uptime() { try { return execFileSync("uptime", { encoding: "utf8" }).trim(); } catch (e) { return "?"; } }
 
@@ -503,6 +506,10 @@ function runDetail(r) {
 function writeReport(dir, mdFile) {
   const results = readdirSync(dir).filter((n) => n.endsWith(".json")).map((n) => JSON.parse(readFileSync(path.join(dir, n), "utf8")))
     .sort((a, b) => a.date.localeCompare(b.date));
+  // Runs of a label together (labels in the order they were first run), by rate.
+  const first = {};
+  for (const r of results) first[r.label] ??= r.date;
+  results.sort((a, b) => first[a.label].localeCompare(first[b.label]) || a.rate - b.rate);
   const head = `# Console surge (issue 14)
 
 \`./scripts/bench.sh console-surge [--rate R] [--duration S] [--devices N] [--label L]\` (\`bench/console_surge.mjs\`):
@@ -530,6 +537,11 @@ const cleanup = () => {
 };
 process.on("SIGINT", () => { cleanup(); process.exit(130); });
 process.on("SIGTERM", () => { cleanup(); process.exit(143); });
+if (opts.reportOnly) {
+  writeReport(opts.outDir, path.join(path.dirname(opts.outDir), "console-surge.md"));
+  rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 try {
   await main();
 } finally {
