@@ -370,7 +370,7 @@ async function main() {
       const inPh = P.probes.filter((o) => o.sent < b && o.sent + o.rtt >= a);
       const xs = inPh.map((o) => o.rtt);
       pr[ph] = { n: xs.length, p50_ms: pct(xs, 50), p99_ms: pct(xs, 99), max_ms: xs.length ? Math.max(...xs) : null,
-        timeouts: inPh.filter((o) => o.timedOut).length };
+        timeouts: inPh.filter((o) => o.timedOut).length, unanswered_at_end: inPh.some((o) => o.censored) };
     }
     const lastOk = [...P.probes].reverse().find((o) => o.result);
     const b = s.bench;
@@ -450,13 +450,13 @@ function uptime() { try { return execFileSync("uptime", { encoding: "utf8" }).tr
 const f = (x, d = 0) => (x === null || x === undefined ? "–" : typeof x === "number" ? x.toFixed(d) : String(x));
 const ms = (x) => (x === null || x === undefined ? "–" : x >= 10000 ? (x / 1000).toFixed(1) + " s" : x.toFixed(0));
 function runTable(results) {
-  const rows = ["| run | rate × s | load avg (start/max/end) | page | round trip during load p50 / p99 / max ms (timeouts) | after load | longest long task / rAF gap ms | heap MB | WS frames/s (max) | WS KB/s (max) | page errors |",
+  const rows = ["| run | rate × s | load avg (start/max/end) | page | round trip during load p50 / p99 / max ms (timeouts of probes; ≥: still unanswered at the end) | after load | longest long task / rAF gap ms | heap MB | WS frames/s (max) | WS KB/s (max) | page errors |",
     "|---|---|---|---|---|---|---|---|---|---|---|"];
   for (const r of results) {
     for (const p of r.pages) {
       const pl = p.probes.load, pa = p.probes.after;
       rows.push(`| ${r.label} (${r.commit}) | ${r.rate} × ${r.duration} | ${f(r.loadavg.start, 2)} / ${f(r.loadavg.max, 2)} / ${f(r.loadavg.end, 2)} | ${p.who} | ` +
-        `${ms(pl.p50_ms)} / ${ms(pl.p99_ms)} / ${ms(pl.max_ms)} (${pl.timeouts} of ${pl.n}) | ${ms(pa.p50_ms)} / ${ms(pa.p99_ms)} / ${ms(pa.max_ms)} (${pa.timeouts} of ${pa.n}) | ` +
+        `${ms(pl.p50_ms)} / ${ms(pl.p99_ms)} / ${pl.unanswered_at_end ? "≥" : ""}${ms(pl.max_ms)} (${pl.timeouts} of ${pl.n}) | ${ms(pa.p50_ms)} / ${ms(pa.p99_ms)} / ${pa.unanswered_at_end ? "≥" : ""}${ms(pa.max_ms)} (${pa.timeouts} of ${pa.n}) | ` +
         `${f(p.frames.run_longtask_max_ms)} / ${f(p.frames.run_raf_max_gap_ms)} | ${f(p.heap_used_mb, 1)} | ` +
         `${p.ws ? `${f(p.ws.load.frames_per_s, 1)} (${p.ws.load.max_frames_in_a_second})` : "–"} | ${p.ws ? `${f(p.ws.load.bytes_per_s / 1024, 1)} (${f(p.ws.load.max_bytes_in_a_second / 1024, 1)})` : "–"} | ${p.page_errors} |`);
     }
