@@ -4,8 +4,31 @@
 # persistence in the same run as the yardstick. Writes bench/report.md and bench/latency.svg.
 #   BENCH_QUICK=1 ./scripts/bench.sh    shorter runs (minutes instead of ~10 min)
 #   BENCH_KEEP=1                        keep the raw results (printed work directory)
+#
+# Scenarios outside the suite (not in the default run):
+#   ./scripts/bench.sh console-surge [--rate 500] [--duration 20] [--devices 2000] [--label before]
+#       issue 14: the web console in headless Chromium (a supervisor and a station operator) while
+#       calls pile up with nobody taking them (500/s x 20 s = 10,000 waiting): each page's
+#       main-thread round trip during and after the load, long tasks, heap, WebSocket frames and
+#       bytes per console, press -> ack. bench/console_surge.mjs; writes bench/console-surge.md and
+#       bench/console-surge/<label>-r<rate>.json. BUILD_DIR=build reuses the development build
+#       (default build-bench, Release, only the dispatcher and device-sim are built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = console-surge ]; then
+    shift
+    export BUILD_DIR=${BUILD_DIR:-build-bench}
+    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+    if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+        mkdir -p "$BUILD_DIR"
+        cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" > "$BUILD_DIR/configure.log" 2>&1 \
+            || { cat "$BUILD_DIR/configure.log"; exit 1; }
+    fi
+    cmake --build "$BUILD_DIR" -j "$(nproc)" --target dispatcher device-sim > /dev/null
+    [ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --silent)
+    ulimit -n 20000 || true
+    exec node bench/console_surge.mjs "$@"
+fi
 ./scripts/install-deps.sh >/dev/null
 BUILD_TYPE=Release BUILD_DIR=build-bench ./scripts/build.sh >/dev/null
 ulimit -n 20000 || true
