@@ -35,6 +35,19 @@ local function clear_offers(id)
   return ops
 end
 local function bump(key) return redis.call('HINCRBY', key, 'ver', 1) end
+-- Closes a call nobody has taken (received or offered) with `outcome`: off every operator's offer
+-- list and every index of waiting and open calls. Returns the operators it was on offer to.
+local function close_waiting(id, device, outcome)
+  local key = 'anx:call:' .. id
+  redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', outcome, 'next_esc_ms', 0)
+  bump(key)
+  local offered = clear_offers(id)
+  redis.call('ZREM', 'anx:calls:open', id)
+  redis.call('ZREM', 'anx:calls:active', id)
+  redis.call('ZREM', 'anx:timers', id)
+  redis.call('ZREM', 'anx:device:' .. device .. ':open', id)
+  return offered
+end
 -- anx:calls:active is ordered by priority, then age: the most urgent waiting calls come first.
 local function active_score(priority, received) return tonumber(priority) * 1e13 + tonumber(received) end
 -- Operator runtime state: anx:opstate:<op> {status, active, wrap_until, idle_since, missed}
@@ -340,13 +353,7 @@ local auto = '0'
 local offered = {}
 local lim = tonumber(ARGV[4])
 if lim > 0 and tonumber(f[4]) >= lim and (f[1] == 'received' or f[1] == 'offered') then
-  redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', 'false_alarm', 'next_esc_ms', 0)
-  bump(key)
-  offered = clear_offers(id)
-  redis.call('ZREM', 'anx:calls:open', id)
-  redis.call('ZREM', 'anx:calls:active', id)
-  redis.call('ZREM', 'anx:timers', id)
-  redis.call('ZREM', 'anx:device:' .. device .. ':open', id)
+  offered = close_waiting(id, device, 'false_alarm')
   history(id, 'closed', 'device:' .. device, ARGV[3], 'false_alarm (technical alarm cancelled by the device)')
   count(f[1], 'closed')
   auto = '1'
@@ -365,13 +372,7 @@ local f = redis.call('HMGET', key, 'state', 'device')
 if not f[1] then return {'state', 'missing'} end
 history(id, 'device_back', 'router', ARGV[4], ARGV[3])
 if f[1] ~= 'received' and f[1] ~= 'offered' then return {'state', f[1]} end
-redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', ARGV[2], 'next_esc_ms', 0)
-bump(key)
-local offered = clear_offers(id)
-redis.call('ZREM', 'anx:calls:open', id)
-redis.call('ZREM', 'anx:calls:active', id)
-redis.call('ZREM', 'anx:timers', id)
-redis.call('ZREM', 'anx:device:' .. f[2] .. ':open', id)
+local offered = close_waiting(id, f[2], ARGV[2])
 history(id, 'closed', 'router', ARGV[4], ARGV[2])
 count(f[1], 'closed')
 local out = {'ok', f[2]}
@@ -402,13 +403,7 @@ for i = 6, #ARGV do
   if code ~= 'ok' then
     table.insert(out, '0')
   else
-    redis.call('HSET', key, 'state', 'closed', 'closed_ms', now, 'outcome', outcome, 'next_esc_ms', 0)
-    bump(key)
-    local offered = clear_offers(id)
-    redis.call('ZREM', 'anx:calls:open', id)
-    redis.call('ZREM', 'anx:calls:active', id)
-    redis.call('ZREM', 'anx:timers', id)
-    redis.call('ZREM', 'anx:device:' .. f[2] .. ':open', id)
+    local offered = close_waiting(id, f[2], outcome)
     if note ~= '' then
       redis.call('RPUSH', key .. ':notes', cjson.encode({time_ms = nown, operator_id = sup, text = note}))
     end
