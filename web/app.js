@@ -791,7 +791,10 @@
     $("emergency-strip").classList.toggle("none", emN === 0);
     $("es-oldest").dataset.since = String(num(sm?.oldest_emergency_received_ms));
     $("surge-banner").hidden = !sm?.surge;
-    if (sm?.surge) $("surge-banner").textContent = t("surge_banner", { reason: sm.surge_reason || "" });
+    // The server's reason is English (with the thresholds); in Chinese the counts are worded here.
+    if (sm?.surge) $("surge-banner").textContent = sm.surge_reason && lang === "en"
+      ? t("surge_banner", { reason: sm.surge_reason })
+      : t("surge_banner_counts", { minute: num(sm.received_last_minute), waiting: num(sm.waiting) });
     // The group bar: what the list shows, and what can be done with it.
     const f = S.filter;
     $("group-name").textContent = filterName();

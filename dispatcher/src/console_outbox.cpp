@@ -28,20 +28,6 @@ bool console_outbox::push(std::string json, const std::string& key, bool answer)
     return true;
 }
 
-bool console_outbox::cancel(const std::string& key) {
-    auto it = by_key_.find(key);
-    if (it == by_key_.end()) return false;
-    auto& e = pending_[it->second - first_seq_];
-    bytes_ -= e.json.size();
-    e.json = {};
-    e.dropped = true;
-    if (e.answer) --answers_;
-    --live_;
-    ++coalesced_;
-    by_key_.erase(it);
-    return true;
-}
-
 console_outbox::clock::time_point console_outbox::due() const {
     if (answers_ > 0) return clock::time_point::min();
     return last_frame_ + limits_.interval;

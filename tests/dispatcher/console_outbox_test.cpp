@@ -104,17 +104,3 @@ TEST(ConsoleOutbox, PushedFramesStopAtTheFrameCapAnswersTakeEverything) {
     EXPECT_TRUE(box.empty());
 }
 
-TEST(ConsoleOutbox, CancelDropsAPendingEventByKey) {
-    console_outbox box;
-    box.push(R"({"offer":{"call":{"id":"c-1"}}})", "offer:c-1", false);
-    box.push(R"({"offer":{"call":{"id":"c-2"}}})", "offer:c-2", false);
-    EXPECT_TRUE(box.cancel("offer:c-1"));
-    EXPECT_FALSE(box.cancel("offer:c-1"));
-    EXPECT_FALSE(box.cancel("offer:c-9"));
-    EXPECT_EQ(box.pending_events(), 1u);
-    EXPECT_EQ(box.pending_bytes(), std::string(R"({"offer":{"call":{"id":"c-2"}}})").size());
-    EXPECT_EQ(box.take_frame(t0), R"({"offer":{"call":{"id":"c-2"}}})");
-    // Once sent, there is nothing to cancel.
-    EXPECT_FALSE(box.cancel("offer:c-2"));
-    EXPECT_EQ(box.coalesced(), 1u);
-}

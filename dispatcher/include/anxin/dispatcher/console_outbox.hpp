@@ -42,10 +42,6 @@ class console_outbox {
     // Returns false (and queues nothing) if the limits would be passed.
     bool push(std::string json, const std::string& key, bool answer);
 
-    // Drops the pending event with this key, if there is one (an offer withdrawn before it was
-    // sent: neither goes out). True if one was dropped (counted as coalesced).
-    bool cancel(const std::string& key);
-
     bool empty() const { return live_ == 0; }
     std::size_t pending_events() const { return live_; }
     std::size_t pending_bytes() const { return bytes_; }
