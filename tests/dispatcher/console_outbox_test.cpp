@@ -103,4 +103,3 @@ TEST(ConsoleOutbox, PushedFramesStopAtTheFrameCapAnswersTakeEverything) {
     EXPECT_EQ(n, 5u);
     EXPECT_TRUE(box.empty());
 }
-
