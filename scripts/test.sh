@@ -38,7 +38,7 @@ if [ "${ANXIN_BROWSER_TESTS:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
     source_dir=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' CMakeCache.txt)
     cd "$source_dir/tests/browser"
     npm ci --no-audit --no-fund --loglevel=error
-    BUILD_DIR="$build_abs" node --test console.test.mjs
+    BUILD_DIR="$build_abs" node --test console.test.mjs surge.test.mjs
 fi
 # --- end of the browser tests' block ----------------------------------------------------------
 

@@ -3,11 +3,13 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 namespace anxin::dispatcher {
 
@@ -235,11 +237,25 @@ void append_value(const google::protobuf::Message& m, const FieldDescriptor* f, 
 void append_proto3_json(const google::protobuf::Message& m, std::string& out) {
     const auto* d = m.GetDescriptor();
     const auto* r = m.GetReflection();
+    // Field-number order, as protobuf's printer (it serialises the message and renders the binary
+    // form, whose fields come in number order); most messages declare them in that order already.
+    std::vector<const FieldDescriptor*> by_number;
+    bool declared_in_order = true;
+    for (int i = 1; i < d->field_count(); ++i)
+        if (d->field(i)->number() < d->field(i - 1)->number()) declared_in_order = false;
+    if (!declared_in_order) {
+        by_number.reserve(static_cast<std::size_t>(d->field_count()));
+        for (int i = 0; i < d->field_count(); ++i) by_number.push_back(d->field(i));
+        std::sort(by_number.begin(), by_number.end(),
+                  [](const FieldDescriptor* a, const FieldDescriptor* b) {
+                      return a->number() < b->number();
+                  });
+    }
     out.push_back('{');
     bool first = true;
-    // Declaration order, as protobuf's printer; absent and (proto3) default fields are omitted.
+    // Absent and (proto3) default fields are omitted.
     for (int i = 0; i < d->field_count(); ++i) {
-        const auto* f = d->field(i);
+        const auto* f = declared_in_order ? d->field(i) : by_number[static_cast<std::size_t>(i)];
         const int n = f->is_repeated() ? r->FieldSize(m, f) : (r->HasField(m, f) ? 1 : 0);
         if (n == 0) continue;
         if (!first) out.push_back(',');

@@ -3,6 +3,7 @@
 
 #include "anxin/dispatcher/proto_json.hpp"
 
+#include "admin.pb.h"
 #include "console.pb.h"
 #include "device.pb.h"
 
@@ -164,6 +165,22 @@ TEST(ProtoJson, DeviceMessagesWithEnumsAndBytes) {
         ch.mutable_challenge()->set_nonce(nonce);
         EXPECT_EQ(to_proto3_json(ch), reference(ch)) << nonce.size();
     }
+}
+
+// CallRecord declares resident (3) before history (2). Protobuf's printer renders the serialised
+// form, so fields come in number order whatever the declaration order (found by the fuzzer).
+TEST(ProtoJson, FieldsComeInNumberOrderNotDeclarationOrder) {
+    anxin::admin::v1::CallRecord rec;
+    rec.mutable_call()->set_id("C1");
+    rec.mutable_resident()->set_name("Wang");
+    rec.add_history()->set_event("received");
+    const std::string ours = to_proto3_json(rec);
+    EXPECT_EQ(ours, reference(rec));
+    EXPECT_LT(ours.find("\"history\""), ours.find("\"resident\"")) << ours;
+    anxin::admin::v1::CallRecord empty_parts;
+    empty_parts.mutable_resident();
+    empty_parts.add_history();
+    EXPECT_EQ(to_proto3_json(empty_parts), reference(empty_parts));
 }
 
 }  // namespace
