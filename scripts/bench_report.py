@@ -173,7 +173,7 @@ w("What is in the way, from the profile below: on 2 cores, Redis (one thread, fs
   "measures them) share the machine. Each alarm costs Redis one script of ~15 writes (55-65 µs per script call in the commandstats below); at "
   "the rates where a target is missed the three processes together are at the machine's two cores, and the latency "
   "is queueing for CPU. The dispatcher's own share is mostly system calls (one send per message to a device or "
-  "console, loopback Redis traffic) and allocation; see README.md \"Performance\" for what was done and what would "
+  "console, loopback Redis traffic) and allocation; see [performance-history.md](performance-history.md) for what was done and what would "
   "come next (a second event-loop thread for consoles and routing, or a machine where the simulator does not share "
   "the dispatcher's cores).")
 w("")
@@ -205,7 +205,7 @@ w("```")
 w("")
 w("Each AOF rewrite forks Redis and writes the whole dataset out while every alarm is still fsynced before its ack; "
   "the calls of a long run at 5,000/s (all kept open: no operators) make that dataset hundreds of MB, and the "
-  "rewrites are where the long runs' ack tail comes from (README.md \"Performance\" has the same run with rewriting "
+  "rewrites are where the long runs' ack tail comes from ([performance-history.md](performance-history.md) has the same run with rewriting "
   "switched off for comparison).")
 w("")
 w("## Command lines")
