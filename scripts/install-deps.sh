@@ -20,7 +20,7 @@ packages=(
 packages+=(clang-14 libclang-rt-14-dev libfuzzer-14-dev)
 # --- end of the fuzzing block -----------------------------------------------------------------
 
-# --- Web console browser tests (tests/browser, README "Tests") -------------------------------
+# --- Web console browser tests (tests/browser, docs/TESTING.md) ------------------------------
 # Debian's Chromium (driven headless by playwright-core, which test.sh installs from the npm
 # registry with `npm ci`), a CJK font so screenshots of the Chinese console are legible, and
 # Node.js with npm: Debian's, unless a node with npm is already there (NodeSource's nodejs bundles

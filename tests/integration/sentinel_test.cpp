@@ -480,8 +480,8 @@ class SentinelFailover : public ::testing::Test {
 // stopping the old primary; alarms the old primary stores after that have no replica to confirm
 // them, so WAIT 1 nacks them and the device re-sends to the new primary. (With two replicas the
 // other one would confirm them and then be resynchronised from the new primary, dropping them:
-// see the README.) The new primary has no replica until Sentinel turns the old one into one, so
-// acks resume only then (about 10 s).
+// see docs/RELIABILITY.md.) The new primary has no replica until Sentinel turns the old one into
+// one, so acks resume only then (about 10 s).
 TEST_F(SentinelFailover, PlannedFailoverIsFollowedAndNoAckedAlarmIsMissing) {
     start_group(1, {"--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "200"});
     press_through_failover([&] {
@@ -522,7 +522,7 @@ TEST_F(SentinelFailover, WithWaitAnAlarmAnsweredJustBeforeTheCrashIsNeverLost) {
     EXPECT_TRUE(present) << (acked ? "acked" : "nacked") << ", then missing on the new primary";
 }
 
-// The same without WAIT shows the loss window the README describes: the device was told
+// The same without WAIT shows the loss window docs/RELIABILITY.md describes: the device was told
 // "received", and the promoted replica never had the alarm.
 TEST_F(SentinelFailover, WithoutWaitAnAlarmAckedJustBeforeTheCrashIsLost) {
     start_group(2, {});
