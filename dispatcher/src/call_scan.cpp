@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/call_scan.hpp"
+#include "anxin/dispatcher/redis_keys.hpp"
 
 #include "anxin/dispatcher/redis_connection.hpp"
 
@@ -55,9 +56,9 @@ boost::asio::awaitable<bool> call_scan::next(std::size_t n, std::vector<std::str
     const std::string at = std::to_string(at_score_);
     std::vector<std::string> cmd =
         newest_first_
-            ? redis_cmd("ZRANGE", "anx:calls:by_time", started_ ? at : to, from, "BYSCORE", "REV",
+            ? redis_cmd("ZRANGE", keys::calls_by_time, started_ ? at : to, from, "BYSCORE", "REV",
                         "LIMIT", std::to_string(skip_), std::to_string(n), "WITHSCORES")
-            : redis_cmd("ZRANGE", "anx:calls:by_time", started_ ? at : from, to, "BYSCORE", "LIMIT",
+            : redis_cmd("ZRANGE", keys::calls_by_time, started_ ? at : from, to, "BYSCORE", "LIMIT",
                         std::to_string(skip_), std::to_string(n), "WITHSCORES");
     auto r = co_await redis_.exec(std::move(cmd));
     if (!r.ok()) co_return false;

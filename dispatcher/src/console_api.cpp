@@ -8,7 +8,6 @@
 #include "anxin/dispatcher/call_scan.hpp"
 #include "anxin/dispatcher/call_store.hpp"
 #include "anxin/dispatcher/directory.hpp"
-#include "anxin/dispatcher/redis_reply.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -35,25 +34,20 @@ asio::awaitable<bool> load_operators(server_context& ctx,
                                      const std::vector<std::pair<std::string, std::string>>& who,
                                      std::int64_t now_ms, const std::set<std::string>& present,
                                      std::vector<adm::OperatorState>& out) {
-    std::vector<std::vector<std::string>> cmds;
-    for (const auto& [station, id] : who) {
-        cmds.push_back(redis_cmd("HGET", "anx:operator:" + id, "name"));
-        cmds.push_back(redis_cmd("HMGET", "anx:opstate:" + id, "status", "active", "wrap_until"));
-    }
-    auto replies = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::vector<std::string> ids;
+    ids.reserve(who.size());
+    for (const auto& w : who) ids.push_back(w.second);
+    auto rows = co_await ctx.store.operator_rows(ids);
+    if (!rows) co_return false;
     for (std::size_t i = 0; i < who.size(); ++i) {
-        const auto& name = replies[2 * i];
-        const auto& st = replies[2 * i + 1];
-        if (!name.ok() || !st.ok() || st.reply.elements.size() != 3) co_return false;
+        const auto& row = (*rows)[i];
         adm::OperatorState o;
         o.set_id(who[i].second);
-        o.set_name(name.reply.str);
+        o.set_name(row.name);
         o.set_station_id(who[i].first);
-        const auto& e = st.reply.elements;
-        o.set_status(e[0].is_nil() ? "logged_out" : e[0].str);
-        auto active = e[1].is_nil() ? 0 : e[1].as_int();
-        o.set_calls_held(static_cast<std::uint32_t>(std::max<std::int64_t>(active, 0)));
-        o.set_state(operator_state(active, e[2].is_nil() ? 0 : e[2].as_int(), now_ms));
+        o.set_status(row.status.value_or("logged_out"));
+        o.set_calls_held(static_cast<std::uint32_t>(std::max<std::int64_t>(row.active_calls, 0)));
+        o.set_state(operator_state(row.active_calls, row.wrap_until_ms, now_ms));
         o.set_present(present.count(who[i].first + "/" + who[i].second) > 0);
         out.push_back(std::move(o));
     }
@@ -124,18 +118,17 @@ asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
     }
 
     auto stations = co_await ctx.dir.list_stations();
-    std::vector<std::vector<std::string>> cmds;
-    for (const auto& s : stations)
-        cmds.push_back(redis_cmd("SMEMBERS", "anx:station:" + s.id() + ":operators"));
-    auto members = co_await ctx.store.redis().exec_many(std::move(cmds));
+    std::vector<std::string> station_ids;
+    for (const auto& s : stations) station_ids.push_back(s.id());
+    auto members = co_await ctx.dir.station_operators(station_ids);
+    if (!members) co_return false;
     std::map<std::string, adm::StationOverview*> by_id;
     std::vector<std::pair<std::string, std::string>> who;  // (station, operator), sorted
     for (std::size_t i = 0; i < stations.size(); ++i) {
-        if (!members[i].ok()) co_return false;
         auto* so = out.add_stations();
         *so->mutable_station() = stations[i];
         by_id[stations[i].id()] = so;
-        for (const auto& m : members[i].reply.elements) who.emplace_back(stations[i].id(), m.str);
+        for (const auto& m : (*members)[i]) who.emplace_back(stations[i].id(), m);
     }
     std::sort(supervisors.begin(), supervisors.end());
     for (const auto& s : supervisors) who.emplace_back(command_centre_station, s);
@@ -150,25 +143,17 @@ asio::awaitable<bool> build_overview(server_context& ctx, adm::Overview& out) {
     }
 
     // At most overview_call_limit calls, whatever the queue: the most urgent waiting ones
-    // (anx:calls:active is ordered by priority, then age), then the oldest open ones (taken
-    // calls among them). What a request costs the shared connection does not grow with a surge.
-    const auto limit = std::to_string(overview_call_limit - 1);
-    std::vector<std::vector<std::string>> reads;
-    reads.push_back(redis_cmd("ZCARD", "anx:calls:open"));
-    reads.push_back(redis_cmd("ZCARD", "anx:calls:active"));
-    reads.push_back(redis_cmd("ZRANGE", "anx:calls:active", "0", limit));
-    reads.push_back(redis_cmd("ZRANGE", "anx:calls:open", "0", limit));
-    auto r = co_await ctx.store.redis().exec_many(std::move(reads));
-    for (const auto& x : r)
-        if (!x.ok()) co_return false;
-    out.set_open_calls_total(static_cast<std::uint32_t>(r[0].reply.integer));
-    out.set_waiting_calls_total(static_cast<std::uint32_t>(r[1].reply.integer));
+    // (by priority, then age), then the oldest open ones (taken calls among them). What a
+    // request costs the shared connection does not grow with a surge.
+    auto window = co_await ctx.store.open_calls_window(overview_call_limit);
+    if (!window) co_return false;
+    out.set_open_calls_total(window->open_total);
+    out.set_waiting_calls_total(window->waiting_total);
     std::vector<std::string> ids;
     std::set<std::string> listed;
-    for (const auto* part : {&r[2], &r[3]}) {
-        for (const auto& id : part->reply.elements) {
-            if (ids.size() < overview_call_limit && listed.insert(id.str).second)
-                ids.push_back(id.str);
+    for (const auto* part : {&window->most_urgent_waiting, &window->oldest_open}) {
+        for (const auto& id : *part) {
+            if (ids.size() < overview_call_limit && listed.insert(id).second) ids.push_back(id);
         }
     }
     std::vector<anxin::console::v1::Call> calls;
@@ -198,7 +183,7 @@ asio::awaitable<search_status> search_calls(server_context& ctx, std::int64_t fr
     // budget of calls has been looked at: one search costs the shared Redis connection a bounded
     // amount whatever the range, and next_cursor resumes where it stopped.
     constexpr std::size_t page_size = 500, budget = 20'000;
-    call_scan scan(ctx.store.redis(), from_ms, to_ms, true, cursor);
+    call_scan scan = ctx.store.scan(from_ms, to_ms, true, cursor);
     if (!scan.valid()) co_return search_status::bad_cursor;
     std::map<std::string, std::string> name_of;  // residents' names, so a name finds their calls
     std::uint32_t matched = 0;
@@ -207,44 +192,16 @@ asio::awaitable<search_status> search_calls(server_context& ctx, std::int64_t fr
     while (scanned < budget && !scan.done() && static_cast<std::size_t>(out.calls_size()) < limit) {
         if (!co_await scan.next(std::min(page_size, budget - scanned), ids))
             co_return search_status::unavailable;
-        std::vector<std::vector<std::string>> cmds;
-        for (const auto& id : ids) {
-            cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "state", "type", "priority",
-                                     "station", "station_name", "resident", "device", "operator",
-                                     "received_ms", "accepted_ms", "closed_ms", "outcome", "cc"));
-        }
-        auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
-        std::vector<adm::CallSummary> calls(ids.size());
+        auto rows = co_await ctx.store.search_rows(ids);
+        if (!rows) co_return search_status::unavailable;
+        std::vector<adm::CallSummary>& calls = *rows;
         std::vector<std::string> unnamed;
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            if (!rows[i].ok()) co_return search_status::unavailable;
-            const auto& e = rows[i].reply.elements;
-            if (e.size() != 13 || e[0].is_nil()) continue;
-            adm::CallSummary& c = calls[i];
-            c.set_id(ids[i]);
-            c.set_state(e[0].str);
-            c.set_alarm_type(e[1].str);
-            c.set_priority(static_cast<int>(e[2].as_int()));
-            c.set_station_id(e[3].str);
-            c.set_station_name(e[4].str);
-            c.set_resident_id(e[5].str);
-            c.set_device_id(e[6].str);
-            c.set_operator_id(e[7].str);
-            c.set_received_ms(e[8].as_int());
-            c.set_accepted_ms(e[9].as_int());
-            c.set_closed_ms(e[10].as_int());
-            c.set_outcome(e[11].str);
-            c.set_at_command_centre(e[12].str == "1");
+        for (const auto& c : calls) {
             if (!c.resident_id().empty() && name_of.emplace(c.resident_id(), "").second)
                 unnamed.push_back(c.resident_id());
         }
-        cmds.clear();
-        for (const auto& r : unnamed)
-            cmds.push_back(redis_cmd("HGET", "anx:resident:" + r, "name"));
-        auto names = co_await ctx.store.redis().exec_many(std::move(cmds));
-        for (std::size_t i = 0; i < unnamed.size(); ++i) {
-            if (names[i].ok()) name_of[unnamed[i]] = names[i].reply.str;
-        }
+        auto names = co_await ctx.dir.resident_names(unnamed);
+        for (std::size_t i = 0; i < unnamed.size(); ++i) name_of[unnamed[i]] = names[i];
         for (std::size_t i = 0; i < calls.size(); ++i) {
             ++scanned;
             auto& c = calls[i];

@@ -134,7 +134,7 @@ asio::awaitable<void> console_session::on_get_call(const std::string& req_id,
     auto* c = d->mutable_call();
     if (!co_await ctx_.store.load_console_call(call_id, *c)) {
         // load_console_call says only "not loaded": a store that is away is not "no such call".
-        if (!ctx_.store.redis().connected())
+        if (!ctx_.store.connected())
             send_error(req_id, "unavailable", "store unavailable, try again", call_id);
         else
             send_error(req_id, "not_found", "no such call", call_id);

@@ -426,7 +426,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     bool token_ok = false;
     if (password.empty() && !session_token.empty()) {
         bool unavailable = false;
-        session_tokens tokens(ctx_.store.redis());
+        session_tokens tokens = ctx_.store.sessions();
         auto who = co_await tokens.check(session_token, &unavailable);
         if (unavailable) {
             send_error(req_id, "unavailable", "store unavailable, try again");
@@ -524,7 +524,7 @@ asio::awaitable<void> console_session::on_login(const std::string& req_id, std::
     if (token_ok) {
         session_token_ = session_token;
     } else {
-        session_tokens tokens(ctx_.store.redis());
+        session_tokens tokens = ctx_.store.sessions();
         const console_identity who{operator_id_, supervisor_ ? "supervisor" : "operator",
                                    station_id_};
         session_token_ = co_await tokens.issue(who);
@@ -590,41 +590,37 @@ void console_session::service_status(bool degraded, const std::string& detail) {
 asio::awaitable<void> console_session::send_current_state() {
     auto self = shared_from_this();
     // Calls this operator already holds (a reconnect within the grace period).
-    auto mine = co_await ctx_.store.redis().exec(
-        redis_cmd("SMEMBERS", "anx:operator:" + operator_id_ + ":calls"));
-    if (mine.ok()) {
-        for (const auto& c : mine.reply.elements) {
+    auto mine = co_await ctx_.store.held_by(operator_id_);
+    if (mine) {
+        for (const auto& id : *mine) {
             cv::ConsoleEvent ev;
             auto* acc = ev.mutable_accepted();
-            if (!co_await ctx_.store.load_console_call(c.str, *acc->mutable_call())) continue;
+            if (!co_await ctx_.store.load_console_call(id, *acc->mutable_call())) continue;
             if (acc->call().state() != "accepted" || acc->call().operator_id() != operator_id_)
                 continue;
-            co_await ctx_.dir.resident_card(acc->call().resident_id(), c.str,
+            co_await ctx_.dir.resident_card(acc->call().resident_id(), id,
                                             *acc->mutable_resident());
             send(ev);
         }
     }
     if (supervisor_ && !board_mode_) {
         // all_calls: the command centre sees every open call in the district.
-        auto open =
-            co_await ctx_.store.redis().exec(redis_cmd("ZRANGE", "anx:calls:open", "0", "-1"));
-        if (open.ok()) {
-            for (const auto& c : open.reply.elements) {
+        auto open = co_await ctx_.store.open_call_ids();
+        if (open) {
+            for (const auto& id : *open) {
                 cv::ConsoleEvent ev;
                 if (co_await ctx_.store.load_console_call(
-                        c.str, *ev.mutable_call_changed()->mutable_call()))
+                        id, *ev.mutable_call_changed()->mutable_call()))
                     send(ev);
             }
         }
     }
     // Calls already on offer to this operator (a reconnect: the offer outlived the console)...
     const auto known = window_.call_ids();  // before the read: what arrives later is not stale
-    auto offered = co_await ctx_.store.redis().exec(
-        redis_cmd("SMEMBERS", "anx:op:" + operator_id_ + ":offers"));
-    if (offered.ok()) {
+    auto offered = co_await ctx_.store.offers_of(operator_id_);
+    if (offered) {
         // After an outage: offers whose withdrawal was lost leave the window (and the screen).
-        std::set<std::string> now_offered;
-        for (const auto& c : offered.reply.elements) now_offered.insert(c.str);
+        std::set<std::string> now_offered(offered->begin(), offered->end());
         for (const auto& id : known) {
             if (now_offered.count(id) || !window_.contains(id)) continue;
             console_event_meta m;
@@ -635,12 +631,12 @@ asio::awaitable<void> console_session::send_current_state() {
         // Most urgent first, so that the window fills in its own order (no call shown and then
         // pushed out by a more urgent one a moment later).
         std::vector<cv::ConsoleEvent> offers;
-        for (const auto& c : offered.reply.elements) {
+        for (const auto& id : *offered) {
             cv::ConsoleEvent ev;
             auto* o = ev.mutable_offer();
-            if (!co_await ctx_.store.load_console_call(c.str, *o->mutable_call())) continue;
+            if (!co_await ctx_.store.load_console_call(id, *o->mutable_call())) continue;
             if (o->call().state() != "offered" && o->call().state() != "received") continue;
-            co_await ctx_.dir.resident_card(o->call().resident_id(), c.str, *o->mutable_resident());
+            co_await ctx_.dir.resident_card(o->call().resident_id(), id, *o->mutable_resident());
             offers.push_back(std::move(ev));
         }
         std::sort(offers.begin(), offers.end(), [](const auto& a, const auto& b) {
@@ -694,14 +690,13 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
         if (explicit_logout) {
             // Logging out with a call in hand gives it back at once (notes stay with the call);
             // a console that merely vanished keeps its calls for the grace period.
-            auto held = co_await ctx_.store.redis().exec(
-                redis_cmd("SMEMBERS", "anx:operator:" + op + ":calls"));
-            if (held.ok()) {
-                for (const auto& c : held.reply.elements) {
+            auto held = co_await ctx_.store.held_by(op);
+            if (held) {
+                for (const auto& id : *held) {
                     auto r = co_await ctx_.store.release(
-                        c.str, op, "operator logged out", "", "",
+                        id, op, "operator logged out", "", "",
                         wall_ms() + ctx_.settings.routing.tier_timeout_ms);
-                    if (r.ok()) co_await ctx_.router->call_changed(c.str, true);
+                    if (r.ok()) co_await ctx_.router->call_changed(id, true);
                 }
             }
             co_await ctx_.store.set_status(op, "logged_out", "logged out");
@@ -716,7 +711,7 @@ asio::awaitable<void> console_session::logout(bool explicit_logout) {
     }
     if (explicit_logout) {
         // The token dies with the session it was issued to; a dropped console keeps it.
-        session_tokens tokens(ctx_.store.redis());
+        session_tokens tokens = ctx_.store.sessions();
         co_await tokens.revoke(std::exchange(session_token_, {}));
     }
     spdlog::info("console ({}): operator {} {}", peer_, log_safe(op),

@@ -607,10 +607,9 @@ asio::awaitable<void> device_session::on_cancel(dv::Cancel cancel) {
         for (std::size_t i = 5; i < r.data.size(); ++i) ctx_.bus.to_operator(r.data[i], w);
     } else {
         // Operators it is on offer to see it marked on their list.
-        auto offers = co_await ctx_.store.redis().exec(
-            redis_cmd("SMEMBERS", "anx:call:" + r.data[0] + ":offers"));
-        if (offers.ok()) {
-            for (const auto& op : offers.reply.elements) ctx_.bus.to_operator(op.str, ev);
+        auto offers = co_await ctx_.store.offered_operators(r.data[0]);
+        if (offers) {
+            for (const auto& op : *offers) ctx_.bus.to_operator(op, ev);
         }
     }
     spdlog::info("call {}: resident cancelled (device {}){}", log_safe(r.data[0]),

@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/directory.hpp"
+#include "anxin/dispatcher/redis_keys.hpp"
 
 #include "admin.pb.h"
 #include "console.pb.h"
@@ -551,6 +552,32 @@ asio::awaitable<std::string> directory::provision(const anxin::admin::v1::Provis
     result.set_devices(devices);
     result.set_operators(static_cast<std::uint32_t>(req.operators_size()));
     co_return std::string();
+}
+
+asio::awaitable<std::optional<std::vector<std::vector<std::string>>>> directory::station_operators(
+    const std::vector<std::string>& station_ids) {
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& id : station_ids)
+        cmds.push_back(redis_cmd("SMEMBERS", keys::station_operators(id)));
+    auto members = co_await redis_->exec_many(std::move(cmds));
+    std::vector<std::vector<std::string>> out(station_ids.size());
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        if (!members[i].ok()) co_return std::nullopt;
+        for (const auto& m : members[i].reply.elements) out[i].push_back(m.str);
+    }
+    co_return out;
+}
+
+asio::awaitable<std::vector<std::string>> directory::resident_names(
+    const std::vector<std::string>& ids) {
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto& r : ids) cmds.push_back(redis_cmd("HGET", keys::resident(r), "name"));
+    auto names = co_await redis_->exec_many(std::move(cmds));
+    std::vector<std::string> out(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (names[i].ok()) out[i] = names[i].reply.str;
+    }
+    co_return out;
 }
 
 }  // namespace anxin::dispatcher

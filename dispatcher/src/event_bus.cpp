@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/event_bus.hpp"
+#include "anxin/dispatcher/redis_keys.hpp"
 
 #include "console.pb.h"
 #include "device.pb.h"
@@ -17,7 +18,7 @@ namespace asio = boost::asio;
 namespace anxin::dispatcher {
 
 namespace {
-constexpr const char* bus_channel = "anx:bus";
+constexpr const char* bus_channel = keys::bus_channel;
 }
 
 std::string to_console_json(const anxin::console::v1::ConsoleEvent& ev) {

@@ -97,7 +97,7 @@ asio::awaitable<access> authorize(const request& req, server_context& ctx) {
     if (!ctx.settings.metrics_token.empty() &&
         protocol::constant_time_equal(token, ctx.settings.metrics_token))
         co_return access::metrics;
-    session_tokens tokens(ctx.store.redis());
+    session_tokens tokens = ctx.store.sessions();
     bool unavailable = false;
     auto who = co_await tokens.check(token, &unavailable);
     if (unavailable) co_return access::unavailable;
@@ -204,47 +204,25 @@ asio::awaitable<response> report(const request& req, server_context& ctx, std::s
     // The range is read a page at a time (call_scan.hpp): other commands on the connection wait
     // behind one page, not behind the range. A report counts at most 500,000 calls.
     constexpr std::size_t page_size = 1000, max_calls = 500'000;
-    call_scan scan(ctx.store.redis(), from, to, false);
+    call_scan scan = ctx.store.scan(from, to, false);
     std::vector<call_summary> calls;
     std::vector<std::string> ids;
     while (!scan.done() && calls.size() < max_calls) {
         if (!co_await scan.next(std::min(page_size, max_calls - calls.size()), ids))
             co_return error(req, http::status::service_unavailable, "unavailable",
                             "store unavailable");
-        std::vector<std::vector<std::string>> cmds;
-        for (const auto& id : ids) {
-            cmds.push_back(redis_cmd("HMGET", "anx:call:" + id, "station", "type", "priority",
-                                     "state", "outcome", "operator", "received_ms", "accepted_ms",
-                                     "closed_ms"));
-        }
-        auto rows = co_await ctx.store.redis().exec_many(std::move(cmds));
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            if (!rows[i].ok())
-                co_return error(req, http::status::service_unavailable, "unavailable",
-                                "store unavailable");
-            if (rows[i].reply.elements.size() != 9 || rows[i].reply.elements[3].is_nil()) continue;
-            const auto& e = rows[i].reply.elements;
-            call_summary c;
-            c.id = ids[i];
-            c.station_id = e[0].str;
-            c.alarm_type = e[1].str;
-            c.priority = static_cast<int>(e[2].as_int());
-            c.state = e[3].str;
-            c.outcome = e[4].str;
-            c.operator_id = e[5].str;
-            c.received_ms = e[6].as_int();
-            c.accepted_ms = e[7].as_int();
-            c.closed_ms = e[8].as_int();
-            calls.push_back(std::move(c));
-        }
+        auto rows = co_await ctx.store.report_rows(ids);
+        if (!rows)
+            co_return error(req, http::status::service_unavailable, "unavailable",
+                            "store unavailable");
+        for (auto& c : *rows) calls.push_back(std::move(c));
     }
     adm::Report rep;
     build_report(calls, from, to, rep);
     rep.set_truncated(!scan.done());
-    auto offline =
-        co_await ctx.store.redis().exec(redis_cmd("ZRANGE", "anx:devices:offline", "0", "9999"));
-    if (offline.ok()) {
-        for (const auto& d : offline.reply.elements) rep.add_devices_offline_now(d.str);
+    auto offline = co_await ctx.store.offline_devices(10'000);
+    if (offline) {
+        for (const auto& d : *offline) rep.add_devices_offline_now(d);
     }
     if (format == "csv")
         co_return reply(req, http::status::ok, report_csv(rep), "text/csv; charset=utf-8");
@@ -353,7 +331,7 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
     if (target == "/healthz") {
         if (req.method() != http::verb::get)
             co_return error(req, http::status::method_not_allowed, "method", "GET only");
-        bool up = ctx.store.redis().connected();
+        bool up = ctx.store.connected();
         co_return reply(req, up ? http::status::ok : http::status::service_unavailable,
                         std::string("{\"status\":\"") + (up ? "ok" : "degraded") +
                             "\",\"redis\":\"" + (up ? "up" : "down") + "\",\"instance\":\"" +
@@ -362,17 +340,11 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
     if (target == "/metrics") {
         if (req.method() != http::verb::get)
             co_return error(req, http::status::method_not_allowed, "method", "GET only");
-        std::vector<std::pair<std::string, std::int64_t>> by_state;
-        auto r = co_await ctx.store.redis().exec(redis_cmd("HGETALL", "anx:stats:calls_by_state"));
-        if (r.ok()) {
-            for (std::size_t i = 0; i + 1 < r.reply.elements.size(); i += 2) {
-                by_state.emplace_back(r.reply.elements[i].str, r.reply.elements[i + 1].as_int());
-            }
-        }
-        co_return reply(req, http::status::ok,
-                        ctx.stats.render(by_state, ctx.store.redis().connected(),
-                                         ctx.store.redis().last_rtt_seconds()),
-                        "text/plain; version=0.0.4");
+        auto by_state = co_await ctx.store.calls_by_state();
+        co_return reply(
+            req, http::status::ok,
+            ctx.stats.render(by_state, ctx.store.connected(), ctx.store.round_trip_seconds()),
+            "text/plain; version=0.0.4");
     }
     if (target.substr(0, 5) != "/api/") {
         if (const auto* a = find_web_asset(target)) {
@@ -436,16 +408,9 @@ asio::awaitable<response> handle(const request& req, server_context& ctx) {
         if (co_await ctx.dir.find_resident(rec.call().resident_id(), r) == lookup_status::found) {
             to_console_resident(r, *rec.mutable_resident());
         }
-        auto h = co_await ctx.store.redis().exec(
-            redis_cmd("LRANGE", "anx:call:" + id + ":history", "0", "-1"));
-        if (h.ok()) {
-            google::protobuf::util::JsonParseOptions po;
-            po.ignore_unknown_fields = true;
-            for (const auto& e : h.reply.elements) {
-                adm::HistoryEntry entry;
-                if (google::protobuf::util::JsonStringToMessage(e.str, &entry, po).ok())
-                    *rec.add_history() = entry;
-            }
+        auto history = co_await ctx.store.history(id);
+        if (history) {
+            for (auto& entry : *history) *rec.add_history() = std::move(entry);
         }
         co_return reply(req, http::status::ok, to_json(rec));
     }

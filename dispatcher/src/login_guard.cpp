@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/login_guard.hpp"
+#include "anxin/dispatcher/redis_keys.hpp"
 
 #include "anxin/dispatcher/offload.hpp"
 #include "anxin/dispatcher/password.hpp"
@@ -31,10 +32,10 @@ std::vector<std::string> counts_cmd(const std::string& op, const std::string& so
             "local s, a, p = get(KEYS[1]), get(KEYS[2]), get(KEYS[3]) "
             "return {s[1], s[2], a[1], a[2], p[1], p[2], tostring(redis.call('EXISTS', KEYS[4]))}",
             "4",
-            "anx:login:src:" + source,
-            "anx:login:acct:" + op,
-            "anx:login:pair:" + op + ":" + source,
-            "anx:login:trusted:" + op + ":" + source};
+            keys::login_source(source),
+            keys::login_account(op),
+            keys::login_pair(op, source),
+            keys::login_trusted(op, source)};
 }
 
 std::int64_t to_i64(const std::string& s) {
@@ -86,19 +87,18 @@ asio::awaitable<void> login_guard::record(const std::string& op, const std::stri
     const auto& l = local_.limits();
     if (ok) {
         local_.succeeded(op, source, now);
-        auto cmd = redis_cmd("SET", "anx:login:trusted:" + op + ":" + source, "1", "PX",
+        auto cmd = redis_cmd("SET", keys::login_trusted(op, source), "1", "PX",
                              std::to_string(l.trusted_for.count()));
         co_await redis_->exec(std::move(cmd));
         co_return;
     }
     local_.failed(op, source, trusted, now);
-    const std::string second =
-        trusted ? "anx:login:pair:" + op + ":" + source : "anx:login:acct:" + op;
+    const std::string second = trusted ? keys::login_pair(op, source) : keys::login_account(op);
     auto cmd = redis_cmd("EVAL",
                          "for _, k in ipairs(KEYS) do redis.call('HINCRBY', k, 'n', 1) "
                          "redis.call('HSET', k, 'last', ARGV[1]) "
                          "redis.call('PEXPIRE', k, ARGV[2]) end return 1",
-                         "2", "anx:login:src:" + source, second, std::to_string(now),
+                         "2", keys::login_source(source), second, std::to_string(now),
                          std::to_string(l.forget_after.count()));
     co_await redis_->exec(std::move(cmd));
 }

@@ -1,4 +1,5 @@
 #include "anxin/dispatcher/session_tokens.hpp"
+#include "anxin/dispatcher/redis_keys.hpp"
 
 #include "anxin/dispatcher/redis_reply.hpp"
 #include "anxin/protocol/device_auth.hpp"
@@ -14,8 +15,8 @@ namespace anxin::dispatcher {
 std::string session_key(const std::string& token) {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), md);
-    return "anx:session:" +
-           protocol::to_hex(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
+    return keys::session(
+        protocol::to_hex(std::string_view(reinterpret_cast<const char*>(md), sizeof md)));
 }
 
 asio::awaitable<std::string> session_tokens::issue(const console_identity& who) {

@@ -21,8 +21,16 @@
 namespace anxin::console::v1 {
 class Call;
 }
+namespace anxin::admin::v1 {
+class CallSummary;
+class HistoryEntry;
+}  // namespace anxin::admin::v1
 
 namespace anxin::dispatcher {
+
+struct call_summary;
+class call_scan;
+class session_tokens;
 
 // A new call's first step, decided before it is stored (call_router::route_for_new, from cached
 // state) and applied by the same script that stores it: the call is stored already on offer, in
@@ -111,7 +119,14 @@ class call_store {
     // WAITs of concurrent ingests are batched: one in flight at a time covers every alarm stored
     // before it was sent. 0: off.
     void require_replicas(int replicas, std::chrono::milliseconds timeout);
-    redis_connection& redis() { return *redis_; }
+    redis_connection& redis() { return *redis_; }  // the router's until it has typed reads
+    // Whether the connection to Redis is up now, and its last measured round trip.
+    bool connected() const;
+    double round_trip_seconds() const;
+    // Console session tokens and the time index of calls, on this store's connection.
+    session_tokens sessions();
+    call_scan scan(std::int64_t from_ms, std::int64_t to_ms, bool newest_first,
+                   const std::string& cursor = {});
 
     // Stores a new call, or recognises a re-send of a press on record (press_identity decides
     // whether a sequence seen before is the same press; a compare-and-set keeps that decision
@@ -234,6 +249,50 @@ class call_store {
     boost::asio::awaitable<std::optional<std::string>> recovered(const std::string& device);
     boost::asio::awaitable<std::optional<std::string>> battery_episode(const std::string& device,
                                                                        bool low);
+
+    // --- Reads for the consoles and the HTTP API (call_queries.cpp); nullopt: Redis did not
+    // answer.
+    // Calls an operator holds (accepted), and calls on offer to them.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> held_by(const std::string& op);
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> offers_of(
+        const std::string& op);
+    // Operators a call is on offer to.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> offered_operators(
+        const std::string& call_id);
+    // Every open call, oldest first.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> open_call_ids();
+    // How many calls are open and waiting, and at most `limit` of each: the most urgent waiting
+    // (by priority, then age) and the oldest open ones.
+    struct open_window {
+        std::uint32_t open_total = 0;
+        std::uint32_t waiting_total = 0;
+        std::vector<std::string> most_urgent_waiting;
+        std::vector<std::string> oldest_open;
+    };
+    boost::asio::awaitable<std::optional<open_window>> open_calls_window(std::size_t limit);
+    // Operators' names and call-handling state, one pipeline for all (in the order of `ids`).
+    struct operator_row {
+        std::string name;
+        std::optional<std::string> status;  // none: never logged in
+        std::int64_t active_calls = 0;
+        std::int64_t wrap_until_ms = 0;
+    };
+    boost::asio::awaitable<std::optional<std::vector<operator_row>>> operator_rows(
+        const std::vector<std::string>& ids);
+    // One row per id, in order (a call gone since its id was read: a row with an empty id).
+    boost::asio::awaitable<std::optional<std::vector<anxin::admin::v1::CallSummary>>> search_rows(
+        const std::vector<std::string>& ids);
+    // The fields a report counts; calls gone since their ids were read are left out.
+    boost::asio::awaitable<std::optional<std::vector<call_summary>>> report_rows(
+        const std::vector<std::string>& ids);
+    // Devices offline now (supervision), at most `limit`.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> offline_devices(
+        std::size_t limit);
+    // Open calls by state (for /metrics); empty when Redis did not answer.
+    boost::asio::awaitable<std::vector<std::pair<std::string, std::int64_t>>> calls_by_state();
+    // A call's audit trail, oldest first.
+    boost::asio::awaitable<std::optional<std::vector<anxin::admin::v1::HistoryEntry>>> history(
+        const std::string& call_id);
 
     boost::asio::awaitable<redis_result> eval(const char* body, std::vector<std::string> args);
     boost::asio::awaitable<redis_result> eval_on(redis_connection& conn, const char* body,

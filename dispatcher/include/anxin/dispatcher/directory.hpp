@@ -90,6 +90,13 @@ class directory {
     // The same list without waiting: a refresh starts in the background when it is due.
     std::shared_ptr<const std::vector<station_site>> cached_stations();
     boost::asio::awaitable<std::vector<anxin::admin::v1::Station>> list_stations();
+    // The operators registered at each station (in the order of `station_ids`); nullopt when
+    // Redis did not answer.
+    boost::asio::awaitable<std::optional<std::vector<std::vector<std::string>>>> station_operators(
+        const std::vector<std::string>& station_ids);
+    // Residents' names, in the order of `ids` (empty where unknown or unreadable).
+    boost::asio::awaitable<std::vector<std::string>> resident_names(
+        const std::vector<std::string>& ids);
 
     // Validates everything first (nothing is written if anything is invalid), then writes.
     // Returns an error message, or empty on success with `result` filled in.
